@@ -1,0 +1,52 @@
+"""superintendent for Streamlit — the entry point and the only router.
+
+Run with ``streamlit run app.py``. With no configuration the app opens the
+default project folder (``$SUPERINTENDENT_PROJECT_DIR``, the ``project_dir``
+secret, or ``./labelling-project``), importing the digits demo when it is new.
+
+With roles in the secrets (team mode, see ``ui/auth.py``) only the pages of the
+session's role are registered: a visitor who has not signed in gets the Label
+page, which shows nothing but the sign-in form.
+"""
+
+import streamlit as st
+
+from ui import auth
+from ui import state as S
+from ui.project import current_project, sync_project
+from ui.widgets import labeller_input, show_notices, sync_labeller
+
+st.set_page_config(page_title="superintendent", page_icon=":material/label:", layout="wide")
+S.init_state(st.session_state)
+
+access = auth.resolve()  # first: an invitation token leaves the URL before anything else runs
+if not access.single_user and not access.is_admin:
+    # Only an admin may choose the project folder; everyone else works on the configured one.
+    st.query_params.pop(S.QP_PROJECT, None)
+    st.session_state[S.PROJECT] = None
+labeller = sync_labeller(fixed=access.name)
+
+PAGES = {
+    "label": st.Page("pages/label.py", title="Label", icon=":material/label:", default=True),
+    "model": st.Page("pages/model.py", title="Model", icon=":material/monitoring:"),
+    "data": st.Page("pages/data.py", title="Data", icon=":material/folder_open:"),
+    "review": st.Page("pages/review.py", title="Review & export", icon=":material/fact_check:"),
+}
+# The Label page is always registered (without a role it draws only the sign-in form);
+# the others only for a role that may open them, so their URLs lead nowhere otherwise.
+page = st.navigation([p for key, p in PAGES.items() if key == "label" or access.may_open(key)])
+
+project = None
+if access.role is not None:
+    sync_project()
+    project, error = current_project()
+
+with st.sidebar:
+    if project is not None:
+        st.caption(f"Project: **{project.store.settings.name}**")
+    if access.role is not None:
+        labeller_input(labeller, locked=access.name is not None)
+    auth.sidebar(access)
+
+show_notices()
+page.run()

@@ -1,0 +1,283 @@
+"""Data page: the current project, creating a project, adding items, classes, labels, switching."""
+
+import os
+
+import streamlit as st
+
+from superintendent_core.data.demo import digits_batch
+from superintendent_core.data.images import images_from_folder, images_from_zip
+from superintendent_core.data.tables import read_table, table_batch
+from superintendent_core.store import (
+    InvalidInput,
+    ItemBatch,
+    ProjectSettings,
+    StoreError,
+    display_location,
+)
+from superintendent_core.store.items import feature_kind_of
+from ui import state as S
+from ui.auth import guard
+from ui.project import (
+    add_to_project,
+    classes_in,
+    create_project,
+    current_project,
+    is_project,
+    open_project,
+    projects_parent,
+    set_current_path,
+)
+from ui.widgets import current_labeller, go
+
+SOURCES = {
+    "demo": "Digits demo (1,797 handwritten digits)",
+    "zip": "Images: upload a .zip",
+    "table": "Text or table rows: upload a CSV / parquet",
+    "folder": "Images: a folder on the server",
+}
+
+
+def _parse_classes(text: str) -> tuple[str, ...]:
+    parts = [p.strip() for p in text.replace("\n", ",").split(",")]
+    out: list[str] = []
+    for p in parts:
+        if p and p not in out:
+            out.append(p)
+    return tuple(out)
+
+
+def _label_text(value) -> str:
+    """A label cell as text (a CSV column with gaps reads 3 as 3.0)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _progress_callback(bar):
+    def report(done: int, total: int) -> None:
+        bar.progress(done / total if total else 1.0, text=f"Reading {done:,} / {total:,} files")
+
+    return report
+
+
+def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | None, list[str]]:
+    """Draw the widgets of a source and return its batch once there is enough input (else None)."""
+    if source == "demo":
+        return digits_batch(), []
+    if source == "zip":
+        upload = st.file_uploader("Zip of images", type=["zip"], key=f"{prefix}{S.DATA_ZIP}")
+        from_folders = st.checkbox(
+            "Use each image's folder name as its label", key=f"{prefix}_zip_labels", help="cat/001.jpg → cat"
+        )
+        if upload is None:
+            return None, []
+        bar = st.progress(0.0, text="Reading the zip…")
+        result = images_from_zip(
+            upload.getvalue(), labels_from_folders=from_folders, progress=_progress_callback(bar)
+        )
+        bar.empty()
+        return result.batch, result.notes
+    if source == "folder":
+        folder = st.text_input("Folder of images on the server", key=f"{prefix}{S.DATA_FOLDER}")
+        from_folders = st.checkbox("Use each image's folder name as its label", key=f"{prefix}_folder_labels")
+        if not folder:
+            return None, []
+        bar = st.progress(0.0, text="Reading the folder…")
+        result = images_from_folder(folder, labels_from_folders=from_folders, progress=_progress_callback(bar))
+        bar.empty()
+        return result.batch, result.notes
+    upload = st.file_uploader("CSV or parquet file", type=["csv", "tsv", "txt", "parquet"], key=f"{prefix}{S.DATA_TABLE}")
+    if upload is None:
+        return None, []
+    df, notes = read_table(upload.getvalue())
+    st.caption(f"{len(df):,} rows · preview:")
+    st.dataframe(df.head(5), hide_index=True)
+    columns = list(df.columns)
+    kind = st.radio("Each row is", ["text", "table"], horizontal=True, key=f"{prefix}_table_kind",
+                    format_func=lambda k: "a text to read" if k == "text" else "a table row")
+    display = st.multiselect(
+        "Column(s) to show", columns, default=columns[:1], key=f"{prefix}{S.DATA_DISPLAY_COLS}",
+        max_selections=1 if kind == "text" else None,
+    )
+    features = st.multiselect(
+        "Feature columns for the model (empty: the text itself / every numeric column)",
+        columns, key=f"{prefix}{S.DATA_FEATURE_COLS}",
+    )
+    label_column = st.selectbox(
+        "Column of existing labels (optional)", [None, *columns], key=f"{prefix}{S.DATA_LABEL_COL}",
+        format_func=lambda c: "— none —" if c is None else c,
+    )
+    if not display:
+        st.info("Choose the column(s) to show.")
+        return None, notes
+    batch = table_batch(
+        df, kind=kind, display_columns=display, feature_columns=features or None,
+        label_column=label_column, labeller=labeller,
+    )
+    return batch, notes
+
+
+def current_section(labeller: str) -> None:
+    project, error = current_project()
+    st.subheader("Current project")
+    if project is None:
+        st.error(error or "No project is open.")
+        return
+    store = project.store
+    settings = store.settings
+    progress = store.progress()
+    st.markdown(
+        f"**{settings.name}** — `{display_location(project.path)}` · {settings.kind} items · "
+        f"{progress.labelled:,} / {progress.total:,} labelled · "
+        f"{'multi-label' if settings.multi_label else 'one label per item'}"
+    )
+    with st.form("classes_form", border=False):
+        S.propose(st.session_state, S.DATA_EDIT_CLASSES, ", ".join(settings.classes))
+        text = st.text_input("Classes (comma-separated, in button order)", key=S.DATA_EDIT_CLASSES)
+        if st.form_submit_button("Save classes", key=S.DATA_SAVE_CLASSES):
+            try:
+                store.update_settings(classes=_parse_classes(text))
+            except (StoreError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.success("Classes saved.")
+
+    overlap_form(store)
+
+    with st.expander("Add items to this project (labels are kept)"):
+        source = st.radio("Source", [s for s in SOURCES if s != "demo"], format_func=SOURCES.get,
+                          key="add" + S.DATA_SOURCE, horizontal=True)
+        try:
+            batch, notes = build_batch(source, "add", labeller)
+            for note in notes:
+                st.caption(note)
+            if batch is not None and st.button(f"Add {len(batch):,} items", key=S.DATA_ADD, type="primary"):
+                with st.spinner("Adding…"):
+                    added = add_to_project(store, batch)
+                st.success(f"Added {added:,} items.")
+        except (StoreError, ValueError, OSError) as exc:
+            st.error(str(exc))
+
+    with st.expander("Import existing labels (CSV/parquet with columns `name` and `label`)"):
+        upload = st.file_uploader("Labels file", type=["csv", "parquet"], key=S.DATA_LABELS_FILE)
+        if upload is not None and st.button("Import labels", key=S.DATA_IMPORT_LABELS):
+            try:
+                df, notes = read_table(upload.getvalue())
+                for column in ("name", "label"):
+                    if column not in df.columns:
+                        raise InvalidInput(
+                            f"The labels file needs a {column!r} column; its columns are {list(df.columns)}."
+                        )
+                ids_by_name = {n: i for i, n in enumerate(store.names(range(len(store))))}
+                rows = df.dropna(subset=["label"])
+                unknown = [str(n) for n in rows["name"] if str(n) not in ids_by_name]
+                if unknown:
+                    raise InvalidInput(
+                        f"{len(unknown)} name(s) are not items of this project, e.g. {unknown[0]!r}; "
+                        "nothing was imported."
+                    )
+                bar = st.progress(0.0, text="Importing labels…")
+                who = rows["labeller"].astype(str) if "labeller" in rows.columns else [labeller] * len(rows)
+                for k, (name, label, by) in enumerate(zip(rows["name"], rows["label"], who, strict=True)):
+                    text = _label_text(label)
+                    value = text.split("|") if settings.multi_label else text
+                    store.relabel(ids_by_name[str(name)], value, by)
+                    if k % 50 == 0:
+                        bar.progress(k / len(rows), text=f"Importing labels {k:,} / {len(rows):,}")
+                bar.empty()
+                st.success(f"Imported {len(rows):,} labels.")
+            except (StoreError, ValueError) as exc:
+                st.error(str(exc))
+
+
+def overlap_form(store) -> None:
+    """How many different labellers label each item (agreement appears on the Review page)."""
+    with st.form("overlap_form", border=False):
+        S.propose(st.session_state, S.DATA_OVERLAP, int(store.settings.overlap))
+        st.number_input(
+            "Labellers per item (overlap)", min_value=1, max_value=20, step=1, key=S.DATA_OVERLAP,
+            help="1: each item is labelled once. 2 or more: each item is served to that many different "
+            "labellers; the Review page then shows their agreement (Cohen's / Fleiss' kappa) and the "
+            "disagreements to settle.",
+        )
+        if st.form_submit_button("Save overlap", key=S.DATA_SAVE_OVERLAP):
+            try:
+                store.update_settings(overlap=int(st.session_state[S.DATA_OVERLAP]))
+            except (StoreError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Each item is now labelled by {store.settings.overlap} labeller(s).")
+
+
+def create_section(labeller: str) -> None:
+    st.subheader("Create a project")
+    S.propose(st.session_state, S.DATA_NAME, "my-project")
+    name = st.text_input("Project name", key=S.DATA_NAME)
+    parent = projects_parent()
+    slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()) or "project"
+    S.propose(st.session_state, S.DATA_PATH, str(parent / slug))
+    path = st.text_input("Project folder", key=S.DATA_PATH)
+    source = st.radio("Items", list(SOURCES), format_func=SOURCES.get, key=S.DATA_SOURCE)
+    multi = st.checkbox("Several labels per item (multi-label)", key=S.DATA_MULTI)
+    try:
+        batch, notes = build_batch(source, "new", labeller)
+    except (StoreError, ValueError, OSError) as exc:
+        st.error(str(exc))
+        batch, notes = None, []
+    for note in notes:
+        st.caption(note)
+    proposed = classes_in(batch, multi) if batch is not None else []
+    if source == "demo":
+        proposed = [str(i) for i in range(10)]
+    S.propose(st.session_state, S.DATA_CLASSES, ", ".join(proposed))
+    classes_text = st.text_input(
+        "Classes (comma-separated, in button order)", key=S.DATA_CLASSES,
+        help="You can change them later on this page.",
+    )
+    if st.button("Create project", key=S.DATA_CREATE, type="primary", disabled=batch is None):
+        try:
+            classes = _parse_classes(classes_text)
+            feature_kind = feature_kind_of(batch.features)
+            settings = ProjectSettings(
+                name=name.strip() or slug, kind=batch.kind, classes=classes, multi_label=multi,
+                feature_kind=feature_kind,
+                model="text_logistic_regression" if feature_kind == "text" else "logistic_regression",
+            )
+            with st.spinner(f"Creating the project with {len(batch):,} items…"):
+                created = create_project(path, settings, batch)
+        except (StoreError, ValueError, OSError) as exc:
+            st.error(str(exc))
+            return
+        set_current_path(created)
+        S.notify(st.session_state, "success", f"Created {settings.name} with {len(batch):,} items.")
+        go("pages/label.py")
+
+
+def open_section() -> None:
+    st.subheader("Open another project")
+    parent = projects_parent()
+    known = sorted(str(p) for p in parent.iterdir() if p.is_dir() and is_project(p)) if parent.is_dir() else []
+    if known:
+        st.caption("Projects next to the default one: " + ", ".join(f"`{os.path.basename(p)}`" for p in known))
+    S.propose(st.session_state, S.DATA_OPEN_PATH, known[0] if known else "")
+    path = st.text_input("Project folder", key=S.DATA_OPEN_PATH)
+    if st.button("Open", key=S.DATA_OPEN):
+        try:
+            if not is_project(path):
+                raise StoreError(f"No project at {os.path.abspath(path)}; check the path or create one.")
+            open_project(os.path.abspath(path))
+        except (StoreError, OSError) as exc:
+            st.error(str(exc))
+            return
+        set_current_path(path)
+        go("pages/label.py")
+
+
+guard("data")
+labeller = current_labeller()
+st.title("Data")
+current_section(labeller)
+st.divider()
+create_section(labeller)
+st.divider()
+open_section()

@@ -1,0 +1,193 @@
+"""Label page: one item, one button per class, the next item at once.
+
+A click runs only a store call (in the button's callback) and the redraw of the
+fragment: no refit, no pool reload, no re-rank. The model's suggestion comes
+from the latest retrain's snapshot (a binary search), so nothing here imports
+scikit-learn.
+"""
+
+import time
+
+import streamlit as st
+
+from superintendent_core.render import shortcut_keys
+from superintendent_core.store import StoreError
+from ui import state as S
+from ui.auth import guard
+from ui.project import Project
+from ui.widgets import current_labeller, draw_item, require_project, show_notices
+
+SKIP_KEY = "S"
+UNDO_KEY = "Backspace"
+SUBMIT_KEY = "Enter"
+
+
+def _seconds(item_id: int) -> float | None:
+    shown = st.session_state.get(S.SHOWN)
+    if shown and shown[0] == item_id:
+        return time.monotonic() - shown[1]
+    return None
+
+
+def _after_label(project: Project) -> None:
+    if not project.store.settings.retrain_every:  # no automatic retrain: nothing to count
+        return
+    if project.scheduler.notify(project.store.progress().labelled):
+        S.notify(st.session_state, "info", "Retraining in the background…")
+
+
+def _submit(project: Project, item_id: int, label, labeller: str) -> None:
+    try:
+        project.store.submit(item_id, label, labeller, seconds=_seconds(item_id))
+    except StoreError as exc:
+        S.notify(st.session_state, "error", str(exc))
+        return
+    st.session_state[S.LAST_LABELLED] = item_id
+    _after_label(project)
+
+
+def _submit_toggles(project: Project, item_id: int, classes: tuple[str, ...], labeller: str) -> None:
+    chosen = [c for i, c in enumerate(classes) if st.session_state.get(S.label_toggle_key(i))]
+    _submit(project, item_id, chosen, labeller)
+    for i in range(len(classes)):
+        st.session_state[S.label_toggle_key(i)] = False
+
+
+def _skip(project: Project, item_id: int, labeller: str) -> None:
+    try:
+        project.store.skip(item_id, labeller)
+    except StoreError as exc:
+        S.notify(st.session_state, "error", str(exc))
+
+
+def _undo(project: Project, labeller: str) -> None:
+    try:
+        undone = project.store.undo(labeller)
+    except StoreError as exc:
+        S.notify(st.session_state, "error", str(exc))
+        return
+    if undone is None:
+        S.notify(st.session_state, "info", "Nothing to undo: you have no labels in this project yet.")
+    else:
+        st.session_state[S.SHOWN] = None
+
+
+def _progress(project: Project, labeller: str):
+    progress = project.store.progress()
+    st.progress(progress.fraction, text=f"{progress.labelled:,} / {progress.total:,} labelled")
+    mine = progress.per_labeller.get(labeller, 0)
+    parts = [f"you: {mine:,}"] if len(progress.per_labeller) > 1 or project.store.settings.overlap > 1 else []
+    parts += [f"{c}: {n:,}" for c, n in progress.per_class.items()]
+    if parts:
+        st.caption(" · ".join(parts))
+    return progress
+
+
+def _suggestion(project: Project, item_id: int) -> tuple[str, float] | None:
+    snapshot = project.scheduler.snapshot
+    return snapshot.suggestion(item_id) if snapshot is not None else None
+
+
+def _class_buttons(project, item_id, classes, labeller, suggested):
+    keys = shortcut_keys(classes)
+    per_row = 5 if len(classes) <= 10 else 6
+    for start in range(0, len(classes), per_row):
+        columns = st.columns(per_row)
+        for offset, name in enumerate(classes[start : start + per_row]):
+            i = start + offset
+            columns[offset].button(
+                name,
+                key=S.label_class_key(i),
+                shortcut=keys[i],
+                type="primary" if name == suggested else "secondary",
+                width="stretch",
+                on_click=_submit,
+                args=(project, item_id, name, labeller),
+            )
+
+
+def _class_toggles(project, item_id, classes, labeller, suggested):
+    chosen = set(suggested.split("|")) if suggested else set()
+    columns = st.columns(min(4, max(1, len(classes))))
+    for i, name in enumerate(classes):
+        label = f"**{name}**" if name in chosen else name
+        columns[i % len(columns)].toggle(label, key=S.label_toggle_key(i))
+    st.button(
+        "Submit",
+        key=S.LABEL_SUBMIT,
+        shortcut=SUBMIT_KEY,
+        type="primary",
+        on_click=_submit_toggles,
+        args=(project, item_id, classes, labeller),
+    )
+
+
+@st.fragment
+def labelling(project: Project, labeller: str) -> None:
+    """The part a click redraws: progress, the item, the buttons."""
+    show_notices()
+    store = project.store
+    settings = store.settings
+    try:
+        item_id = store.next_item(labeller)
+        progress = _progress(project, labeller)
+    except StoreError as exc:
+        st.error(str(exc))
+        return
+    if item_id is None:
+        if progress.total == 0:
+            st.info("This project has no items yet. Add some on the Data page.")
+            st.page_link("pages/data.py", label="Data page", icon=":material/folder_open:", query_params=st.query_params.to_dict())
+        elif progress.labelled >= progress.total:
+            st.success(f"Done: all {progress.total:,} items are labelled. Retrain or export your labels.")
+        else:
+            st.success(
+                "Nothing left for you right now: the remaining items are being labelled by others "
+                "(they come back if not finished in time)."
+            )
+        st.button("Undo my last label", key=S.LABEL_UNDO, shortcut=UNDO_KEY, on_click=_undo, args=(project, labeller))
+        return
+
+    shown = st.session_state.get(S.SHOWN)
+    if not shown or shown[0] != item_id:
+        st.session_state[S.SHOWN] = (item_id, time.monotonic())
+    try:
+        item = store.item(item_id)
+    except StoreError as exc:
+        st.error(str(exc))
+        return
+
+    suggestion = _suggestion(project, item_id)
+    left, right = st.columns([2, 3], vertical_alignment="top")
+    with left:
+        draw_item(item)
+    with right:
+        if suggestion is not None:
+            label, probability = suggestion
+            st.caption(f"Model suggests **{label or '(none)'}** ({probability:.0%})")
+        else:
+            st.caption("No model yet: the suggestion appears after the first retrain.")
+        if settings.multi_label:
+            _class_toggles(project, item_id, settings.classes, labeller, suggestion and suggestion[0])
+        else:
+            _class_buttons(project, item_id, settings.classes, labeller, suggestion and suggestion[0])
+        skip, undo = st.columns(2)
+        skip.button(
+            "Skip", key=S.LABEL_SKIP, shortcut=SKIP_KEY, width="stretch", on_click=_skip, args=(project, item_id, labeller)
+        )
+        undo.button("Undo", key=S.LABEL_UNDO, shortcut=UNDO_KEY, width="stretch", on_click=_undo, args=(project, labeller))
+        scheduler = project.scheduler
+        if scheduler.running:
+            st.caption("Retraining in the background…")
+        elif scheduler.error and settings.retrain_every:
+            st.caption(f"Last automatic retrain failed: {scheduler.error}")
+
+
+guard("label")
+project = require_project()
+labeller = current_labeller()
+if not project.store.settings.classes:
+    st.warning("This project has no classes yet: define them on the Data page before labelling.")
+    st.page_link("pages/data.py", label="Data page", icon=":material/folder_open:", query_params=st.query_params.to_dict())
+    st.stop()
+labelling(project, labeller)

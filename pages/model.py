@@ -1,0 +1,225 @@
+"""Model page: retrain, choose model / strategy / shuffle, automatic retrains, charts."""
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from superintendent_core.acquisition import STRATEGIES
+from superintendent_core.learner import TrainingError
+from superintendent_core.models import MODELS, model_label, models_for
+from superintendent_core.store import StoreError
+from ui import state as S
+from ui.auth import guard
+from ui.project import Project
+from ui.widgets import require_project
+
+DEFAULT_STRATEGY_LABEL = "default"
+
+
+def _strategy_label(name: str | None) -> str:
+    return DEFAULT_STRATEGY_LABEL if name is None else name
+
+
+def retrain(project: Project) -> None:
+    """Run one retrain now, with a progress bar; errors become a message."""
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(min(1.0, max(0.0, fraction)), text=message)
+
+    try:
+        with st.spinner("Retraining…"):
+            snapshot = project.scheduler.run(progress=progress)
+    except (TrainingError, StoreError, ValueError) as exc:
+        bar.empty()
+        st.error(str(exc))
+        return
+    except Exception as exc:  # a user's model can fail in any way: report it, keep the page
+        bar.empty()
+        st.error(f"The retrain failed: {type(exc).__name__}: {exc}")
+        return
+    bar.empty()
+    result = snapshot.result
+    score = "n/a" if result.score is None else f"{result.score:.3f}"
+    st.success(
+        f"Retrained on {result.n_labels:,} labels in {snapshot.seconds:.2f} s — "
+        f"cross-validated {result.metric}: {score}. The pool is re-ranked."
+    )
+
+
+def last_retrain(project: Project) -> None:
+    snapshot = project.scheduler.snapshot
+    if project.scheduler.running:
+        st.info("A retrain is running in the background; labelling goes on meanwhile.")
+    if project.scheduler.error:
+        st.warning(f"Last retrain failed: {project.scheduler.error}")
+    if snapshot is None:
+        st.caption("No model in this session of the app yet: press Retrain.")
+        return
+    result = snapshot.result
+    top, bottom = st.columns(2), st.columns(2)
+    top[0].metric(f"CV {result.metric}", "n/a" if result.score is None else f"{result.score:.3f}")
+    top[1].metric("Labels", f"{result.n_labels:,}")
+    bottom[0].metric("Time", f"{snapshot.seconds:.2f} s")
+    bottom[1].metric("Folds", result.cv_folds or "—")
+    st.caption(f"Model: {model_label(snapshot.model_name)} · strategy: {result.strategy} · version {snapshot.version}")
+    for message in result.messages:
+        st.caption(f"ℹ️ {message}")
+
+
+#: History fields that may say who ran a retrain (the app, ``orchestrate`` …), first found wins.
+SOURCE_FIELDS = ("source", "by", "origin", "host")
+
+
+def _present(value) -> bool:
+    return value is not None and not (isinstance(value, float) and value != value) and value is not pd.NA
+
+
+def last_recorded(project: Project) -> None:
+    """The project's last recorded retrain, whoever ran it (this app, another process, ``orchestrate``)."""
+    try:
+        history = project.store.history()
+    except StoreError as exc:
+        st.error(str(exc))
+        return
+    if len(history) == 0:
+        return
+    row = history.iloc[-1]
+    fields = row.to_dict()
+    source = next((str(fields[k]) for k in SOURCE_FIELDS if k in fields and _present(fields[k])), None)
+    when = fields.get("time")
+    when_text = pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S UTC") if _present(when) else "unknown time"
+    score = fields.get("score")
+    metric = fields.get("metric") if _present(fields.get("metric")) else "score"
+    score_text = f"{float(score):.3f}" if _present(score) else "n/a"
+    n_labels = fields.get("n_labels")
+    labels_text = f"{int(n_labels):,} labels" if _present(n_labels) else "? labels"
+    by = f" by **{source}**" if source else ""
+    st.markdown(
+        f"**Last recorded retrain**{by}: {when_text} · {labels_text} · {metric} {score_text}"
+        + (f" · {fields['model']}" if _present(fields.get("model")) else "")
+        + f" ({len(history):,} retrain(s) in the history)"
+    )
+    shown = {k: v for k, v in fields.items() if k not in {"time", "n_labels", "score", "metric", "model"} and _present(v)}
+    if shown:
+        st.caption(" · ".join(f"{k}: {v}" for k, v in shown.items()))
+
+
+def settings_form(project: Project) -> None:
+    settings = project.store.settings
+    model_names = models_for(settings.feature_kind)
+    if settings.model not in model_names:
+        model_names = [settings.model, *model_names] if settings.model in MODELS else model_names
+    strategies = [None, *STRATEGIES]
+    with st.form("model_settings", border=True):
+        model = st.selectbox(
+            "Model",
+            model_names,
+            index=model_names.index(settings.model) if settings.model in model_names else 0,
+            format_func=model_label,
+            key=S.MODEL_CHOICE,
+        )
+        strategy = st.selectbox(
+            "Strategy (which items come next)",
+            strategies,
+            index=strategies.index(settings.strategy) if settings.strategy in strategies else 0,
+            format_func=_strategy_label,
+            key=S.MODEL_STRATEGY,
+        )
+        shuffle = st.slider(
+            "Shuffle proportion",
+            0.0,
+            1.0,
+            float(settings.shuffle_prop),
+            step=0.05,
+            key=S.MODEL_SHUFFLE,
+            help="Share of the order shuffled after each retrain (some random items keep the model honest).",
+        )
+        auto = st.toggle("Retrain automatically", value=bool(settings.retrain_every), key=S.MODEL_AUTO)
+        every = st.number_input(
+            "… every N new labels",
+            min_value=1,
+            max_value=100_000,
+            value=int(settings.retrain_every or 20),
+            step=1,
+            key=S.MODEL_EVERY,
+        )
+        if st.form_submit_button("Save settings", key=S.MODEL_SAVE):
+            try:
+                project.store.update_settings(
+                    model=model, strategy=strategy, shuffle_prop=float(shuffle), retrain_every=int(every) if auto else None
+                )
+            except (StoreError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.success("Settings saved; they apply from the next retrain.")
+
+
+def accuracy_chart(project: Project) -> None:
+    history = project.store.history()
+    st.subheader("Accuracy versus labels")
+    scored = history.dropna(subset=["score"]) if len(history) else history
+    if len(scored) == 0:
+        st.caption("The chart appears after the first retrain with a score.")
+        return
+    data = scored.assign(score=scored["score"].astype(float), n_labels=scored["n_labels"].astype(int))
+    chart = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("n_labels:Q", title="labels"),
+            y=alt.Y("score:Q", title="cross-validated score", scale=alt.Scale(domain=[0, 1])),
+            tooltip=["n_labels", alt.Tooltip("score:Q", format=".3f"), "strategy", "model", "time"],
+        )
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def label_counts(project: Project) -> None:
+    st.subheader("Labels per class")
+    per_class = project.store.progress().per_class
+    if not per_class:
+        st.caption("No classes yet.")
+        return
+    data = pd.DataFrame({"class": list(per_class), "labels": list(per_class.values())})
+    chart = alt.Chart(data).mark_bar().encode(
+        x=alt.X("class:N", sort=list(per_class), title=None), y=alt.Y("labels:Q"), tooltip=["class", "labels"]
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+def confusion_matrix(project: Project) -> None:
+    st.subheader("Confusion matrix (cross-validated)")
+    snapshot = project.scheduler.snapshot
+    if snapshot is None or snapshot.result.cv_predictions is None:
+        st.caption("Appears after a retrain with cross-validation (single-label projects).")
+        return
+    table = pd.crosstab(
+        pd.Series(snapshot.y, name="label"), pd.Series(snapshot.opinions, name="predicted")
+    ).stack().rename("count").reset_index()
+    base = alt.Chart(table).encode(
+        x=alt.X("predicted:N", title="predicted"), y=alt.Y("label:N", title="label")
+    )
+    chart = base.mark_rect().encode(color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"))) + base.mark_text().encode(
+        text="count:Q"
+    )
+    st.altair_chart(chart, width="stretch")
+
+
+guard("model")
+project = require_project()
+st.title("Model")
+left, right = st.columns([1, 1])
+with left:
+    if st.button("Retrain now", key=S.MODEL_RETRAIN, type="primary"):
+        retrain(project)
+    last_retrain(project)
+    last_recorded(project)
+with right:
+    settings_form(project)
+accuracy_chart(project)
+counts, matrix = st.columns(2)
+with counts:
+    label_counts(project)
+with matrix:
+    confusion_matrix(project)

@@ -1,0 +1,309 @@
+"""Review & export page: every label, filters, corrections in place, downloads, restore."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from superintendent_core.agreement import agreement, disagreements
+from superintendent_core.data.export import (
+    export_project_zip,
+    import_project_zip,
+    labels_csv,
+    labels_parquet,
+)
+from superintendent_core.render import data_url, format_row, format_text, thumbnail
+from superintendent_core.store import StoreError
+from ui import state as S
+from ui.auth import guard
+from ui.project import (
+    Project,
+    default_path,
+    forget_project,
+    open_project,
+    projects_parent,
+    set_current_path,
+)
+from ui.widgets import current_labeller, go, require_project
+
+ROWS_PER_PAGE = 50
+NO_OPINION = "—"
+
+
+def _preview(project: Project, item_id: int) -> str:
+    try:
+        item = project.store.item(int(item_id))
+    except StoreError:
+        return ""
+    if item.kind == "image":
+        try:
+            return data_url(thumbnail(item.payload))
+        except ValueError:
+            return ""
+    if item.kind == "text":
+        return format_text(item.payload, width=10_000, max_chars=160)
+    return ", ".join(f"{c}={v}" for c, v in format_row(item.payload, max_chars=30))[:160]
+
+
+def filtered_labels(project: Project) -> pd.DataFrame:
+    """All labels with the model's opinion, filtered by the widgets drawn here."""
+    store = project.store
+    settings = store.settings
+    df = store.labels()
+    snapshot = project.scheduler.snapshot
+    df["model"] = snapshot.opinion_of(df["item_id"].to_numpy()) if snapshot is not None and len(df) else None
+    cols = st.columns([2, 2, 1])
+    classes = cols[0].multiselect("Class", list(settings.classes), key=S.REVIEW_CLASSES)
+    labellers = cols[1].multiselect("Labeller", sorted(df["labeller"].unique()), key=S.REVIEW_LABELLERS)
+    disagree = cols[2].toggle(
+        "Model disagrees", key=S.REVIEW_DISAGREE, disabled=snapshot is None,
+        help="Labels the model (cross-validated) would have given differently. Needs a retrain first.",
+    )
+    if classes:
+        if settings.multi_label:
+            keep = df["label"].map(lambda v: bool(set(str(v).split("|")) & set(classes)))
+        else:
+            keep = df["label"].isin(classes)
+        df = df[keep]
+    if labellers:
+        df = df[df["labeller"].isin(labellers)]
+    if disagree and snapshot is not None:
+        df = df[df["model"].notna() & (df["model"] != df["label"])]
+    return df
+
+
+def _relabel(project: Project, labeller: str) -> None:
+    item_id = st.session_state.get(S.REVIEW_ITEM)
+    label = st.session_state.get(S.REVIEW_NEW_LABEL)
+    if item_id is None or label is None:
+        return
+    try:
+        project.store.relabel(int(item_id), label, labeller)
+    except (StoreError, ValueError) as exc:
+        S.notify(st.session_state, "error", f"Item {item_id}: {exc}")
+    else:
+        S.notify(st.session_state, "success", f"Item {item_id} is now labelled {label!r}.")
+        st.session_state.pop(S.REVIEW_EDITOR, None)
+
+
+def correct_one(project: Project, df: pd.DataFrame, labeller: str) -> None:
+    """Pick one shown item and give it another label."""
+    settings = project.store.settings
+    labels = dict(zip(df["item_id"], df["label"], strict=True))
+    names = dict(zip(df["item_id"], df["name"], strict=True))
+    cols = st.columns([3, 2, 1], vertical_alignment="bottom")
+    item_id = cols[0].selectbox(
+        "Correct a label", list(labels), key=S.REVIEW_ITEM,
+        format_func=lambda i: f"{names[i]} — now {labels[i]!r}",
+    )
+    if settings.multi_label:
+        new = cols[1].multiselect("New label", list(settings.classes), key=S.REVIEW_NEW_LABEL)
+    else:
+        new = cols[1].selectbox("New label", list(settings.classes), key=S.REVIEW_NEW_LABEL)
+    cols[2].button("Correct", key=S.REVIEW_CORRECT, on_click=_relabel, args=(project, labeller),
+                   disabled=item_id is None or (new is None))
+
+
+def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
+    settings = project.store.settings
+    n_pages = max(1, -(-len(df) // ROWS_PER_PAGE))
+    page = 1
+    if n_pages > 1:
+        page = int(st.number_input(f"Page (of {n_pages})", 1, n_pages, 1, key=S.REVIEW_PAGE))
+    shown = df.iloc[(page - 1) * ROWS_PER_PAGE : page * ROWS_PER_PAGE].copy()
+    correct_one(project, shown, labeller)
+    shown.insert(1, "item", [_preview(project, i) for i in shown["item_id"]])
+    shown["model"] = shown["model"].fillna(NO_OPINION)
+    view = shown[["item_id", "item", "name", "label", "model", "labeller", "time"]].reset_index(drop=True)
+    if settings.kind == "image":
+        item_column = st.column_config.ImageColumn("item", width="small")
+    else:
+        item_column = st.column_config.TextColumn("item", width="large")
+    if settings.multi_label:
+        label_column = st.column_config.TextColumn("label", help="Classes joined by |", required=False)
+    else:
+        label_column = st.column_config.SelectboxColumn("label", options=list(settings.classes), required=True)
+    edited = st.data_editor(
+        view,
+        key=S.REVIEW_EDITOR,
+        hide_index=True,
+        disabled=["item_id", "item", "name", "model", "labeller", "time"],
+        column_config={"item": item_column, "label": label_column, "time": st.column_config.DatetimeColumn("time")},
+        row_height=56 if settings.kind == "image" else None,
+    )
+    changed = edited["label"].astype(str) != view["label"].astype(str)
+    if changed.any():
+        st.caption(f"{int(changed.sum())} label(s) changed; they are saved as yours ({labeller}).")
+    if st.button("Save corrections", key=S.REVIEW_SAVE, type="primary", disabled=not changed.any()):
+        saved = 0
+        for item_id, label in zip(edited.loc[changed, "item_id"], edited.loc[changed, "label"], strict=True):
+            value = [p for p in str(label).split("|") if p] if settings.multi_label else str(label)
+            try:
+                project.store.relabel(int(item_id), value, labeller)
+                saved += 1
+            except (StoreError, ValueError) as exc:
+                st.error(f"Item {item_id}: {exc}")
+        if saved:
+            S.notify(st.session_state, "success", f"Saved {saved} correction(s).")
+            st.session_state.pop(S.REVIEW_EDITOR, None)
+            st.rerun()
+
+
+def downloads(project: Project) -> None:
+    st.subheader("Download")
+    store = project.store
+    slug = Path(project.path).name
+    cols = st.columns(3)
+    try:
+        cols[0].download_button(
+            "Labels (CSV)", labels_csv(store), f"{slug}-labels.csv", "text/csv", key=S.REVIEW_CSV, on_click="ignore"
+        )
+        cols[1].download_button(
+            "Labels (parquet)", labels_parquet(store), f"{slug}-labels.parquet", "application/octet-stream",
+            key=S.REVIEW_PARQUET, on_click="ignore",
+        )
+    except (StoreError, ValueError) as exc:
+        st.error(str(exc))
+    with cols[2]:
+        if st.button("Prepare the project zip", key=S.REVIEW_ZIP_BUILD, help="Items, labels, order and history"):
+            try:
+                with st.spinner("Writing the zip…"):
+                    data = export_project_zip(store)
+            except (StoreError, OSError) as exc:
+                st.error(str(exc))
+            else:
+                st.download_button(
+                    f"Project zip ({len(data) / 1e6:.1f} MB)", data, f"{slug}.zip", "application/zip",
+                    key=S.REVIEW_ZIP, on_click="ignore",
+                )
+
+
+METHODS = {"cohen": "Cohen's kappa", "fleiss": "Fleiss' kappa"}
+
+
+def _number(value: float, fmt: str = ".2f") -> str:
+    return "n/a" if value != value else format(value, fmt)
+
+
+def _settle(project: Project, labeller: str) -> None:
+    item_id = st.session_state.get(S.REVIEW_SETTLE_ITEM)
+    label = st.session_state.get(S.REVIEW_SETTLE_LABEL)
+    if item_id is None or not label:
+        return
+    try:
+        project.store.relabel(int(item_id), label, labeller)
+    except (StoreError, ValueError) as exc:
+        S.notify(st.session_state, "error", f"Item {item_id}: {exc}")
+    else:
+        S.notify(st.session_state, "success", f"Item {item_id} settled as {label!r} (your label is the one trained on).")
+
+
+def agreement_section(project: Project, all_labels: pd.DataFrame, labeller: str) -> None:
+    """Agreement between labellers (overlap > 1) and the disagreements to settle."""
+    settings = project.store.settings
+    shared = all_labels.groupby("item_id")["labeller"].nunique() if len(all_labels) else pd.Series(dtype="int64")
+    if settings.overlap <= 1 and not (shared >= 2).any():
+        return
+    st.subheader("Agreement between labellers")
+    try:
+        result = agreement(all_labels)
+        to_settle = disagreements(all_labels)
+    except (ValueError, TypeError) as exc:
+        st.error(f"Agreement cannot be computed: {exc}")
+        return
+    if result.method is None:
+        st.info(
+            f"Each item is to be labelled by {settings.overlap} people; agreement appears once an item has two labels."
+        )
+        return
+    cols = st.columns(4)
+    cols[0].metric(METHODS[result.method], _number(result.kappa),
+                   help="1: perfect agreement; 0: what chance gives; below 0: worse than chance.")
+    cols[1].metric("Items compared", f"{result.n_items:,}", help="Items labelled by two or more people.")
+    cols[2].metric("Observed agreement", _number(result.observed, ".0%"))
+    cols[3].metric("Disagreements", f"{result.n_disagreements:,}")
+    st.caption(f"{result.n_labellers} labellers · each item is served to {settings.overlap} labeller(s).")
+    if len(result.pairwise) > 1:
+        with st.expander("Pairs of labellers (Cohen's kappa per pair)"):
+            st.dataframe(result.pairwise, hide_index=True,
+                         column_config={"observed": st.column_config.NumberColumn(format="percent"),
+                                        "kappa": st.column_config.NumberColumn(format="%.2f")})
+    if to_settle.empty:
+        st.success("No disagreements to settle.")
+        return
+    latest = all_labels.sort_values("time", kind="stable").drop_duplicates("item_id", keep="last").set_index("item_id")
+    to_settle = to_settle.assign(
+        majority=[m if isinstance(m, str) else "tie" for m in to_settle["majority"]],
+        now=[latest["label"].get(i) for i in to_settle["item_id"]],
+        settled_by=[latest["labeller"].get(i) for i in to_settle["item_id"]],
+    )
+    st.markdown(f"**Disagreements to settle** ({len(to_settle):,}, most contested first)")
+    st.dataframe(
+        to_settle[["item_id", "name", "votes", "by_labeller", "majority", "now", "settled_by"]],
+        hide_index=True, height=min(400, 38 + 35 * len(to_settle)),
+        column_config={"now": st.column_config.TextColumn("trained on", help="The most recent label: the one the model learns."),
+                       "settled_by": st.column_config.TextColumn("given by")},
+    )
+    items = to_settle["item_id"].tolist()
+    names = dict(zip(to_settle["item_id"], to_settle["name"], strict=True))
+    majority = dict(zip(to_settle["item_id"], to_settle["majority"], strict=True))  # "tie": no proposal
+    cols = st.columns([3, 2, 1], vertical_alignment="bottom")
+    item_id = cols[0].selectbox("Settle an item", items, key=S.REVIEW_SETTLE_ITEM,
+                                format_func=lambda i: f"{names[i]} — votes {to_settle.set_index('item_id').at[i, 'votes']}")
+    if settings.multi_label:
+        st.caption("Multi-label project: settle in the table below (labels joined by |).")
+        return
+    classes = list(settings.classes)
+    current = dict(zip(to_settle["item_id"], to_settle["now"], strict=True))
+    proposed = majority.get(item_id) if majority.get(item_id) in classes else current.get(item_id)
+    S.propose(st.session_state, S.REVIEW_SETTLE_LABEL, proposed if proposed in classes else classes[0])
+    cols[1].selectbox("Final label", classes, key=S.REVIEW_SETTLE_LABEL)
+    cols[2].button("Settle", key=S.REVIEW_SETTLE, type="primary", on_click=_settle, args=(project, labeller),
+                   help=f"Records the final label as yours ({labeller}); training uses the most recent label.")
+
+
+def restore(project: Project) -> None:
+    st.subheader("Restore a project zip")
+    st.caption("Restores into a new folder and opens it (Community Cloud's disk does not survive a restart: "
+               "download the project zip, upload it here later).")
+    upload = st.file_uploader("Project zip", type=["zip"], key=S.REVIEW_RESTORE)
+    parent = projects_parent()
+    S.propose(st.session_state, S.REVIEW_RESTORE_PATH, str(parent / f"{Path(project.path).name}-restored"))
+    target = st.text_input("Into the folder", key=S.REVIEW_RESTORE_PATH)
+    if upload is not None and st.button("Restore", key=S.REVIEW_RESTORE_GO):
+        target = os.path.abspath(target)
+        try:
+            if target == default_path() or target == project.path:
+                forget_project(target)
+                import_project_zip(upload.getvalue(), target, replace=True)
+            else:
+                import_project_zip(upload.getvalue(), target)
+            open_project(target)
+        except (StoreError, ValueError, OSError) as exc:
+            st.error(str(exc))
+            return
+        set_current_path(target)
+        S.notify(st.session_state, "success", f"Restored the project into {target}.")
+        go("pages/label.py")
+
+
+access = guard("review")
+project = require_project()
+labeller = current_labeller()
+st.title("Review & export")
+try:
+    agreement_section(project, project.store.labels(), labeller)
+except StoreError as exc:
+    st.error(str(exc))
+st.subheader("Labels")
+labels = filtered_labels(project)
+progress = project.store.progress()
+st.caption(f"{len(labels):,} label(s) shown · {progress.labelled:,} / {progress.total:,} items labelled")
+if len(labels):
+    table(project, labels, labeller)
+else:
+    st.info("No labels match." if progress.labelled else "No labels yet: label some items on the Label page.")
+if access.may_download:
+    downloads(project)
+    restore(project)

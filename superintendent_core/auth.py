@@ -1,0 +1,501 @@
+"""Roles, passcodes and invitation links — the engine side of access control.
+
+Nothing here imports Streamlit: the app reads ``st.secrets`` (a mapping), hands
+it to :meth:`AuthConfig.from_secrets`, and asks the result who may do what.
+
+Secrets layout (``.streamlit/secrets.toml`` or Community Cloud's secrets box)::
+
+    [auth]
+    admin_passcode = "a long phrase only the admins know"
+    labeller_passcode = "another phrase for the labelling team"   # optional
+    admin_emails = ["lead@example.org"]       # optional: OIDC (st.login) users
+    labeller_emails = ["*"]                   # optional: "*" = anyone who logged in
+
+    [auth.people.alice]                       # optional: one block per person
+    role = "labeller"                         # "admin" or "labeller"
+    token = "kq3...(from python -m superintendent_core.auth)"   # invitation link ?invite=<token>
+    passcode = "alice's own passcode"         # optional
+
+With no ``[auth]`` section (or an empty one) the project is in **single-user
+mode**: everything is open, as on one's own laptop.
+
+Secrets are compared with :func:`hmac.compare_digest` (constant time), never
+appear in ``repr``, in an exception message or in a log line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import hmac
+import re
+import secrets as _secrets
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ALL_PAGES",
+    "AuthConfig",
+    "AuthError",
+    "MIN_PASSCODE_LENGTH",
+    "MIN_TOKEN_LENGTH",
+    "Person",
+    "Role",
+    "check_labeller_name",
+    "new_token",
+]
+
+#: Page keys the app registers; a role lists the ones it may open.
+ALL_PAGES: tuple[str, ...] = ("label", "model", "data", "review")
+
+#: Shortest passcode accepted (shorter ones are guessable through the login form).
+MIN_PASSCODE_LENGTH = 8
+#: Shortest invitation token accepted (it is the whole credential, so it must be unguessable).
+MIN_TOKEN_LENGTH = 16
+
+_SECTION = "auth"
+_TOP_KEYS = frozenset(
+    {"admin_passcode", "labeller_passcode", "admin_emails", "labeller_emails", "people"}
+)
+_PERSON_KEYS = frozenset({"role", "token", "passcode", "email"})
+_NAME_MAX = 64
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class AuthError(ValueError):
+    """The ``[auth]`` secrets cannot be used; the message names the key and the fix (never a secret)."""
+
+
+class Role(enum.Enum):
+    """What a signed-in person may do.
+
+    ``ADMIN`` opens every page and every download; ``LABELLER`` opens the Label
+    page (which shows their own progress) and nothing else.
+    """
+
+    ADMIN = "admin"
+    LABELLER = "labeller"
+
+    @property
+    def pages(self) -> frozenset[str]:
+        """Page keys (from :data:`ALL_PAGES`) this role may open."""
+        if self is Role.ADMIN:
+            return frozenset(ALL_PAGES)
+        return frozenset({"label"})
+
+    def may_open(self, page: str) -> bool:
+        """Whether this role may open ``page`` (a key of :data:`ALL_PAGES`)."""
+        return page in self.pages
+
+    @property
+    def may_download(self) -> bool:
+        """Whether this role may download labels or the project (admins only)."""
+        return self is Role.ADMIN
+
+    @property
+    def sees_everyone(self) -> bool:
+        """Whether this role sees other labellers' labels and progress (admins only)."""
+        return self is Role.ADMIN
+
+    @classmethod
+    def parse(cls, value: Any, *, where: str = "role") -> Role:
+        """``"admin"`` / ``"labeller"`` (any case; ``"labeler"`` accepted) → :class:`Role`."""
+        if isinstance(value, Role):
+            return value
+        text = str(value).strip().lower()
+        if text == "labeler":
+            text = "labeller"
+        try:
+            return cls(text)
+        except ValueError:
+            raise AuthError(
+                f'{where}: {value!r} is not a role; use "admin" or "labeller".'
+            ) from None
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person configured under ``[auth.people.<name>]`` (secrets hidden from ``repr``)."""
+
+    name: str
+    role: Role
+    token: bytes | None = field(default=None, repr=False)
+    passcode: bytes | None = field(default=None, repr=False)
+    email: str | None = None
+
+
+def _equal(secret: bytes | None, given: bytes) -> bool:
+    """Constant-time comparison; a missing secret still costs one comparison."""
+    if secret is None:
+        hmac.compare_digest(given, given)
+        return False
+    return hmac.compare_digest(secret, given)
+
+
+def _encode(given: Any) -> bytes | None:
+    if not isinstance(given, str) or not given:
+        return None
+    return given.encode("utf-8")
+
+
+def _secret(value: Any, where: str, minimum: int) -> bytes:
+    if not isinstance(value, str):
+        raise AuthError(f"{where} must be a text value in quotes; fix it in the secrets.")
+    if value != value.strip():
+        raise AuthError(
+            f"{where} starts or ends with spaces, which nobody would type; remove them in the secrets."
+        )
+    if len(value) < minimum:
+        raise AuthError(
+            f"{where} is shorter than {minimum} characters; use a longer one "
+            "(python -m superintendent_core.auth prints a good random one)."
+        )
+    return value.encode("utf-8")
+
+
+def _emails(value: Any, where: str) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, Iterable):
+        raise AuthError(f'{where} must be a list of e-mail addresses (or ["*"]).')
+    out = set()
+    for entry in value:
+        if not isinstance(entry, str) or not entry.strip():
+            raise AuthError(f'{where} must be a list of e-mail addresses (or ["*"]).')
+        out.add(entry.strip().lower())
+    return frozenset(out)
+
+
+def _check_keys(section: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
+    unknown = sorted(str(k) for k in section if k not in allowed)
+    if unknown:
+        raise AuthError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; the known keys are "
+            f"{', '.join(sorted(allowed))} (a typo would otherwise leave a door open)."
+        )
+
+
+def check_labeller_name(name: Any) -> str:
+    """Validate and normalise a labeller's name (as typed, or from the URL).
+
+    Parameters
+    ----------
+    name : str
+        What the person typed. Surrounding spaces are removed and Unicode is
+        normalised (NFC), so "Zoë" typed two ways is one labeller.
+
+    Returns
+    -------
+    str
+        The name to record with every label.
+
+    Raises
+    ------
+    ValueError
+        Empty, longer than 64 characters, or containing control characters.
+    """
+    if not isinstance(name, str):
+        raise ValueError("Labeller name: type your name (text).")
+    text = unicodedata.normalize("NFC", name).strip()
+    if not text:
+        raise ValueError("Labeller name: it is empty; type your name.")
+    if len(text) > _NAME_MAX:
+        raise ValueError(f"Labeller name: at most {_NAME_MAX} characters, please shorten it.")
+    if _CONTROL.search(text):
+        raise ValueError("Labeller name: it contains control characters; type plain text.")
+    return text
+
+
+def new_token(nbytes: int = 24) -> str:
+    """A random, URL-safe invitation token (``nbytes`` of randomness; 32 characters by default)."""
+    return _secrets.token_urlsafe(nbytes)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    """Who may do what, parsed from the secrets.
+
+    Build it with :meth:`from_secrets`. ``repr`` shows names and roles, never a secret.
+
+    Attributes
+    ----------
+    admin_passcode, labeller_passcode : bytes or None
+        Shared passcodes per role (UTF-8), hidden from ``repr``.
+    people : tuple of Person
+        Per-person tokens / passcodes / e-mails.
+    admin_emails, labeller_emails : frozenset of str
+        Lower-cased e-mail addresses of OIDC users per role; ``"*"`` = anyone.
+    """
+
+    admin_passcode: bytes | None = field(default=None, repr=False)
+    labeller_passcode: bytes | None = field(default=None, repr=False)
+    people: tuple[Person, ...] = ()
+    admin_emails: frozenset[str] = frozenset()
+    labeller_emails: frozenset[str] = frozenset()
+
+    # ------------------------------------------------------------------ parsing
+    @classmethod
+    def from_secrets(cls, secrets: Mapping[str, Any] | None) -> AuthConfig:
+        """Parse the whole secrets mapping (``st.secrets`` or a dict); reads its ``[auth]`` section.
+
+        Parameters
+        ----------
+        secrets : mapping or None
+            The secrets. None, no ``auth`` key or an empty section gives the
+            single-user configuration.
+
+        Raises
+        ------
+        AuthError
+            An unknown key, a wrong role, a short or non-text secret, a token
+            shared by two people, a configuration in which nobody can become admin,
+            or a secrets file Streamlit cannot parse (never single-user mode then).
+        """
+        try:
+            if not secrets:
+                return cls()
+            section = secrets.get(_SECTION) if isinstance(secrets, Mapping) else None
+        except FileNotFoundError as exc:  # st.secrets without a file, or with a broken one
+            if str(exc).startswith("No secrets found"):
+                return cls()
+            # Fail closed: a secrets file that exists but cannot be read must not open everything.
+            raise AuthError(
+                "The secrets cannot be read, so access control cannot start; fix the secrets file "
+                f"({str(exc).splitlines()[0][:200]})."
+            ) from None
+        if section is None:
+            return cls()
+        if not isinstance(section, Mapping):
+            raise AuthError(
+                "[auth] in the secrets must be a section (a table of keys), not a value."
+            )
+        if not section:
+            return cls()
+        _check_keys(section, _TOP_KEYS, "[auth]")
+
+        def opt(key: str, minimum: int) -> bytes | None:
+            value = section.get(key)
+            return None if value is None else _secret(value, f"[auth] {key}", minimum)
+
+        admin_passcode = opt("admin_passcode", MIN_PASSCODE_LENGTH)
+        labeller_passcode = opt("labeller_passcode", MIN_PASSCODE_LENGTH)
+        admin_emails = _emails(section.get("admin_emails"), "[auth] admin_emails")
+        labeller_emails = _emails(section.get("labeller_emails"), "[auth] labeller_emails")
+        if "*" in admin_emails:
+            raise AuthError(
+                '[auth] admin_emails: "*" would make every logged-in visitor an admin; '
+                "list the admins' addresses instead."
+            )
+        people = cls._parse_people(section.get("people"))
+
+        if admin_passcode is not None and admin_passcode == labeller_passcode:
+            raise AuthError(
+                "[auth] admin_passcode and labeller_passcode are the same, so every labeller "
+                "would be an admin; make them different."
+            )
+        tokens = [p.token for p in people if p.token is not None]
+        if len(tokens) != len(set(tokens)):
+            raise AuthError(
+                "[auth.people]: two people have the same token; give each person their own "
+                "(python -m superintendent_core.auth prints new ones)."
+            )
+        config = cls(
+            admin_passcode=admin_passcode,
+            labeller_passcode=labeller_passcode,
+            people=people,
+            admin_emails=admin_emails,
+            labeller_emails=labeller_emails,
+        )
+        if config.single_user:
+            return config
+        has_admin = (
+            admin_passcode is not None
+            or bool(admin_emails)
+            or any(p.role is Role.ADMIN and (p.token or p.passcode or p.email) for p in people)
+        )
+        if not has_admin:
+            raise AuthError(
+                "[auth] is configured but nobody can sign in as admin; add admin_passcode "
+                "(or an admin in [auth.people] / admin_emails)."
+            )
+        return config
+
+    @staticmethod
+    def _parse_people(value: Any) -> tuple[Person, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, Mapping):
+            raise AuthError(
+                "[auth.people] must be a section with one sub-section per person, "
+                "e.g. [auth.people.alice]."
+            )
+        people = []
+        for raw_name, entry in value.items():
+            try:
+                name = check_labeller_name(raw_name)
+            except ValueError as exc:
+                raise AuthError(f"[auth.people]: {exc}") from None
+            where = f"[auth.people.{name}]"
+            if not isinstance(entry, Mapping):
+                raise AuthError(f"{where} must be a section with role = ... and token = ...")
+            _check_keys(entry, _PERSON_KEYS, where)
+            if "role" not in entry:
+                raise AuthError(f'{where}: role is missing; add role = "labeller" or "admin".')
+            role = Role.parse(entry["role"], where=f"{where} role")
+            token = entry.get("token")
+            passcode = entry.get("passcode")
+            email = entry.get("email")
+            if email is not None and (not isinstance(email, str) or "@" not in email):
+                raise AuthError(f"{where} email must be an e-mail address in quotes.")
+            people.append(
+                Person(
+                    name=name,
+                    role=role,
+                    token=None
+                    if token is None
+                    else _secret(token, f"{where} token", MIN_TOKEN_LENGTH),
+                    passcode=None
+                    if passcode is None
+                    else _secret(passcode, f"{where} passcode", MIN_PASSCODE_LENGTH),
+                    email=None if email is None else email.strip().lower(),
+                )
+            )
+        return tuple(people)
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def single_user(self) -> bool:
+        """True when nothing is configured: everything is open (the sidebar should say so)."""
+        return (
+            self.admin_passcode is None
+            and self.labeller_passcode is None
+            and not self.people
+            and not self.admin_emails
+            and not self.labeller_emails
+        )
+
+    @property
+    def anonymous_role(self) -> Role | None:
+        """The role of someone who has not signed in: ADMIN in single-user mode, else None."""
+        return Role.ADMIN if self.single_user else None
+
+    @property
+    def uses_passcodes(self) -> bool:
+        """Whether a passcode form makes sense (some role or person has a passcode)."""
+        return (
+            self.admin_passcode is not None
+            or self.labeller_passcode is not None
+            or any(p.passcode is not None for p in self.people)
+        )
+
+    @property
+    def uses_tokens(self) -> bool:
+        """Whether invitation links are configured."""
+        return any(p.token is not None for p in self.people)
+
+    @property
+    def uses_emails(self) -> bool:
+        """Whether OIDC users (``st.user.email``) are mapped to roles."""
+        return bool(self.admin_emails or self.labeller_emails) or any(p.email for p in self.people)
+
+    def person(self, name: str) -> Person | None:
+        """The configured person called ``name`` (normalised like a labeller name), or None."""
+        try:
+            key = check_labeller_name(name)
+        except ValueError:
+            return None
+        for p in self.people:
+            if p.name == key:
+                return p
+        return None
+
+    def check_passcode(self, role_or_name: str | Role, given: str) -> Role | None:
+        """The role ``given`` unlocks, or None.
+
+        Parameters
+        ----------
+        role_or_name : str or Role
+            ``"admin"`` / ``"labeller"`` (the shared passcode of that role) or a
+            configured person's name (their own passcode).
+        given : str
+            What was typed. Compared in constant time; an empty value never matches.
+
+        Returns
+        -------
+        Role or None
+            The matching role; None for a wrong passcode, an unknown role or name,
+            or in single-user mode (where nothing needs unlocking: use
+            :attr:`anonymous_role`).
+        """
+        candidate = _encode(given)
+        probe = candidate if candidate is not None else b"\x00"
+        secret: bytes | None = None
+        role: Role | None = None
+        try:
+            role = Role.parse(role_or_name)
+            secret = self.admin_passcode if role is Role.ADMIN else self.labeller_passcode
+        except AuthError:
+            person = self.person(str(role_or_name))
+            if person is not None:
+                role, secret = person.role, person.passcode
+        ok = _equal(secret, probe)
+        return role if ok and candidate is not None else None
+
+    def role_for_token(self, token: str | None) -> tuple[str, Role] | None:
+        """``(name, role)`` of the person whose invitation token this is, or None.
+
+        Every configured token is compared (constant time each, no early exit),
+        so the time taken does not reveal which person nearly matched.
+        """
+        candidate = _encode(token)
+        probe = candidate if candidate is not None else b"\x00"
+        found: tuple[str, Role] | None = None
+        for p in self.people:
+            if p.token is None:
+                continue
+            if _equal(p.token, probe) and candidate is not None and found is None:
+                found = (p.name, p.role)
+        return found
+
+    def role_for_email(self, email: str | None) -> tuple[str, Role] | None:
+        """``(name, role)`` for an OIDC-signed-in user's e-mail (``st.user.email``), or None.
+
+        A person configured with that ``email`` keeps their name and role; otherwise
+        ``admin_emails`` wins over ``labeller_emails`` (where ``"*"`` admits anyone)
+        and the name is the e-mail address.
+        """
+        if not isinstance(email, str) or "@" not in email:
+            return None
+        key = email.strip().lower()
+        for p in self.people:
+            if p.email == key:
+                return (p.name, p.role)
+        if key in self.admin_emails:
+            return (key, Role.ADMIN)
+        if key in self.labeller_emails or "*" in self.labeller_emails:
+            return (key, Role.LABELLER)
+        return None
+
+    def names(self) -> Sequence[str]:
+        """Configured people's names (for a sign-in drop-down); no secrets."""
+        return tuple(p.name for p in self.people)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m superintendent_core.auth",
+        description="Print new random invitation tokens / passcodes to paste into the secrets.",
+    )
+    parser.add_argument("-n", type=int, default=1, help="how many (default 1)")
+    args = parser.parse_args(argv)
+    for _ in range(max(1, args.n)):
+        print(new_token())
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

@@ -1,0 +1,239 @@
+"""Getting data out: labels as CSV / parquet, and the whole project as one zip.
+
+A project zip holds the project folder's files plus ``MANIFEST.json``
+(``format``, ``format_version``, the project format version, and the size and
+SHA-256 of every file). :func:`import_project_zip` refuses a zip from a newer
+version, a tampered one (a checksum, size or file list that does not match), and
+a hostile one (absolute paths, ``..``, symlinks, nested folders, oversized
+files); it writes only into a new folder that it creates next to the
+destination, checks that the project opens, and only then moves it into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from ..store.errors import InvalidInput, VersionError
+from ..store.folder import FORMAT_VERSION, MANIFEST, FolderStore
+from ..store.protocol import ItemBatch, LabelStore
+from .images import open_zip, safe_zip_members
+
+__all__ = [
+    "ZIP_FORMAT",
+    "ZIP_FORMAT_VERSION",
+    "copy_project",
+    "export_project_zip",
+    "import_project_zip",
+    "labels_csv",
+    "labels_frame",
+    "labels_parquet",
+]
+
+ZIP_FORMAT = "superintendent-project-zip"
+ZIP_FORMAT_VERSION = 1
+ZIP_MANIFEST = "MANIFEST.json"
+_SAFE_NAME = re.compile(r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet)$")
+_CHUNK = 1024 * 1024
+
+
+def labels_frame(store: LabelStore) -> pd.DataFrame:
+    """Every label in force: ``item_id, name, label, labeller, time, seconds`` (see ``LabelStore.labels``)."""
+    return store.labels()
+
+
+def labels_csv(store: LabelStore) -> bytes:
+    """The labels as UTF-8 CSV bytes (time in ISO 8601, UTC; multi-label joined by "|")."""
+    df = store.labels().copy()
+    df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return df.to_csv(index=False).encode("utf-8")
+
+
+def labels_parquet(store: LabelStore) -> bytes:
+    """The labels as parquet bytes."""
+    out = io.BytesIO()
+    store.labels().to_parquet(out, index=False)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- project zip
+
+
+def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_000) -> FolderStore:
+    """Copy any store into a new project folder through the :class:`LabelStore` protocol.
+
+    Items (names, display, features, hidden true labels), every label in force
+    (labeller, time, seconds) and the retrain history are copied; undone labels,
+    skips and the serving order are not (the next retrain re-ranks). Array
+    features are copied as float32. Returns the new store, open.
+    """
+    settings = src.settings
+    out = FolderStore(dest, settings=settings)
+    try:
+        n = len(src)
+        for start in range(0, n, chunk):
+            ids = np.arange(start, min(n, start + chunk), dtype=np.int64)
+            items = [src.item(int(i)) for i in ids]
+            truth = src.true_labels(ids)
+            out.add_items(ItemBatch(
+                names=tuple(src.names(ids)), kind=settings.kind, features=src.features(ids),
+                payloads=[it.payload for it in items],
+                true_labels=None if truth is None else list(truth),
+            ))
+        out.restore_labels(src.labels())
+        for row in src.history().to_dict("records"):
+            row = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+            if isinstance(row.get("time"), pd.Timestamp):
+                row["time"] = row["time"].timestamp()
+            out.record_retrain(row)
+    except BaseException:
+        out.close()
+        shutil.rmtree(dest, ignore_errors=True)
+        raise
+    return out
+
+
+def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | None = None) -> bytes | None:
+    """The whole project as one zip (bytes, or written to ``dest``).
+
+    Labelling may go on while the zip is written; the zip holds the project as it
+    was when the export started. A store of another backend (SQL) is first copied
+    into a temporary project folder with :func:`copy_project`.
+    """
+    if not isinstance(store, FolderStore):
+        with tempfile.TemporaryDirectory(prefix="superintendent-export-") as tmp:
+            copy = copy_project(store, Path(tmp) / "project")
+            try:
+                return export_project_zip(copy, dest)
+            finally:
+                copy.close()
+    buffer = io.BytesIO() if dest is None else None
+    target: Any = buffer if dest is None else dest
+    files: dict[str, dict[str, Any]] = {}
+    with store.open_files() as handles, zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, fh in handles.items():
+            digest = hashlib.sha256()
+            size = 0
+            with zf.open(zipfile.ZipInfo(name, date_time=time.gmtime()[:6]), "w") as out:
+                while chunk := fh.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    out.write(chunk)
+            files[name] = {"sha256": digest.hexdigest(), "size": size}
+        manifest = {
+            "format": ZIP_FORMAT,
+            "format_version": ZIP_FORMAT_VERSION,
+            "project_format_version": FORMAT_VERSION,
+            "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "files": files,
+        }
+        zf.writestr(ZIP_MANIFEST, json.dumps(manifest, indent=1))
+    return buffer.getvalue() if buffer is not None else None
+
+
+def _check_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
+    members = {i.filename: i for i in safe_zip_members(zf)}
+    if ZIP_MANIFEST not in members:
+        raise InvalidInput("This zip is not a superintendent project (it has no MANIFEST.json).")
+    try:
+        manifest = json.loads(zf.read(members[ZIP_MANIFEST]))
+    except (ValueError, zipfile.BadZipFile) as exc:
+        raise InvalidInput(f"The project zip's MANIFEST.json is damaged ({exc}).") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != ZIP_FORMAT:
+        raise InvalidInput("This zip is not a superintendent project zip.")
+    version = manifest.get("format_version")
+    pversion = manifest.get("project_format_version")
+    if not isinstance(version, int) or not isinstance(pversion, int):
+        raise InvalidInput("The project zip's MANIFEST.json is damaged (no version).")
+    if version > ZIP_FORMAT_VERSION or pversion > FORMAT_VERSION:
+        raise VersionError(
+            f"This project zip was made by a newer version of superintendent (format {version}/{pversion}); "
+            f"this version reads {ZIP_FORMAT_VERSION}/{FORMAT_VERSION}. Upgrade to import it."
+        )
+    files = manifest.get("files")
+    if not isinstance(files, dict) or MANIFEST not in files:
+        raise InvalidInput("The project zip's MANIFEST.json lists no project files.")
+    listed = set(files)
+    present = set(members) - {ZIP_MANIFEST}
+    if listed != present:
+        extra = sorted(present - listed) or sorted(listed - present)
+        raise InvalidInput(
+            f"The project zip has been changed: {extra[0]!r} is "
+            + ("not in its manifest." if present - listed else "missing.")
+        )
+    for name, meta in files.items():
+        if not _SAFE_NAME.match(name):
+            raise InvalidInput(f"The project zip is refused: unexpected file name {name!r}.")
+        if not isinstance(meta, dict) or not isinstance(meta.get("size"), int) or members[name].file_size != meta["size"]:
+            raise InvalidInput(f"The project zip has been changed: {name!r} does not have the size in its manifest.")
+    return manifest
+
+
+def import_project_zip(
+    source: str | os.PathLike | bytes | IO[bytes],
+    dest: str | os.PathLike,
+    *,
+    replace: bool = False,
+) -> Path:
+    """Unpack a project zip into the folder ``dest`` and check that it opens.
+
+    Parameters
+    ----------
+    source : path, bytes or file object
+    dest : path
+        The project folder to create. It must not exist (or be empty), unless
+        ``replace``: then an existing project there (which must not be open) is
+        kept as ``<dest>.replaced-<time>`` and the imported one takes its place.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+    """
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()) and not replace:
+        raise InvalidInput(f"{dest} already holds files; choose a new folder, or replace the project.")
+    with open_zip(source) as zf:
+        manifest = _check_manifest(zf)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.with_name(f".{dest.name}.importing-{os.getpid()}-{time.time_ns()}")
+        staging.mkdir()
+        try:
+            for name, meta in manifest["files"].items():
+                digest = hashlib.sha256()
+                # ``name`` matched _SAFE_NAME: a plain file name, so this stays inside ``staging``.
+                with zf.open(name) as src, open(staging / name, "wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+                if digest.hexdigest() != meta.get("sha256"):
+                    raise InvalidInput(f"The project zip has been changed: {name!r} fails its checksum.")
+            FolderStore(staging, create=False).close()  # opens: versions and files are consistent
+            if dest.exists() and any(dest.iterdir()):
+                FolderStore(dest, create=False).close()  # refuses when open elsewhere or not a project
+                backup = dest.with_name(f"{dest.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
+                os.replace(dest, backup)
+            elif dest.exists():
+                dest.rmdir()
+            os.replace(staging, dest)
+        except (zipfile.BadZipFile, OSError) as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise InvalidInput(f"The project zip cannot be unpacked ({exc}).") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return dest

@@ -1,0 +1,314 @@
+"""Importing images from a folder or an uploaded zip.
+
+Every file is read and checked before anything is returned (all-or-nothing):
+a corrupt or truncated image, or one above the pixel limit (a decompression
+bomb), refuses the whole import with a message naming the files, unless
+``on_error="skip"``. Files that are not images by their extension (a README,
+``__MACOSX/`` resource forks, ``.DS_Store``) are skipped with a note. Zips are
+read in memory — nothing is ever extracted to disk — and zips with absolute
+paths, ``..``, symlinks, encrypted entries or an oversized total are refused.
+
+The model's default features are small grey thumbnails (:func:`thumbnail_features`);
+pass any ``featurize(PIL.Image) -> 1-D array`` instead.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..store.errors import InvalidInput
+from ..store.protocol import ItemBatch
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "ImportResult",
+    "images_from_files",
+    "images_from_folder",
+    "images_from_zip",
+    "thumbnail_features",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+#: Longest side of the picture kept for display; larger images are downscaled.
+DISPLAY_MAX_SIDE = 1600
+#: Refuse zips whose files add up to more than this when uncompressed.
+MAX_ZIP_BYTES = 4 * 1024**3
+MAX_ZIP_RATIO = 200  # uncompressed / compressed, per entry
+
+Featurize = Callable[[Image.Image], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """An importer's output: the batch to add, and notes for the user.
+
+    Attributes
+    ----------
+    batch : ItemBatch
+    notes : list of str
+        Readable notes (skipped files, guessed encodings …) to show after import.
+    """
+
+    batch: ItemBatch
+    notes: list[str] = field(default_factory=list)
+
+
+def thumbnail_features(image: Image.Image, size: int = 16) -> np.ndarray:
+    """Grey ``size × size`` thumbnail as float32 in [0, 1], shape ``(size * size,)``."""
+    grey = ImageOps.exif_transpose(image).convert("L")
+    thumb = grey.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(thumb, dtype=np.float32).reshape(-1) / 255.0
+
+
+def _is_image_name(name: str) -> bool:
+    base = PurePosixPath(name).name
+    return not base.startswith(".") and "__MACOSX" not in name and base.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def _display_bytes(image: Image.Image, raw: bytes) -> bytes:
+    """PNG/JPEG bytes for display: the original when it is already small PNG/JPEG."""
+    if image.format in ("PNG", "JPEG") and max(image.size) <= DISPLAY_MAX_SIDE:
+        return raw
+    img = ImageOps.exif_transpose(image)
+    if max(img.size) > DISPLAY_MAX_SIDE:
+        img = img.copy()
+        img.thumbnail((DISPLAY_MAX_SIDE, DISPLAY_MAX_SIDE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if img.mode in ("RGB", "L") and image.format in ("JPEG", "WEBP", "TIFF") or img.mode == "CMYK":
+        img.convert("RGB").save(out, format="JPEG", quality=90)
+    else:
+        if img.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
+            img = img.convert("RGBA")
+        img.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _read_image(name: str, raw: bytes, featurize: Featurize, max_pixels: int) -> tuple[bytes, np.ndarray]:
+    """(display bytes, features) or InvalidInput naming the file."""
+    if not raw:
+        raise InvalidInput(f"{name} is empty (0 bytes).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(raw))
+            w, h = image.size
+            if w * h > max_pixels:
+                raise InvalidInput(
+                    f"{name} is {w}×{h} pixels, above the limit of {max_pixels:,} pixels "
+                    "(a decompression bomb, or a huge scan); shrink it first."
+                )
+            image.load()
+            feats = np.asarray(featurize(image), dtype=np.float32).reshape(-1)
+            display = _display_bytes(image, raw)
+    except InvalidInput:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInput(
+            f"{name} has too many pixels (Pillow's decompression-bomb limit); shrink it first."
+        ) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInput(f"{name} is not a readable image (corrupt or truncated: {exc}).") from None
+    return display, feats
+
+
+def images_from_files(
+    files: Iterable[tuple[str, bytes]],
+    *,
+    featurize: Featurize = thumbnail_features,
+    labels_from_folders: bool = False,
+    on_error: str = "raise",
+    max_pixels: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
+    """Images from ``(name, bytes)`` pairs (the other importers end here).
+
+    Parameters
+    ----------
+    files : iterable of (str, bytes)
+        Names (relative paths, "/"-separated) and file contents.
+    featurize : callable PIL.Image -> 1-D array, default=thumbnail_features
+        The model's features of one image; every image must give the same length.
+    labels_from_folders : bool, default=False
+        Use each file's top folder as its existing label (``cat/001.jpg`` -> ``"cat"``).
+    on_error : {"raise", "skip"}
+        A corrupt image refuses the whole import, or is skipped with a note.
+    max_pixels : int, optional
+        Largest image accepted (width × height); default Pillow's ``MAX_IMAGE_PIXELS``.
+    progress : callable (done, total), optional
+        Called after each image.
+
+    Returns
+    -------
+    ImportResult
+        ``batch.features``: float32 ``(n, d)``; ``batch.payloads``: PNG/JPEG bytes.
+    """
+    if on_error not in ("raise", "skip"):
+        raise InvalidInput(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
+    limit = int(max_pixels or Image.MAX_IMAGE_PIXELS or 89_478_485)
+    files = list(files)
+    notes: list[str] = []
+    skipped = [n for n, _ in files if not _is_image_name(n)]
+    candidates = [(n, b) for n, b in files if _is_image_name(n)]
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        notes.append(f"Skipped {len(skipped)} file(s) that are not images ({shown}).")
+    if not candidates:
+        raise InvalidInput(
+            f"No images found (looked for {', '.join(IMAGE_EXTENSIONS)}); "
+            + ("only other files were there." if skipped else "the upload is empty.")
+        )
+    names, payloads, feats, errors = [], [], [], []
+    for k, (name, raw) in enumerate(candidates):
+        try:
+            display, f = _read_image(name, raw, featurize, limit)
+        except InvalidInput as exc:
+            errors.append(str(exc))
+        else:
+            names.append(name)
+            payloads.append(display)
+            feats.append(f)
+        if progress is not None:
+            progress(k + 1, len(candidates))
+    if errors:
+        if on_error == "raise" or not names:
+            more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            raise InvalidInput(
+                f"{len(errors)} image(s) cannot be read; nothing was imported: " + " ".join(errors[:3]) + more
+            )
+        notes.append(f"Skipped {len(errors)} unreadable image(s): " + " ".join(errors[:3]))
+    lengths = {len(f) for f in feats}
+    if len(lengths) != 1:
+        raise InvalidInput("The feature function returned arrays of different lengths for different images.")
+    labels = None
+    if labels_from_folders:
+        labels = [PurePosixPath(n).parts[0] if len(PurePosixPath(n).parts) > 1 else None for n in names]
+    features = np.vstack(feats).astype(np.float32)
+    side = int(round(np.sqrt(features.shape[1])))
+    batch = ItemBatch(
+        names=tuple(names), kind="image", features=features, payloads=payloads, labels=labels,
+        image_shape=(side, side) if side * side == features.shape[1] else None, pixel_max=1.0,
+    )
+    return ImportResult(batch, notes)
+
+
+def images_from_folder(path: str | os.PathLike, **kwargs: Any) -> ImportResult:
+    """Images from every file under a folder (recursively; symlinks are not followed).
+
+    Keyword arguments are those of :func:`images_from_files`; names are paths
+    relative to ``path``.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise InvalidInput(f"{root} is not a folder; give the path of a folder of images.")
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for fn in sorted(filenames):
+            p = Path(dirpath) / fn
+            if p.is_symlink() or not p.is_file():
+                continue
+            rel = p.relative_to(root).as_posix()
+            files.append((rel, p.read_bytes() if _is_image_name(rel) else b""))
+    return images_from_files(files, **kwargs)
+
+
+def _check_member(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry is hostile, or None."""
+    name = info.filename
+    mode = info.external_attr >> 16
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return f"{name!r} has an absolute path"
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        return f"{name!r} points outside the zip with '..'"
+    if stat.S_ISLNK(mode):
+        return f"{name!r} is a symbolic link"
+    if info.flag_bits & 0x1:
+        return f"{name!r} is encrypted"
+    return None
+
+
+def safe_zip_members(zf: zipfile.ZipFile, *, max_bytes: int = MAX_ZIP_BYTES) -> list[zipfile.ZipInfo]:
+    """The file entries of a zip, or ``InvalidInput`` when the zip is hostile."""
+    infos = zf.infolist()
+    for info in infos:
+        problem = _check_member(info)
+        if problem:
+            raise InvalidInput(f"The zip is refused: {problem}. Nothing was imported.")
+    files = [i for i in infos if not i.is_dir()]
+    seen: set[str] = set()
+    for info in files:
+        if info.filename in seen:
+            raise InvalidInput(f"The zip holds {info.filename!r} twice; every file name must be unique.")
+        seen.add(info.filename)
+        if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_ZIP_RATIO \
+                and info.file_size > 10 * 1024**2:
+            raise InvalidInput(
+                f"The zip is refused: {info.filename!r} expands {info.file_size // info.compress_size}× "
+                "(a zip bomb?)."
+            )
+    total = sum(i.file_size for i in files)
+    if total > max_bytes:
+        raise InvalidInput(
+            f"The zip expands to {total / 1024**3:.1f} GB, more than the {max_bytes / 1024**3:.0f} GB allowed."
+        )
+    return files
+
+
+def open_zip(source: str | os.PathLike | bytes | IO[bytes]) -> zipfile.ZipFile:
+    """A ZipFile from a path, bytes or a file object, or ``InvalidInput`` with a readable reason."""
+    if isinstance(source, bytes | bytearray):
+        if not source:
+            raise InvalidInput("The upload is empty (0 bytes); choose the file again.")
+        source = io.BytesIO(source)
+    elif isinstance(source, str | os.PathLike):
+        p = Path(source)
+        if not p.is_file():
+            raise InvalidInput(f"{p} does not exist or is not a file.")
+        if p.stat().st_size == 0:
+            raise InvalidInput(f"{p.name} is empty (0 bytes).")
+    else:
+        pos = source.tell()
+        source.seek(0, io.SEEK_END)
+        empty = source.tell() == 0
+        source.seek(pos)
+        if empty:
+            raise InvalidInput("The upload is empty (0 bytes); choose the file again.")
+    try:
+        return zipfile.ZipFile(source)
+    except zipfile.BadZipFile:
+        raise InvalidInput("This file is not a zip archive (or it is damaged); upload a .zip file.") from None
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(info.file_size + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+        raise InvalidInput(f"{info.filename} is damaged inside the zip ({exc}).") from None
+    if len(data) > info.file_size:
+        raise InvalidInput(f"{info.filename} is larger than the zip says; the zip is refused.")
+    return data
+
+
+def images_from_zip(source: str | os.PathLike | bytes | IO[bytes], **kwargs: Any) -> ImportResult:
+    """Images from a zip (a path, bytes, or an uploaded file object), read in memory.
+
+    Keyword arguments are those of :func:`images_from_files`; names are the
+    paths inside the zip.
+    """
+    with open_zip(source) as zf:
+        members = safe_zip_members(zf)
+        files = [(i.filename, _read_member(zf, i) if _is_image_name(i.filename) else b"") for i in members]
+    return images_from_files(files, **kwargs)
+

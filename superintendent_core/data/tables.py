@@ -1,0 +1,231 @@
+"""Text and table rows from CSV or parquet.
+
+:func:`read_table` reads a CSV (encoding detected: UTF-8 with or without BOM,
+UTF-16 with BOM or by its zero bytes, otherwise Windows-1252 with a note) or a
+parquet file into a DataFrame; :func:`table_batch` turns the chosen columns into
+an :class:`ItemBatch`: what to display, what the model sees, and optionally a
+column of existing labels and a column of names.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from ..store.errors import InvalidInput
+from ..store.protocol import ItemBatch
+from .images import ImportResult
+
+__all__ = ["read_table", "table_batch", "table_import"]
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+def _read_bytes(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[bytes, str]:
+    if isinstance(source, bytes | bytearray):
+        return bytes(source), "upload"
+    if isinstance(source, str | os.PathLike):
+        p = Path(source)
+        if not p.is_file():
+            raise InvalidInput(f"{p} does not exist or is not a file.")
+        return p.read_bytes(), p.name
+    data = source.read()
+    return data, getattr(source, "name", "upload")
+
+
+def _decode(data: bytes, encoding: str | None) -> tuple[str, str | None]:
+    """(text, note)."""
+    if encoding:
+        try:
+            return data.decode(encoding), None
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise InvalidInput(f"The file cannot be read as {encoding}: {exc}.") from None
+    if data.startswith(codecs.BOM_UTF8):
+        return data[3:].decode("utf-8", errors="strict"), None
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), None
+    head = data[:4096]
+    if len(head) >= 4 and head.count(0) > len(head) // 4:
+        # UTF-16 without a BOM: every other byte of ASCII text is zero.
+        enc = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+        try:
+            return data.decode(enc), None
+        except UnicodeDecodeError:
+            raise InvalidInput("The file looks like UTF-16 text but cannot be decoded; save it as UTF-8.") from None
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+        enc = "Windows-1252"
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        enc = "latin-1"
+    return text, (f"The file is not UTF-8; it was read as {enc}. If accents look wrong, "
+                  "save it as UTF-8 and import again.")
+
+
+def read_table(
+    source: str | os.PathLike | bytes | IO[bytes],
+    *,
+    encoding: str | None = None,
+    sep: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """A CSV or parquet file as a DataFrame, plus notes.
+
+    Parameters
+    ----------
+    source : path, bytes or file object
+    encoding : str, optional
+        Force a text encoding (CSV only); default: detect.
+    sep : str, optional
+        CSV separator; default: sniffed (comma, semicolon, tab …).
+
+    Returns
+    -------
+    (DataFrame, notes)
+    """
+    data, name = _read_bytes(source)
+    if not data:
+        raise InvalidInput(f"{name} is empty (0 bytes); choose the file again.")
+    notes: list[str] = []
+    if data[:4] == _PARQUET_MAGIC:
+        try:
+            df = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises many kinds
+            raise InvalidInput(f"{name} is not a readable parquet file ({exc}).") from None
+    else:
+        if b"\x00" in data[:4096] and data[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) \
+                and data[:4096].count(0) <= len(data[:4096]) // 4:
+            raise InvalidInput(f"{name} is not a text CSV or a parquet file.")
+        text, note = _decode(data, encoding)
+        if note:
+            notes.append(note)
+        if not text.strip():
+            raise InvalidInput(f"{name} has no columns or rows.")
+        if sep is None:
+            try:
+                sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+            except csv.Error:
+                sep = ","
+        try:
+            df = pd.read_csv(io.StringIO(text), sep=sep)
+        except pd.errors.EmptyDataError:
+            raise InvalidInput(f"{name} has no columns or rows.") from None
+        except (pd.errors.ParserError, ValueError, csv.Error) as exc:
+            raise InvalidInput(f"{name} cannot be read as CSV ({exc}).") from None
+    if len(df.columns) == 0:
+        raise InvalidInput(f"{name} has no columns.")
+    if len(df) == 0:
+        raise InvalidInput(f"{name} has a header but no rows.")
+    df.columns = [str(c) for c in df.columns]
+    return df, notes
+
+
+def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> list[str]:
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise InvalidInput(
+            f"The {what} column {missing[0]!r} is not in the file; its columns are {list(df.columns)}."
+        )
+    return cols
+
+
+def table_batch(
+    df: pd.DataFrame,
+    *,
+    kind: str = "table",
+    display_columns: Sequence[str] | str,
+    feature_columns: Sequence[str] | str | None = None,
+    label_column: str | None = None,
+    name_column: str | None = None,
+    labeller: str = "import",
+    start: int = 0,
+) -> ItemBatch:
+    """An :class:`ItemBatch` of text or table rows from a DataFrame.
+
+    Parameters
+    ----------
+    df : DataFrame
+    kind : {"text", "table"}
+        ``"text"``: one display column of text; the model's features are that text
+        unless ``feature_columns`` (numbers, e.g. embeddings) are given.
+        ``"table"``: the display columns are shown as a small table; the features
+        are ``feature_columns`` (default: every numeric column but the label's).
+    display_columns : str or list of str
+    feature_columns : str or list of str, optional
+    label_column : str, optional
+        Existing labels; empty cells mean unlabelled.
+    name_column : str, optional
+        Unique row names (e.g. an id column); default the row number from 0 (+ ``start``).
+    """
+    if kind not in ("text", "table"):
+        raise InvalidInput(f"kind must be 'text' or 'table', got {kind!r}.")
+    if len(df) == 0:
+        raise InvalidInput("The table has no rows.")
+    display = _require(df, display_columns, "display")
+    if kind == "text" and len(display) != 1:
+        raise InvalidInput("Text items show one column; choose a single text column.")
+    if label_column is not None:
+        _require(df, [label_column], "label")
+    if name_column is not None:
+        _require(df, [name_column], "name")
+        raw = df[name_column]
+        if raw.isna().any():
+            raise InvalidInput(f"The name column {name_column!r} has empty cells; every row needs a name.")
+        names = tuple(str(v) for v in raw)
+    else:
+        names = tuple(str(start + i) for i in range(len(df)))
+    labels = None
+    if label_column is not None:
+        labels = [None if pd.isna(v) or (isinstance(v, str) and not v.strip()) else
+                  (str(int(v)) if isinstance(v, float) and float(v).is_integer() else str(v).strip())
+                  for v in df[label_column]]
+    if feature_columns is None and kind == "table":
+        skip = {label_column, name_column}
+        feature_columns = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
+        if not feature_columns:
+            raise InvalidInput("The table has no numeric columns for the model; choose the feature columns.")
+    if kind == "text":
+        col = df[display[0]]
+        bad = np.flatnonzero(col.isna().to_numpy())
+        if len(bad):
+            raise InvalidInput(
+                f"{len(bad)} row(s) have no text in column {display[0]!r}, e.g. row {names[bad[0]]!r}. "
+                "Drop or fill those rows first."
+            )
+        texts = [str(v) for v in col]
+        if feature_columns is None:
+            return ItemBatch(names=names, kind="text", features=texts, payloads=texts, labels=labels,
+                             labeller=labeller)
+        feats = df[_require(df, feature_columns, "feature")]
+        return ItemBatch(names=names, kind="text", features=_numeric(feats), payloads=texts, labels=labels,
+                         labeller=labeller)
+    fcols = _require(df, feature_columns, "feature")
+    rows = df[display].astype(object).where(df[display].notna(), None).to_dict("records")
+    rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in rows]
+    return ItemBatch(names=names, kind="table", features=df[fcols].reset_index(drop=True), payloads=rows,
+                     labels=labels, labeller=labeller)
+
+
+def _numeric(feats: pd.DataFrame) -> np.ndarray:
+    non_numeric = [c for c in feats.columns if not pd.api.types.is_numeric_dtype(feats[c])]
+    if non_numeric:
+        raise InvalidInput(f"Feature column {non_numeric[0]!r} is not numeric; choose numeric columns.")
+    return feats.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def table_import(source: Any, *, encoding: str | None = None, **kwargs: Any) -> ImportResult:
+    """:func:`read_table` then :func:`table_batch` in one call (keyword arguments: :func:`table_batch`'s)."""
+    df, notes = read_table(source, encoding=encoding)
+    return ImportResult(table_batch(df, **kwargs), notes)

@@ -1,0 +1,489 @@
+"""Retraining: fit the user's model on the labels, score it, and re-rank the pool.
+
+A :class:`Learner` holds the user's estimator and the active-learning settings.
+One call to :meth:`Learner.retrain` on (labelled features, labels, pool features)
+returns a :class:`RetrainResult`: the cross-validated score, the new order of the
+pool, the label counts, the fitted model and the time spent in each part.
+
+Whatever the user's data cannot support (one class, too few labels, a model
+without ``predict_proba``, a preprocess that drops rows) raises
+:class:`TrainingError` with a sentence a labeller can read.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from contextlib import nullcontext
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_random_state
+from threadpoolctl import ThreadpoolController
+
+from . import acquisition
+from .multilabel import MultiLabelModel, binarize_labels
+
+__all__ = ["Learner", "RetrainResult", "Suggestion", "TrainingError", "default_estimator"]
+
+Preprocess = Callable[[Any, Any], tuple[Any, Any]]
+
+
+@functools.cache
+def _controller() -> ThreadpoolController:
+    """One inspection of the loaded BLAS/OpenMP libraries (each new inspection costs ~5 ms)."""
+    return ThreadpoolController()
+
+
+class TrainingError(ValueError):
+    """The labels or the model cannot support a retrain; the message says why and what to do."""
+
+
+def default_estimator():
+    """The project's default model: a logistic regression (what superintendent's examples used)."""
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(max_iter=2000)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """The model's opinion of one item: its most likely label(s) and the probability."""
+
+    label: str | tuple[str, ...]
+    probability: float
+
+
+@dataclass
+class RetrainResult:
+    """What one retrain produced.
+
+    Attributes
+    ----------
+    order : ndarray of shape (n_pool,)
+        Pool row indices, most informative first (a permutation).
+    score : float or None
+        Mean cross-validated score over the folds; None when it could not be computed.
+    metric : str
+        What ``score`` measures ("accuracy", or "f1_samples" for multi-label).
+    cv_folds : int
+        Folds actually used (0 when cross-validation was skipped).
+    label_counts : dict of str to int
+        Labels per class.
+    model : estimator
+        The fitted clone of the user's estimator (wrapped for multi-label).
+    classes : tuple of str
+        The classes the model knows, in ``predict_proba`` column order.
+    cv_predictions : ndarray of shape (n_labelled,) or None
+        Out-of-fold predictions for each labelled item (single-label only), for a
+        confusion matrix.
+    timings : dict of str to float
+        Seconds in ``fit``, ``scoring``, ``predict``, ``ordering`` and ``total``.
+    messages : list of str
+        Notes for the user (fewer folds than asked, cross-validation skipped, ...).
+    strategy : str
+        Name of the ordering used.
+    """
+
+    order: np.ndarray
+    score: float | None
+    metric: str
+    cv_folds: int
+    label_counts: dict[str, int]
+    model: Any
+    classes: tuple[str, ...]
+    n_labels: int
+    cv_predictions: np.ndarray | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+    strategy: str = ""
+
+    @property
+    def overhead(self) -> float:
+        """Seconds spent outside the model's own fit, cross-validation and predict_proba."""
+        t = self.timings
+        return t.get("total", 0.0) - t.get("fit", 0.0) - t.get("scoring", 0.0) - t.get("predict", 0.0)
+
+
+def _model_name(estimator: Any) -> str:
+    if isinstance(estimator, Pipeline):
+        return f"Pipeline ending in {type(estimator[-1]).__name__}"
+    return type(estimator).__name__
+
+
+def _n_rows(X: Any) -> int:
+    if sp.issparse(X) or isinstance(X, np.ndarray | pd.DataFrame | pd.Series):
+        return X.shape[0]
+    return len(X)
+
+
+def _numeric_2d(X: Any) -> np.ndarray | None:
+    """A dense float view of ``X`` for feature-aware strategies, or None if it has none."""
+    if isinstance(X, pd.DataFrame):
+        if not all(pd.api.types.is_numeric_dtype(t) for t in X.dtypes):
+            return None
+        X = X.to_numpy()
+    if sp.issparse(X):
+        return None
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "fiub":
+        return X if X.dtype.kind == "f" else X.astype(np.float32)
+    return None
+
+
+class Learner:
+    """Fits a clone of the user's estimator on the labels and ranks the pool.
+
+    Parameters
+    ----------
+    estimator : estimator with ``fit`` and ``predict_proba``, optional
+        Any scikit-learn-style classifier (``Pipeline`` included). It is cloned
+        for every fit; the object passed in is never modified. Defaults to
+        :func:`default_estimator`.
+    preprocess : callable ``(x, y) -> (x, y)``, optional
+        superintendent's ``model_preprocess``: applied to the labelled data, and
+        to the pool with ``y=None``. It must keep one row per item.
+    strategy : str or callable, optional
+        A name in :data:`superintendent_core.acquisition.STRATEGIES` or a
+        callable; None means the project's default.
+    shuffle_prop : float, default=0.0
+        Proportion of the order's positions shuffled among themselves.
+    cv : int or None, default=3
+        Folds of cross-validation for the score; None or 0 skips scoring.
+    multi_label : bool, default=False
+        Each item may carry several labels; the estimator is wrapped in
+        :class:`~sklearn.multioutput.MultiOutputClassifier`.
+    batch_size : int, default=1
+        How many items will be served from the top of the order before the next
+        retrain (feature-aware strategies diversify that many).
+    n_threads : int or None, default=1
+        BLAS/OpenMP threads during fitting and prediction (None: leave as is).
+    random_state : int, RandomState instance or None
+        Seed for folds, shuffling and the strategy.
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        *,
+        preprocess: Preprocess | None = None,
+        strategy: str | Callable | None = None,
+        shuffle_prop: float = 0.0,
+        cv: int | None = 3,
+        multi_label: bool = False,
+        batch_size: int = 1,
+        n_threads: int | None = 1,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.preprocess = preprocess
+        self.strategy = strategy
+        self.shuffle_prop = shuffle_prop
+        self.cv = cv
+        self.multi_label = multi_label
+        self.batch_size = batch_size
+        self.n_threads = n_threads
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ parameters
+
+    def _estimator(self) -> Any:
+        estimator = default_estimator() if self.estimator is None else self.estimator
+        if not hasattr(estimator, "fit"):
+            raise TrainingError(f"{_model_name(estimator)} has no fit method; it is not a model.")
+        if not hasattr(estimator, "predict_proba"):
+            hint = " (for SVC, pass probability=True)" if "SVC" in _model_name(estimator) else ""
+            raise TrainingError(
+                f"{_model_name(estimator)} has no predict_proba{hint}; active learning needs a "
+                "model that gives probabilities."
+            )
+        return estimator
+
+    def _strategy(self) -> tuple[Any, str]:
+        strategy = self.strategy
+        if strategy is None:
+            from .selection import DEFAULT_STRATEGY
+
+            strategy = DEFAULT_STRATEGY
+        function = acquisition.resolve_strategy(strategy)
+        return function, acquisition._strategy_name(strategy)
+
+    def _check_params(self) -> None:
+        if not 0.0 <= float(self.shuffle_prop) <= 1.0:
+            raise ValueError(f"shuffle_prop must be between 0 and 1, got {self.shuffle_prop!r}.")
+        if self.cv not in (None, 0) and (not isinstance(self.cv, int | np.integer) or self.cv < 2):
+            raise ValueError(f"cv must be None, 0 or an integer ≥ 2, got {self.cv!r}.")
+        if int(self.batch_size) < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size!r}.")
+
+    def _limits(self):
+        return _controller().limit(limits=self.n_threads) if self.n_threads else nullcontext()
+
+    # ------------------------------------------------------------------ preprocessing
+
+    def _preprocess(self, X: Any, y: Any) -> tuple[Any, Any]:
+        if self.preprocess is None:
+            return X, y
+        n = _n_rows(X)
+        try:
+            X_out, y_out = self.preprocess(X, y)
+        except Exception as exc:  # the user's function: report, don't crash
+            raise TrainingError(f"preprocess failed: {type(exc).__name__}: {exc}") from exc
+        if _n_rows(X_out) != n or (y is not None and y_out is not None and len(y_out) != n):
+            raise TrainingError(
+                f"preprocess returned {_n_rows(X_out)} rows for {n} items; it must keep exactly "
+                "one row per item (it may change the features, not the number of rows)."
+            )
+        return X_out, (y if y_out is None else y_out)
+
+    # ------------------------------------------------------------------ labels
+
+    def _check_labels(self, y: Sequence) -> tuple[Any, tuple[str, ...], dict[str, int]]:
+        if self.multi_label:
+            Y, classes = binarize_labels(y)
+            counts = {c: int(n) for c, n in zip(classes, Y.sum(axis=0), strict=True)}
+            if len(classes) == 0:
+                raise TrainingError("Need at least one label to train; every labelled item has an empty label set.")
+            return Y, classes, counts
+        labels = np.asarray([str(v) for v in y], dtype=object)
+        counts = dict(sorted(Counter(labels.tolist()).items()))
+        if len(counts) < 2:
+            only = next(iter(counts))
+            raise TrainingError(
+                f"Need at least 2 classes to train; so far every label is {only!r}. "
+                "Label a few items of another class first."
+            )
+        return labels, tuple(counts), counts
+
+    def _folds(self, y: Any, counts: dict[str, int], messages: list[str]):
+        if not self.cv:
+            return None
+        rng_seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        n = len(y)
+        if self.multi_label:
+            k = min(self.cv, n)
+            if k < 2:
+                messages.append("Cross-validation skipped: it needs at least 2 labelled items.")
+                return None
+            if k < self.cv:
+                messages.append(f"Used {k}-fold cross-validation instead of {self.cv}: only {n} labelled items.")
+            return KFold(n_splits=k, shuffle=True, random_state=rng_seed)
+        smallest_class, smallest = min(counts.items(), key=lambda kv: kv[1])
+        k = min(self.cv, smallest)
+        if k < 2:
+            messages.append(
+                f"Cross-validation skipped: class {smallest_class!r} has only {smallest} label; "
+                "label at least 2 items of every class to get a score."
+            )
+            return None
+        if k < self.cv:
+            messages.append(
+                f"Used {k}-fold cross-validation instead of {self.cv}: class {smallest_class!r} "
+                f"has only {smallest} labels."
+            )
+        return StratifiedKFold(n_splits=k, shuffle=True, random_state=rng_seed)
+
+    # ------------------------------------------------------------------ fitting
+
+    def _make_model(self, estimator: Any) -> Any:
+        return MultiLabelModel(estimator) if self.multi_label else clone(estimator)
+
+    def _fit(self, estimator: Any, X: Any, y: Any) -> Any:
+        model = self._make_model(estimator)
+        try:
+            return model.fit(X, y)
+        except Exception as exc:
+            raise TrainingError(
+                f"{_model_name(estimator)} could not be fitted on these labels: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _cross_validate(self, estimator: Any, X: Any, y: Any, folds) -> tuple[float, np.ndarray | None]:
+        scores = []
+        predictions = None if self.multi_label else np.empty(len(y), dtype=object)
+        for train, test in folds.split(np.zeros(len(y)), None if self.multi_label else y):
+            model = self._fit(estimator, _safe_indexing(X, train), _safe_indexing(y, train))
+            predicted = model.predict(_safe_indexing(X, test))
+            truth = _safe_indexing(y, test)
+            if self.multi_label:
+                from sklearn.metrics import f1_score
+
+                scores.append(f1_score(truth, predicted, average="samples", zero_division=1.0))
+            else:
+                predictions[test] = predicted
+                scores.append(float(np.mean(np.asarray(predicted) == truth)))
+        return float(np.mean(scores)), predictions
+
+    # ------------------------------------------------------------------ scoring the pool
+
+    def _predict_pool(self, model: Any, X_pool: Any) -> tuple[Any, np.ndarray | None]:
+        """Probabilities for the pool, and its representation for feature-aware strategies."""
+        if isinstance(model, Pipeline) and len(model.steps) > 1:
+            transformed = model[:-1].transform(X_pool)
+            return model[-1].predict_proba(transformed), _numeric_2d(transformed)
+        return model.predict_proba(X_pool), _numeric_2d(X_pool)
+
+    def _order(self, probabilities: Any, features: np.ndarray | None, rng: np.random.RandomState):
+        function, _ = self._strategy()
+        n = _n_rows(probabilities[0] if isinstance(probabilities, list) else probabilities)
+        if n == 0:
+            return np.empty(0, dtype=np.intp)
+        if getattr(function, "needs_features", False):
+            order = np.asarray(
+                function(probabilities, features=features, batch_size=int(self.batch_size), random_state=rng)
+            )
+            if not acquisition._is_permutation(order, n):
+                raise ValueError(f"strategy {self._strategy()[1]!r} did not return a permutation of the pool.")
+            return acquisition.shuffle_positions(order, self.shuffle_prop, rng)
+        return acquisition.rank(probabilities, function, shuffle_prop=self.shuffle_prop, random_state=rng)
+
+    # ------------------------------------------------------------------ public API
+
+    def retrain(self, X_labelled: Any, y: Sequence, X_pool: Any) -> RetrainResult:
+        """Fit on the labels, cross-validate, and order the pool.
+
+        Parameters
+        ----------
+        X_labelled : array-like of shape (n_labelled, ...)
+            Features of the labelled items: an ndarray, a DataFrame, a list of
+            strings or a sparse matrix, whatever the estimator accepts.
+        y : sequence of length n_labelled
+            One label per item; for ``multi_label`` a sequence of label lists.
+        X_pool : array-like of shape (n_pool, ...)
+            Features of the items to order (usually the unlabelled ones).
+
+        Returns
+        -------
+        RetrainResult
+
+        Raises
+        ------
+        TrainingError
+            When the labels or the model cannot support a fit; the message says
+            what to do.
+        """
+        start = time.perf_counter()
+        self._check_params()
+        estimator = self._estimator()
+        _, strategy_name = self._strategy()
+        n = _n_rows(X_labelled)
+        if n != len(y):
+            raise TrainingError(f"Got {n} labelled items but {len(y)} labels; they must match.")
+        if n == 0:
+            raise TrainingError("No labels yet: label a few items of at least 2 classes, then retrain.")
+        rng = check_random_state(self.random_state)
+        messages: list[str] = []
+        timings = {"fit": 0.0, "scoring": 0.0, "predict": 0.0, "ordering": 0.0}
+        X, y_in = self._preprocess(X_labelled, list(y))
+        X_pool, _ = self._preprocess(X_pool, None)
+        y_fit, classes, counts = self._check_labels(y_in)
+
+        with self._limits():
+            folds = self._folds(y_fit, counts, messages)
+            score, cv_predictions, n_folds = None, None, 0
+            if folds is not None:
+                t = time.perf_counter()
+                score, cv_predictions = self._cross_validate(estimator, X, y_fit, folds)
+                timings["scoring"] = time.perf_counter() - t
+                n_folds = folds.get_n_splits()
+            t = time.perf_counter()
+            model = self._fit(estimator, X, y_fit)
+            timings["fit"] = time.perf_counter() - t
+            t = time.perf_counter()
+            if _n_rows(X_pool):
+                probabilities, features = self._predict_pool(model, X_pool)
+            else:
+                probabilities, features = np.empty((0, len(classes))), None
+            timings["predict"] = time.perf_counter() - t
+            t = time.perf_counter()
+            order = self._order(probabilities, features, rng)
+            timings["ordering"] = time.perf_counter() - t
+
+        self.model_ = model
+        self.classes_ = tuple(str(c) for c in (classes if self.multi_label else model.classes_))
+        timings["total"] = time.perf_counter() - start
+        return RetrainResult(
+            order=order,
+            score=score,
+            metric="f1_samples" if self.multi_label else "accuracy",
+            cv_folds=n_folds,
+            label_counts=counts,
+            model=model,
+            classes=self.classes_,
+            n_labels=n,
+            cv_predictions=cv_predictions,
+            timings=timings,
+            messages=messages,
+            strategy=strategy_name,
+        )
+
+    def cold_start(self, X_pool: Any) -> np.ndarray:
+        """Order the pool before any model exists.
+
+        Strategies with a ``cold_start`` hook (the project default) choose
+        representative items; the plain ones give a random order.
+
+        Returns
+        -------
+        order : ndarray of shape (n_pool,)
+        """
+        function, _ = self._strategy()
+        rng = check_random_state(self.random_state)
+        X_pool, _ = self._preprocess(X_pool, None)
+        n = _n_rows(X_pool)
+        hook = getattr(function, "cold_start", None)
+        if hook is None or n == 0:
+            return rng.permutation(n)
+        features = _numeric_2d(X_pool)
+        estimator = self.estimator
+        if features is None and isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+            try:  # unsupervised front of the pipeline, e.g. a TF-IDF vectoriser
+                with self._limits():
+                    features = _numeric_2d(clone(estimator[:-1]).fit_transform(X_pool))
+            except Exception:
+                features = None
+        if features is None:  # e.g. raw text with no unsupervised front: nothing to cover
+            return rng.permutation(n)
+        with self._limits():
+            order = np.asarray(hook(features, random_state=rng))
+        if not acquisition._is_permutation(order, n):
+            raise ValueError("the strategy's cold start did not return a permutation of the pool.")
+        return order
+
+    def suggest(self, X: Any) -> list[Suggestion]:
+        """The fitted model's label and probability for each row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_items, ...)
+
+        Returns
+        -------
+        list of Suggestion, one per row.
+        """
+        if not hasattr(self, "model_"):
+            raise TrainingError("No model yet: retrain first.")
+        X, _ = self._preprocess(X, None)
+        if _n_rows(X) == 0:
+            return []
+        with self._limits():
+            probabilities = self.model_.predict_proba(X)
+        if self.multi_label:
+            stacked = np.column_stack([p[:, -1] for p in probabilities])
+            out = []
+            for row in stacked:
+                chosen = tuple(c for c, q in zip(self.classes_, row, strict=True) if q >= 0.5)
+                confidence = float(np.prod(np.where(row >= 0.5, row, 1 - row)))
+                out.append(Suggestion(chosen, confidence))
+            return out
+        best = probabilities.argmax(axis=1)
+        return [
+            Suggestion(self.classes_[j], float(probabilities[i, j])) for i, j in enumerate(best)
+        ]
+

@@ -1,0 +1,383 @@
+"""The label ledger: every label, undo and skip event, and what is in force.
+
+In-memory, columnar (numpy arrays that grow by doubling), no I/O. A backend
+persists the events; replaying them through a fresh ledger rebuilds the same
+state. Not thread-safe by itself: the owning store holds a lock.
+
+Rules
+-----
+- One active label per (item, labeller): a new label by the same labeller
+  supersedes the old one (``active`` becomes False).
+- An item's *training label* is its most recent active label, whoever made it.
+- ``undo(labeller)`` deactivates that labeller's most recent active label.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["EVENT_LABEL", "EVENT_RELABEL", "EVENT_SKIP", "EVENT_UNDO", "Event", "LabelLedger"]
+
+EVENT_LABEL, EVENT_UNDO, EVENT_SKIP, EVENT_RELABEL = 0, 1, 2, 3
+EVENT_NAMES = {EVENT_LABEL: "label", EVENT_UNDO: "undo", EVENT_SKIP: "skip", EVENT_RELABEL: "relabel"}
+
+_COLUMNS = {
+    "type": np.int8,
+    "item": np.int64,
+    "labeller": np.int32,
+    "label": np.int32,
+    "time": np.float64,
+    "seconds": np.float64,
+    "active": np.bool_,
+    "prev": np.int64,
+    "ref": np.int64,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One event as persisted (strings, not codes)."""
+
+    seq: int
+    type: int
+    item: int
+    labeller: str
+    label: str | None
+    time: float
+    seconds: float
+    ref: int = -1
+
+
+class _Interner:
+    """str <-> int32 code."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.codes: dict[str, int] = {}
+
+    def code(self, name: str) -> int:
+        code = self.codes.get(name)
+        if code is None:
+            code = self.codes[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+    def lookup(self, codes: np.ndarray) -> np.ndarray:
+        table = np.array(self.names + [None], dtype=object)
+        return table[np.where(codes < 0, len(self.names), codes)]
+
+
+class LabelLedger:
+    """Label events of a pool of ``n_items`` items.
+
+    Parameters
+    ----------
+    n_items : int
+        Items in the pool.
+    overlap : int, default=1
+        Different labellers wanted per item before it is *done*.
+    """
+
+    def __init__(self, n_items: int = 0, *, overlap: int = 1) -> None:
+        self.overlap = int(overlap)
+        self.labels = _Interner()
+        self.labellers = _Interner()
+        self._n = 0
+        self._cols = {k: np.empty(1024, dtype=t) for k, t in _COLUMNS.items()}
+        self.head = np.full(n_items, -1, dtype=np.int64)  # latest label event per item
+        self.n_active = np.zeros(n_items, dtype=np.int32)  # active labels per item
+        self.train = np.full(n_items, -1, dtype=np.int64)  # training label event per item
+        self.n_labelled = 0  # items with at least one active label
+        self.label_counts: dict[int, int] = {}  # training label code -> items
+        self.labeller_counts: dict[int, int] = {}  # labeller code -> active labels
+        self._stacks: dict[int, array] = {}  # labeller code -> active label seqs (undo order)
+
+    # ------------------------------------------------------------------ storage
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def n_items(self) -> int:
+        return len(self.head)
+
+    def col(self, name: str) -> np.ndarray:
+        """A view of one event column (length = number of events)."""
+        return self._cols[name][: self._n]
+
+    def _reserve(self, extra: int) -> None:
+        need = self._n + extra
+        cap = len(self._cols["type"])
+        if need <= cap:
+            return
+        while cap < need:
+            cap *= 2
+        for k, v in self._cols.items():
+            grown = np.empty(cap, dtype=v.dtype)
+            grown[: self._n] = v[: self._n]
+            self._cols[k] = grown
+
+    def grow(self, n_new: int) -> None:
+        """Add ``n_new`` unlabelled items."""
+        self.head = np.concatenate([self.head, np.full(n_new, -1, dtype=np.int64)])
+        self.n_active = np.concatenate([self.n_active, np.zeros(n_new, dtype=np.int32)])
+        self.train = np.concatenate([self.train, np.full(n_new, -1, dtype=np.int64)])
+
+    def _append(self, **values) -> int:
+        self._reserve(1)
+        seq = self._n
+        for k, default in (("label", -1), ("seconds", np.nan), ("active", False), ("prev", -1), ("ref", -1)):
+            values.setdefault(k, default)
+        for k, v in values.items():
+            self._cols[k][seq] = v
+        self._n += 1
+        return seq
+
+    # ------------------------------------------------------------------ queries
+
+    def is_done(self, item_id: int) -> bool:
+        return bool(self.n_active[item_id] >= self.overlap)
+
+    def active_label_of(self, item_id: int, labeller: str) -> int:
+        """Seq of ``labeller``'s active label on the item, or -1."""
+        code = self.labellers.codes.get(labeller)
+        if code is None:
+            return -1
+        seq = int(self.head[item_id])
+        lab, act, prev = self._cols["labeller"], self._cols["active"], self._cols["prev"]
+        while seq >= 0:
+            if act[seq] and lab[seq] == code:
+                return seq
+            seq = int(prev[seq])
+        return -1
+
+    def has_labelled(self, item_id: int, labeller: str) -> bool:
+        return self.n_active[item_id] > 0 and self.active_label_of(item_id, labeller) >= 0
+
+    def training_label_codes(self, ids: np.ndarray) -> np.ndarray:
+        return self._cols["label"][self.train[ids]]
+
+    def label_strings(self, codes: np.ndarray) -> np.ndarray:
+        return self.labels.lookup(np.asarray(codes))
+
+    def active_mask(self) -> np.ndarray:
+        t = self.col("type")
+        return self.col("active") & ((t == EVENT_LABEL) | (t == EVENT_RELABEL))
+
+    def last_event_seq(self) -> int:
+        return self._n - 1
+
+    # ------------------------------------------------------------------ changes
+
+    def _set_train(self, item_id: int, seq: int) -> None:
+        old = int(self.train[item_id])
+        if old >= 0:
+            code = int(self._cols["label"][old])
+            self.label_counts[code] -= 1
+        self.train[item_id] = seq
+        if seq >= 0:
+            code = int(self._cols["label"][seq])
+            self.label_counts[code] = self.label_counts.get(code, 0) + 1
+
+    def _deactivate(self, seq: int) -> None:
+        self._cols["active"][seq] = False
+        code = int(self._cols["labeller"][seq])
+        self.labeller_counts[code] -= 1
+
+    def add_label(
+        self,
+        item_id: int,
+        label: str,
+        labeller: str,
+        time: float,
+        seconds: float | None = None,
+        *,
+        relabel: bool = False,
+    ) -> int:
+        """Record a label; returns its seq. Supersedes ``labeller``'s previous label on the item."""
+        item_id = int(item_id)
+        old = self.active_label_of(item_id, labeller)
+        if old >= 0:
+            self._deactivate(old)
+        else:
+            self.n_active[item_id] += 1
+            self.n_labelled += int(self.n_active[item_id] == 1)
+        lab = self.labellers.code(labeller)
+        seq = self._append(
+            type=EVENT_RELABEL if relabel else EVENT_LABEL,
+            item=item_id,
+            labeller=lab,
+            label=self.labels.code(label),
+            time=time,
+            seconds=np.nan if seconds is None else float(seconds),
+            active=True,
+            prev=int(self.head[item_id]),
+        )
+        self.head[item_id] = seq
+        self.labeller_counts[lab] = self.labeller_counts.get(lab, 0) + 1
+        self._stacks.setdefault(lab, array("q")).append(seq)
+        self._set_train(item_id, seq)
+        return seq
+
+    def undo_target(self, labeller: str) -> int:
+        """Seq of ``labeller``'s most recent active label, or -1 (pops stale entries)."""
+        code = self.labellers.codes.get(labeller)
+        stack = self._stacks.get(code) if code is not None else None
+        act = self._cols["active"]
+        while stack:
+            if act[stack[-1]]:
+                return int(stack[-1])
+            stack.pop()
+        return -1
+
+    def undo(self, labeller: str, time: float, target: int | None = None) -> int:
+        """Remove ``labeller``'s most recent active label; returns the item id, or -1."""
+        target = self.undo_target(labeller) if target is None else int(target)
+        if target < 0 or not self._cols["active"][target]:
+            return -1
+        stack = self._stacks.get(int(self._cols["labeller"][target]))
+        if stack and stack[-1] == target:
+            stack.pop()
+        item_id = int(self._cols["item"][target])
+        self._deactivate(target)
+        self.n_active[item_id] -= 1
+        self.n_labelled -= int(self.n_active[item_id] == 0)
+        if self.train[item_id] == target:
+            self._set_train(item_id, self._latest_active(item_id))
+        self._append(type=EVENT_UNDO, item=item_id, labeller=self.labellers.code(labeller), time=time, ref=target)
+        return item_id
+
+    def _latest_active(self, item_id: int) -> int:
+        seq = int(self.head[item_id])
+        act, prev = self._cols["active"], self._cols["prev"]
+        while seq >= 0:
+            if act[seq]:
+                return seq
+            seq = int(prev[seq])
+        return -1
+
+    def skip(self, item_id: int, labeller: str, time: float) -> int:
+        return self._append(type=EVENT_SKIP, item=int(item_id), labeller=self.labellers.code(labeller), time=time)
+
+    def apply(self, event: Event) -> None:
+        """Replay one persisted event (its seq must be the next one)."""
+        if event.seq != self._n:
+            raise ValueError(f"event {event.seq} replayed out of order (expected {self._n})")
+        if event.type in (EVENT_LABEL, EVENT_RELABEL):
+            self.add_label(event.item, event.label or "", event.labeller, event.time, event.seconds,
+                           relabel=event.type == EVENT_RELABEL)
+        elif event.type == EVENT_UNDO:
+            self.undo(event.labeller, event.time, target=event.ref)
+        elif event.type == EVENT_SKIP:
+            self.skip(event.item, event.labeller, event.time)
+        else:
+            raise ValueError(f"unknown event type {event.type}")
+
+    # ------------------------------------------------------------------ bulk
+
+    def bulk_labels(self, item_ids: np.ndarray, labels: Sequence[str], labeller: str, time: float) -> None:
+        """Label items that have no label yet, vectorised (imports)."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        k = len(item_ids)
+        if k == 0:
+            return
+        if (self.n_active[item_ids] > 0).any():
+            raise ValueError("bulk_labels needs items without labels")
+        codes = np.fromiter((self.labels.code(s) for s in labels), dtype=np.int32, count=k)
+        lab = self.labellers.code(labeller)
+        self._reserve(k)
+        s = slice(self._n, self._n + k)
+        seqs = np.arange(self._n, self._n + k, dtype=np.int64)
+        c = self._cols
+        c["type"][s] = EVENT_LABEL
+        c["item"][s] = item_ids
+        c["labeller"][s] = lab
+        c["label"][s] = codes
+        c["time"][s] = time
+        c["seconds"][s] = np.nan
+        c["active"][s] = True
+        c["prev"][s] = -1
+        c["ref"][s] = -1
+        self._n += k
+        self.head[item_ids] = seqs
+        self.n_active[item_ids] = 1
+        self.n_labelled += k
+        self.train[item_ids] = seqs
+        for code, count in zip(*np.unique(codes, return_counts=True), strict=True):
+            self.label_counts[int(code)] = self.label_counts.get(int(code), 0) + int(count)
+        self.labeller_counts[lab] = self.labeller_counts.get(lab, 0) + k
+        self._stacks.setdefault(lab, array("q")).extend(seqs.tolist())
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every event as a DataFrame (strings decoded): the snapshot format."""
+        c = {k: self.col(k) for k in _COLUMNS}
+        return pd.DataFrame(
+            {
+                "seq": np.arange(self._n, dtype=np.int64),
+                "type": c["type"],
+                "item": c["item"],
+                "labeller": pd.array(self.labellers.lookup(c["labeller"]), dtype="string"),
+                "label": pd.array(self.labels.lookup(c["label"]), dtype="string"),
+                "time": c["time"],
+                "seconds": c["seconds"],
+                "active": c["active"],
+                "prev": c["prev"],
+                "ref": c["ref"],
+            }
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        n_items: int,
+        *,
+        overlap: int,
+        type: np.ndarray,
+        item: np.ndarray,
+        labeller_codes: np.ndarray,
+        labeller_names: Sequence[str],
+        label_codes: np.ndarray,
+        label_names: Sequence[str],
+        time: np.ndarray,
+        seconds: np.ndarray,
+        active: np.ndarray,
+        prev: np.ndarray,
+        ref: np.ndarray,
+    ) -> LabelLedger:
+        """Rebuild a ledger from a snapshot's columns, vectorised."""
+        self = cls(n_items, overlap=overlap)
+        for name in labeller_names:
+            self.labellers.code(name)
+        for name in label_names:
+            self.labels.code(name)
+        n = len(type)
+        self._reserve(n)
+        values = dict(type=type, item=item, labeller=labeller_codes, label=label_codes, time=time,
+                      seconds=seconds, active=active, prev=prev, ref=ref)
+        for k, v in values.items():
+            self._cols[k][:n] = v
+        self._n = n
+        is_label = (type == EVENT_LABEL) | (type == EVENT_RELABEL)
+        seqs = np.arange(n, dtype=np.int64)
+        lab_items = item[is_label]
+        np.maximum.at(self.head, lab_items, seqs[is_label])
+        act = is_label & active
+        act_items = item[act]
+        self.n_active = np.bincount(act_items, minlength=n_items).astype(np.int32)
+        self.n_labelled = int(np.count_nonzero(self.n_active))
+        np.maximum.at(self.train, act_items, seqs[act])
+        trained = self.train[self.train >= 0]
+        for code, count in zip(*np.unique(label_codes[trained], return_counts=True), strict=True):
+            self.label_counts[int(code)] = int(count)
+        act_seqs = seqs[act]
+        act_labs = labeller_codes[act]
+        for code in np.unique(act_labs):
+            mine = act_seqs[act_labs == code]
+            self.labeller_counts[int(code)] = len(mine)
+            self._stacks[int(code)] = array("q", mine.tolist())
+        return self

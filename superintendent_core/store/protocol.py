@@ -1,0 +1,381 @@
+"""The project store's interface: what the app and the engine may ask of any backend.
+
+A *store* holds one labelling project: the pool of items (stable int64 ids
+``0 .. n-1`` in insertion order, a ``name`` each), the label events, the order
+in which items are served, the settings and the retrain history. Two backends
+implement :class:`LabelStore`: a project folder of parquet files
+(:mod:`superintendent_core.store.folder`) and a SQL database (later). One
+contract test suite (``tests/core/store_contract.py``) runs against both.
+
+Conventions
+-----------
+- A **label** is a ``str`` (one of the project's classes). In a multi-label
+  project an item's label is a set of classes: methods accept a sequence of
+  class names, :meth:`LabelStore.training_data` returns ``tuple[str, ...]`` in
+  class order and :meth:`LabelStore.labels` returns them joined by ``"|"`` in
+  class order (so class names may not contain ``"|"``). The empty tuple / empty
+  string means "none of the classes".
+- A labeller holds at most one active label per item: submitting again, or
+  :meth:`~LabelStore.relabel`, replaces it. Labels by different labellers on one
+  item are kept side by side. The label an item is *trained on* is the most
+  recent label still in force, whoever made it.
+- ``next_item`` **leases** an item to a labeller; while the lease is valid no one
+  else is served it. Calling ``next_item`` again before submitting returns the
+  same item (a Streamlit rerun does not burn items). Leases live in memory only
+  and expire after ``ProjectSettings.lease_seconds`` (default 600 s).
+- Every method is thread-safe; every write that returns has been fsync'd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DATA_KINDS",
+    "FEATURE_KINDS",
+    "Item",
+    "ItemBatch",
+    "LabelStore",
+    "Label",
+    "Progress",
+    "ProjectSettings",
+    "Revision",
+]
+
+DataKind = Literal["image", "text", "table"]
+FeatureKind = Literal["array", "text", "table"]
+DATA_KINDS: tuple[str, ...] = ("image", "text", "table")
+FEATURE_KINDS: tuple[str, ...] = ("array", "text", "table")
+
+#: What ``submit`` accepts: one class name, or several in a multi-label project.
+Label = str | Sequence[str]
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """A project's settings (stored with the project; change them with ``update_settings``).
+
+    Attributes
+    ----------
+    name : str
+        Human-readable project name.
+    kind : {"image", "text", "table"}
+        What the items are; decides how an :class:`Item` is displayed.
+    classes : tuple of str
+        The allowed labels, in display order. May be empty until defined.
+    multi_label : bool
+        Whether an item may carry several classes at once.
+    model : str
+        Name of the model in the engine's registry (``"logistic_regression"``).
+    strategy : str or None
+        Acquisition strategy name; None means the engine's default.
+    shuffle_prop : float
+        Proportion of the order shuffled after each retrain (0..1).
+    retrain_every : int or None
+        Retrain automatically every this many new labels; None = only on request.
+    feature_kind : {"array", "text", "table"}
+        What :meth:`LabelStore.features` returns: float32 ``ndarray (n, d)``,
+        ``list[str]`` or ``DataFrame``.
+    lease_seconds : float
+        How long a served item stays reserved for its labeller (superintendent's
+        ``pop(timeout=600)``).
+    overlap : int
+        How many different labellers should label each item before it stops
+        being served (1 = each item once).
+    random_state : int or None
+        Seed the engine uses for this project.
+    extra : tuple of (str, str) pairs
+        Free-form settings other parts of the app keep with the project
+        (e.g. ``("model_params", "<json>")``); read it with ``dict(settings.extra)``.
+    """
+
+    name: str = "project"
+    kind: DataKind = "image"
+    classes: tuple[str, ...] = ()
+    multi_label: bool = False
+    model: str = "logistic_regression"
+    strategy: str | None = None
+    shuffle_prop: float = 0.0
+    retrain_every: int | None = None
+    feature_kind: FeatureKind = "array"
+    lease_seconds: float = 600.0
+    overlap: int = 1
+    random_state: int | None = 0
+    extra: tuple[tuple[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (tuples become lists)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "classes": list(self.classes),
+            "multi_label": self.multi_label,
+            "model": self.model,
+            "strategy": self.strategy,
+            "shuffle_prop": self.shuffle_prop,
+            "retrain_every": self.retrain_every,
+            "feature_kind": self.feature_kind,
+            "lease_seconds": self.lease_seconds,
+            "overlap": self.overlap,
+            "random_state": self.random_state,
+            "extra": [list(kv) for kv in self.extra],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProjectSettings:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (forward compatible)."""
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "classes" in kwargs:
+            kwargs["classes"] = tuple(kwargs["classes"])
+        if "extra" in kwargs:
+            kwargs["extra"] = tuple(tuple(kv) for kv in kwargs["extra"])
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item, ready to display.
+
+    Attributes
+    ----------
+    id : int
+        Stable id (0-based, insertion order).
+    name : str
+        Source file name, path or row key; used in exports.
+    kind : {"image", "text", "table"}
+    payload : bytes, str or dict
+        PNG/JPEG bytes for images (a downscaled copy for huge images), the text,
+        or ``{column: value}`` for a table row.
+    mime : str or None
+        ``"image/png"`` / ``"image/jpeg"`` for images, else None.
+    """
+
+    id: int
+    name: str
+    kind: DataKind
+    payload: bytes | str | dict[str, Any]
+    mime: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far labelling has got.
+
+    Attributes
+    ----------
+    labelled : int
+        Items with at least one label in force.
+    total : int
+        Items in the pool.
+    per_class : dict of str to int
+        Items whose training label is (or, multi-label, contains) each class;
+        every class of the project appears, with 0 when unused.
+    per_labeller : dict of str to int
+        Labels in force made by each labeller.
+    leased : int
+        Items currently reserved by a labeller.
+    done : int
+        Items no longer served (labelled by ``overlap`` different labellers).
+    """
+
+    labelled: int
+    total: int
+    per_class: dict[str, int] = field(default_factory=dict)
+    per_labeller: dict[str, int] = field(default_factory=dict)
+    leased: int = 0
+    done: int = 0
+
+    @property
+    def fraction(self) -> float:
+        """``labelled / total`` (0.0 for an empty pool)."""
+        return self.labelled / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True)
+class Revision:
+    """Counters that change whenever the pool or the labels change (cache keys for the app).
+
+    Attributes
+    ----------
+    items : int
+        Number of items in the pool.
+    events : int
+        Number of label / undo / skip events ever recorded.
+    order : int
+        Incremented by every ``set_order``.
+    """
+
+    items: int
+    events: int
+    order: int
+
+
+@dataclass(frozen=True)
+class ItemBatch:
+    """Items ready to be added to a store; importers in :mod:`superintendent_core.data` build these.
+
+    Attributes
+    ----------
+    names : tuple of str, length n
+        Unique, non-empty names.
+    kind : {"image", "text", "table"}
+    features : ndarray (n, d), list of str, or DataFrame (n rows)
+        What the model sees; must match the project's feature kind. Arrays may be
+        any real dtype (uint8 is kept compact on disk) and must be finite.
+    payloads : sequence of bytes / str / dict, length n, or None
+        What to display. For images it may be None when ``image_shape`` is given:
+        the picture is then drawn from the features (grey pixels).
+    image_shape : (height, width) or None
+        Shape to draw images from features (e.g. ``(8, 8)`` for digits).
+    pixel_max : float
+        Feature value drawn as white when drawing from features (16 for digits).
+    labels : sequence of (label or None), length n, or None
+        Existing labels to resume from (validated against the classes).
+    labeller : str
+        Recorded as the labeller of ``labels``.
+    true_labels : sequence of str, length n, or None
+        Hidden ground truth (demo data only); never displayed.
+    """
+
+    names: tuple[str, ...]
+    kind: DataKind
+    features: Any
+    payloads: Sequence[Any] | None = None
+    image_shape: tuple[int, int] | None = None
+    pixel_max: float = 255.0
+    labels: Sequence[Any] | None = None
+    labeller: str = "import"
+    true_labels: Sequence[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@runtime_checkable
+class LabelStore(Protocol):
+    """What every project store provides. See the module docstring for conventions."""
+
+    # --- settings -------------------------------------------------------------
+    @property
+    def settings(self) -> ProjectSettings:
+        """The current settings."""
+        ...
+
+    def update_settings(self, **changes: Any) -> ProjectSettings:
+        """Validate and save changed settings; return the new settings.
+
+        Refuses (``InvalidInput``) removing a class that still has labels, an
+        unknown field, or a value of the wrong type/range. Nothing changes on error.
+        """
+        ...
+
+    # --- pool -----------------------------------------------------------------
+    def add_items(self, batch: ItemBatch) -> np.ndarray:
+        """Validate and add a batch of items (with optional labels) all-or-nothing.
+
+        Returns
+        -------
+        ids : ndarray of int64, shape (n,)
+            The new items' ids (consecutive, after every existing id).
+        """
+        ...
+
+    def __len__(self) -> int:
+        """Number of items in the pool."""
+        ...
+
+    def item(self, item_id: int) -> Item:
+        """One item for display (``UnknownItem`` if absent)."""
+        ...
+
+    def names(self, ids: Sequence[int] | np.ndarray) -> list[str]:
+        """Item names for ``ids``."""
+        ...
+
+    def features(self, ids: Sequence[int] | np.ndarray) -> Any:
+        """Features for ``ids`` in the project's feature kind (row i ↔ ids[i])."""
+        ...
+
+    def unlabelled_ids(self) -> np.ndarray:
+        """Ids with no label in force, ascending (int64)."""
+        ...
+
+    def true_labels(self, ids: Sequence[int] | np.ndarray) -> np.ndarray | None:
+        """Hidden ground truth for ``ids`` (object array of str), or None if unknown."""
+        ...
+
+    # --- labelling --------------------------------------------------------------
+    def next_item(self, labeller: str) -> int | None:
+        """Lease and return the next item for ``labeller``; None when nothing is left for them."""
+        ...
+
+    def submit(
+        self, item_id: int, label: Label, labeller: str, seconds: float | None = None
+    ) -> None:
+        """Record a label durably (fsync'd before returning) and release the lease."""
+        ...
+
+    def skip(self, item_id: int, labeller: str) -> None:
+        """Release the item; it is served to others first and to ``labeller`` later."""
+        ...
+
+    def undo(self, labeller: str) -> int | None:
+        """Remove ``labeller``'s most recent label; lease that item back to them. Returns its id."""
+        ...
+
+    def relabel(self, item_id: int, label: Label, labeller: str) -> None:
+        """Replace ``labeller``'s label on the item (or add one), durably."""
+        ...
+
+    def set_order(self, ids: Sequence[int] | np.ndarray) -> None:
+        """Serve ``ids`` first, in that order; every other item after them, by id."""
+        ...
+
+    def progress(self) -> Progress:
+        """Counts of labelled items, per class and per labeller."""
+        ...
+
+    def revision(self) -> Revision:
+        """Cheap counters for cache invalidation."""
+        ...
+
+    # --- reading labels ---------------------------------------------------------
+    def labels(self) -> pd.DataFrame:
+        """Every label in force, oldest first.
+
+        Columns: ``item_id`` (int64), ``name`` (str), ``label`` (str; multi-label
+        joined by ``"|"``), ``labeller`` (str), ``time`` (datetime64[ns, UTC]),
+        ``seconds`` (float64, NaN when unknown).
+        """
+        ...
+
+    def training_data(self) -> tuple[np.ndarray, Any, list]:
+        """``(ids, X, y)``: one row per labelled item, trained on its most recent label in force.
+
+        ``y`` holds ``str`` (or ``tuple[str, ...]`` in multi-label projects).
+        """
+        ...
+
+    # --- retrain history --------------------------------------------------------
+    def record_retrain(self, entry: Mapping[str, Any]) -> None:
+        """Append one retrain to the history (``time`` is added if missing)."""
+        ...
+
+    def history(self) -> pd.DataFrame:
+        """Every retrain: time, n_labels, score, metric, strategy, model, seconds, and extra keys."""
+        ...
+
+    # --- lifetime ---------------------------------------------------------------
+    def close(self) -> None:
+        """Flush, compact and release the project (idempotent)."""
+        ...
+
+    def __enter__(self) -> LabelStore: ...
+
+    def __exit__(self, *exc: object) -> None: ...

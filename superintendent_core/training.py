@@ -1,0 +1,449 @@
+"""Retraining a project: from the store's labels to a new serving order.
+
+:func:`retrain_project` is one retrain, start to end: it reads the project's
+settings, labels and unlabelled features from a store, runs a
+:class:`~superintendent_core.learner.Learner`, writes the new order back with
+``store.set_order`` and appends the retrain to the history. The app's Model page,
+the background :class:`RetrainScheduler` and the ``orchestrate`` command all call it.
+
+:class:`RetrainScheduler` runs retrains in a background thread, one at a time
+per store, every ``N`` new labels (superintendent's
+``orchestrate(interval_n_labels=N)``). A label click only calls
+:meth:`RetrainScheduler.notify`, which compares two integers and returns at once.
+
+Importing this module does not import scikit-learn: the Learner is imported
+when a retrain runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .models import DEFAULT_MODEL, MODELS, make_model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .learner import RetrainResult
+    from .store.protocol import LabelStore
+
+__all__ = [
+    "ModelSnapshot",
+    "RetrainScheduler",
+    "cold_start_project",
+    "retrain_project",
+    "run_retrain",
+]
+
+#: ``progress(fraction, message)``: called between the phases of a retrain.
+ProgressCallback = Callable[[float, str], None]
+
+#: Items served from one ranking before a retrain, when no automatic interval is set
+#: (what feature-aware strategies diversify over).
+_DEFAULT_BATCH = 10
+
+
+def _noop(fraction: float, message: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """The outcome of one retrain, kept in memory for the app.
+
+    Attributes
+    ----------
+    version : int
+        1 for a scheduler's first retrain, then 2, 3, ...
+    result : RetrainResult
+        What the Learner returned (score, order, fitted model, timings ...).
+    model_name : str
+        Registry name of the model.
+    labelled_ids : ndarray of int64, shape (n_labelled,)
+        Ids the model was trained on, ascending.
+    y : ndarray of object, shape (n_labelled,)
+        Their training labels (str; multi-label joined by ``"|"``), aligned with ``labelled_ids``.
+    opinions : ndarray of object, shape (n_labelled,)
+        The model's label for each labelled item: the out-of-fold prediction
+        when cross-validation ran (an honest second opinion), else the fitted
+        model's prediction.
+    pool_ids : ndarray of int64, shape (n_pool,)
+        Unlabelled ids at the time of the retrain, ascending.
+    pool_labels : ndarray of object, shape (n_pool,)
+        The model's suggestion for each of them (str; multi-label joined by ``"|"``).
+    pool_probability : ndarray of float, shape (n_pool,)
+        The probability of that suggestion.
+    seconds : float
+        Wall time of the whole retrain (reading data and writing the order included).
+    finished : float
+        ``time.time()`` when it finished.
+    """
+
+    version: int
+    result: Any
+    model_name: str
+    labelled_ids: np.ndarray
+    y: np.ndarray
+    opinions: np.ndarray
+    pool_ids: np.ndarray
+    pool_labels: np.ndarray
+    pool_probability: np.ndarray
+    seconds: float
+    finished: float = field(default_factory=time.time)
+
+    def suggestion(self, item_id: int) -> tuple[str, float] | None:
+        """``(label, probability)`` the model suggests for an item of the pool, or None.
+
+        O(log n): a binary search in :attr:`pool_ids`.
+        """
+        i = int(np.searchsorted(self.pool_ids, item_id))
+        if i < len(self.pool_ids) and self.pool_ids[i] == item_id:
+            return str(self.pool_labels[i]), float(self.pool_probability[i])
+        return None
+
+    def opinion_of(self, ids: np.ndarray) -> np.ndarray:
+        """The model's label for each id (labelled or pool); None where it has none.
+
+        Parameters
+        ----------
+        ids : array-like of int, shape (n,)
+
+        Returns
+        -------
+        ndarray of object, shape (n,)
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.full(len(ids), None, dtype=object)
+        for known, values in ((self.labelled_ids, self.opinions), (self.pool_ids, self.pool_labels)):
+            if len(known) == 0:
+                continue
+            pos = np.clip(np.searchsorted(known, ids), 0, len(known) - 1)
+            hit = known[pos] == ids
+            out[hit] = values[pos[hit]]
+        return out
+
+
+def _join(label: Any) -> str:
+    if isinstance(label, tuple | list | np.ndarray):
+        return "|".join(str(v) for v in label)
+    return str(label)
+
+
+def _strategy_for(settings) -> tuple[Any, list[str]]:
+    """The project's strategy; None is the engine's default (:data:`selection.DEFAULT_STRATEGY`)."""
+    if settings.strategy is not None:
+        return settings.strategy, []
+    from .selection import DEFAULT_STRATEGY
+
+    return DEFAULT_STRATEGY, []
+
+
+def _model_for(settings) -> tuple[str, Any]:
+    name = settings.model or DEFAULT_MODEL
+    spec = MODELS.get(name)
+    if spec is not None and settings.feature_kind == "text" and not spec.text:
+        name = "text_logistic_regression"
+    return name, make_model(name)
+
+
+def _learner(store: LabelStore, random_state: Any):
+    from .learner import Learner
+
+    settings = store.settings
+    model_name, estimator = _model_for(settings)
+    strategy, notes = _strategy_for(settings)
+    learner = Learner(
+        estimator,
+        strategy=strategy,
+        shuffle_prop=float(settings.shuffle_prop),
+        multi_label=bool(settings.multi_label),
+        batch_size=max(1, int(settings.retrain_every or _DEFAULT_BATCH)),
+        random_state=settings.random_state if random_state is None else random_state,
+    )
+    return learner, model_name, notes
+
+
+def run_retrain(
+    store: LabelStore,
+    *,
+    random_state: Any = None,
+    progress: ProgressCallback | None = None,
+    version: int = 1,
+    source: str = "app",
+) -> ModelSnapshot:
+    """Retrain a project and keep what the app shows (suggestions, opinions).
+
+    Same steps as :func:`retrain_project`; also predicts a suggestion for every
+    unlabelled item so the Label page can highlight it without a model call.
+
+    Parameters
+    ----------
+    store : LabelStore
+    random_state : int, RandomState or None
+        Seed; None uses the project's ``random_state`` setting.
+    progress : callable (fraction, message), optional
+        Told about each phase (for a progress bar).
+    version : int, default=1
+        Stored in the snapshot.
+    source : str, default="app"
+        Who retrained, recorded in the history's ``by`` column ("app", "orchestrate").
+
+    Returns
+    -------
+    ModelSnapshot
+
+    Raises
+    ------
+    TrainingError
+        The labels cannot support a fit (no labels, one class ...): the message says what to do.
+    StoreError
+        The store refused to read or write.
+    """
+    from .learner import TrainingError
+
+    report = progress or _noop
+    start = time.perf_counter()
+    report(0.0, "Reading the labels")
+    learner, model_name, notes = _learner(store, random_state)
+    ids, X, y = store.training_data()
+    ids = np.asarray(ids, dtype=np.int64)
+    if len(ids) == 0:
+        raise TrainingError("No labels yet: label a few items of at least 2 classes, then retrain.")
+    report(0.1, f"Reading the pool's features ({len(store):,} items)")
+    pool_ids = np.asarray(store.unlabelled_ids(), dtype=np.int64)
+    X_pool = store.features(pool_ids)
+    report(0.3, f"Fitting {model_name} on {len(ids):,} labels and cross-validating")
+    result = learner.retrain(X, list(y), X_pool)
+    result.messages[:0] = notes
+    report(0.75, "Suggesting a label for every unlabelled item")
+    suggestions = learner.suggest(X_pool)
+    pool_labels = np.array([_join(s.label) for s in suggestions], dtype=object)
+    pool_probability = np.array([s.probability for s in suggestions], dtype=float)
+    if result.cv_predictions is not None:
+        opinions = np.array([_join(v) for v in result.cv_predictions], dtype=object)
+    else:
+        opinions = np.array([_join(s.label) for s in learner.suggest(X)], dtype=object)
+    report(0.9, "Saving the new order")
+    store.set_order(pool_ids[np.asarray(result.order, dtype=np.int64)])
+    seconds = time.perf_counter() - start
+    store.record_retrain(
+        {
+            "n_labels": int(len(ids)),
+            "score": result.score,
+            "metric": result.metric,
+            "strategy": result.strategy,
+            "model": model_name,
+            "seconds": float(seconds),
+            "cv_folds": int(result.cv_folds),
+            "by": str(source),
+        }
+    )
+    sort = np.argsort(ids, kind="stable")
+    y_text = np.array([_join(v) for v in y], dtype=object)
+    report(1.0, "Done")
+    return ModelSnapshot(
+        version=version,
+        result=result,
+        model_name=model_name,
+        labelled_ids=ids[sort],
+        y=y_text[sort],
+        opinions=opinions[sort],
+        pool_ids=pool_ids,
+        pool_labels=pool_labels,
+        pool_probability=pool_probability,
+        seconds=seconds,
+    )
+
+
+def retrain_project(store: LabelStore, *, random_state: Any = None, source: str = "app") -> RetrainResult:
+    """Retrain a project on all its labels and re-rank its unlabelled items.
+
+    Reads the settings (model, strategy, shuffle proportion, multi-label), the
+    training data and the unlabelled items' features from ``store``; fits and
+    cross-validates the model; calls ``store.set_order`` with the new order of
+    the unlabelled ids; appends the retrain to ``store.history()``.
+
+    Parameters
+    ----------
+    store : LabelStore
+    random_state : int, RandomState or None
+        Seed; None uses the project's ``random_state`` setting.
+    source : str, default="app"
+        Recorded in the history's ``by`` column.
+
+    Returns
+    -------
+    RetrainResult
+        ``order`` indexes the unlabelled ids in ascending order.
+
+    Raises
+    ------
+    TrainingError
+        The labels cannot support a fit; the message says what to do.
+    """
+    return run_retrain(store, random_state=random_state, source=source).result
+
+
+def cold_start_project(store: LabelStore, *, random_state: Any = None) -> np.ndarray:
+    """Order a project's unlabelled items before any model exists.
+
+    The project's strategy chooses representative items when it has a cold
+    start (the default strategy does); otherwise the order is random. The order
+    is written with ``store.set_order``.
+
+    Returns
+    -------
+    ndarray of int64
+        The ids in their new serving order.
+    """
+    learner, _, _ = _learner(store, random_state)
+    pool_ids = np.asarray(store.unlabelled_ids(), dtype=np.int64)
+    if len(pool_ids) == 0:
+        return pool_ids
+    order = learner.cold_start(store.features(pool_ids))
+    ordered = pool_ids[np.asarray(order, dtype=np.int64)]
+    store.set_order(ordered)
+    return ordered
+
+
+class RetrainScheduler:
+    """Background retrains for one store: one at a time, every N labels.
+
+    Parameters
+    ----------
+    store : LabelStore
+        The project. Its ``settings.retrain_every`` is read at each
+        :meth:`notify`, so changing the setting takes effect at once.
+    random_state : int or None
+        Passed to every retrain (None: the project's setting).
+    runner : callable, optional
+        ``runner(store, random_state=..., version=...) -> ModelSnapshot``;
+        defaults to :func:`run_retrain` (tests pass a fake).
+
+    Attributes
+    ----------
+    snapshot : ModelSnapshot or None
+        The latest successful retrain (manual or automatic).
+    error : str or None
+        Why the latest retrain failed, or None if it succeeded.
+
+    Notes
+    -----
+    A click calls :meth:`notify` with the labelled count it already has; it
+    takes a lock for a few integer comparisons and, when a retrain is due,
+    starts a daemon thread. It never waits for a retrain.
+    """
+
+    def __init__(self, store: LabelStore, *, random_state: Any = None, runner: Callable | None = None):
+        self.store = store
+        self.random_state = random_state
+        self.runner = runner or run_retrain
+        self.snapshot: ModelSnapshot | None = None
+        self.error: str | None = None
+        self._state = threading.Lock()  # guards the attributes below
+        self._run = threading.Lock()  # held while a retrain runs
+        self._thread: threading.Thread | None = None
+        self._trained_at = 0  # labelled count when the latest retrain started
+        self._version = 0
+
+    # ------------------------------------------------------------------ status
+
+    @property
+    def running(self) -> bool:
+        """Whether a retrain (background or not) is in progress."""
+        return self._run.locked()
+
+    @property
+    def version(self) -> int:
+        """How many retrains this scheduler has started."""
+        return self._version
+
+    def due(self, labelled: int) -> bool:
+        """Whether ``labelled`` labels call for an automatic retrain now."""
+        every = self.store.settings.retrain_every
+        return bool(every) and labelled - self._trained_at >= int(every)
+
+    # ------------------------------------------------------------------ triggers
+
+    def notify(self, labelled: int) -> bool:
+        """Tell the scheduler how many items are labelled; start a retrain if one is due.
+
+        Parameters
+        ----------
+        labelled : int
+            The project's labelled count (``store.progress().labelled``).
+
+        Returns
+        -------
+        bool
+            Whether a background retrain was started.
+        """
+        if not self.due(labelled):
+            return False
+        return self._start(labelled)
+
+    def request(self) -> bool:
+        """Start a background retrain now (False if one is already running)."""
+        return self._start(None)
+
+    def _start(self, labelled: int | None) -> bool:
+        with self._state:
+            if self._run.locked() or (self._thread is not None and self._thread.is_alive()):
+                return False
+            if labelled is not None:
+                self._trained_at = labelled
+            thread = threading.Thread(target=self._background, name="superintendent-retrain", daemon=True)
+            self._thread = thread
+            thread.start()  # inside the lock: a concurrent caller sees it alive
+        return True
+
+    def _background(self) -> None:
+        try:
+            self.run()
+        except Exception:  # recorded in self.error by run(); a thread has no one to raise to
+            pass
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, progress: ProgressCallback | None = None) -> ModelSnapshot:
+        """Retrain now, in the calling thread (waits for a running retrain to finish first).
+
+        Returns
+        -------
+        ModelSnapshot
+
+        Raises
+        ------
+        Exception
+            Whatever the retrain raised (``TrainingError``, ``StoreError`` ...);
+            its message is also kept in :attr:`error`.
+        """
+        with self._run:
+            with self._state:
+                self._version += 1
+                version = self._version
+            try:
+                kwargs: dict[str, Any] = {"random_state": self.random_state, "version": version}
+                if progress is not None:
+                    kwargs["progress"] = progress
+                snapshot = self.runner(self.store, **kwargs)
+            except Exception as exc:
+                self.error = str(exc)
+                raise
+            with self._state:
+                self.snapshot = snapshot
+                self.error = None
+                self._trained_at = max(self._trained_at, len(snapshot.labelled_ids))
+            return snapshot
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the background retrain to finish; True if none is running afterwards."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True

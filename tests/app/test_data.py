@@ -1,0 +1,246 @@
+"""Data page through app.py: create projects from each source, bad input, classes, labels, switching."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+
+import pandas as pd
+from PIL import Image
+
+from ui import state as S
+from ui.project import is_project, open_project
+
+from .conftest import captions, errors, label_buttons, ok
+
+
+def _png(colour) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (24, 16), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _image_zip(n: int = 6) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(n):
+            folder = "red" if i % 2 else "blue"
+            zf.writestr(f"{folder}/{i}.png", _png((255, 0, 0) if i % 2 else (0, 0, 255)))
+        zf.writestr("README.txt", "not an image")
+    return buf.getvalue()
+
+
+def _data_page(app):
+    app.switch_page("pages/data.py").run()
+    return ok(app)
+
+
+def _new_project(app, tmp_path, name: str, source: str):
+    _data_page(app)
+    app.text_input(key=S.DATA_NAME).input(name).run()
+    app.text_input(key=S.DATA_PATH).input(str(tmp_path / name)).run()
+    app.radio(key=S.DATA_SOURCE).set_value(source).run()
+    return str(tmp_path / name)
+
+
+def test_the_page_shows_the_current_project(app, project_dir):
+    _data_page(app)
+    assert any("Digits demo" in m.value and project_dir in m.value for m in app.markdown)
+    assert app.text_input(key=S.DATA_EDIT_CLASSES).value == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9"
+
+
+def test_create_from_an_image_zip_with_labels_from_folders(app, tmp_path):
+    path = _new_project(app, tmp_path, "colours", "zip")
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("colours.zip", _image_zip(), "application/zip").run()
+    app.checkbox(key="new_zip_labels").check().run()
+    ok(app)
+    assert app.text_input(key=S.DATA_CLASSES).value == "blue, red"
+    assert any("README.txt" in c for c in captions(app))  # the skipped file is reported
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert app.query_params[S.QP_PROJECT] == path
+    store = open_project(path).store
+    assert len(store) == 6 and store.settings.classes == ("blue", "red")
+    assert len(store.labels()) == 6
+    assert any("Done: all 6 items are labelled" in s.value for s in app.success)
+
+
+def test_create_from_an_image_zip_then_label(app, tmp_path):
+    path = _new_project(app, tmp_path, "plain", "zip")
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("plain.zip", _image_zip(4), "application/zip").run()
+    app.text_input(key=S.DATA_CLASSES).input("warm, cold").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert [b.label for b in label_buttons(app)] == ["warm", "cold"]
+    app.button(key=S.label_class_key(1)).click().run()
+    assert open_project(path).store.labels()["label"].tolist() == ["cold"]
+
+
+def test_a_broken_zip_is_a_message_and_nothing_is_created(app, tmp_path):
+    path = _new_project(app, tmp_path, "broken", "zip")
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("broken.zip", b"PK\x03\x04 this is not a zip", "application/zip").run()
+    assert app.exception == []
+    assert any("zip" in e.lower() for e in errors(app))
+    assert not os.path.exists(path)
+    assert app.button(key=S.DATA_CREATE).proto.disabled
+
+
+def test_an_empty_upload_is_a_message(app, tmp_path):
+    _new_project(app, tmp_path, "empty", "table")
+    app.file_uploader(key="new" + S.DATA_TABLE).upload("empty.csv", b"", "text/csv").run()
+    assert app.exception == []
+    assert any("empty" in e for e in errors(app))
+
+
+def test_create_from_a_csv_with_column_pickers_and_preview(app, tmp_path):
+    csv = pd.DataFrame(
+        {"text": ["good film", "bad film", "great", "awful", "fine"], "sentiment": ["pos", "neg", None, None, None]}
+    ).to_csv(index=False).encode()
+    path = _new_project(app, tmp_path, "reviews", "table")
+    app.file_uploader(key="new" + S.DATA_TABLE).upload("reviews.csv", csv, "text/csv").run()
+    ok(app)
+    assert len(app.dataframe) >= 1  # the preview
+    app.multiselect(key="new" + S.DATA_DISPLAY_COLS).set_value(["text"]).run()
+    app.selectbox(key="new" + S.DATA_LABEL_COL).select("sentiment").run()
+    assert app.text_input(key=S.DATA_CLASSES).value == "neg, pos"
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    store = open_project(path).store
+    assert store.settings.kind == "text" and store.settings.feature_kind == "text"
+    assert store.settings.model == "text_logistic_regression"
+    assert len(store) == 5 and len(store.labels()) == 2
+    assert any("great" in m.value for m in app.markdown)  # the next text item is shown
+
+
+def test_a_csv_label_outside_the_classes_is_refused_whole(app, tmp_path):
+    csv = b"text,label\nhello,a\nworld,zzz\n"
+    path = _new_project(app, tmp_path, "bad-labels", "table")
+    app.file_uploader(key="new" + S.DATA_TABLE).upload("t.csv", csv, "text/csv").run()
+    app.selectbox(key="new" + S.DATA_LABEL_COL).select("label").run()
+    app.text_input(key=S.DATA_CLASSES).input("a, b").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    assert app.exception == []
+    assert any("zzz" in e for e in errors(app))
+    assert not is_project(path)
+
+
+def test_create_the_demo_in_a_new_folder(app, tmp_path):
+    path = _new_project(app, tmp_path, "demo2", "demo")
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert len(open_project(path).store) == 1797
+
+
+def test_an_existing_project_folder_is_not_overwritten(app, project_dir):
+    _data_page(app)
+    app.text_input(key=S.DATA_PATH).input(project_dir).run()
+    app.button(key=S.DATA_CREATE).click().run()
+    assert any("already holds a project" in e for e in errors(app))
+
+
+def test_edit_classes(app, project):
+    _data_page(app)
+    app.text_input(key=S.DATA_EDIT_CLASSES).input("0, 1, 2, 3, 4, 5, 6, 7, 8, 9, other")
+    app.button(key=S.DATA_SAVE_CLASSES).click().run()
+    ok(app)
+    assert project.store.settings.classes[-1] == "other"
+
+
+def test_removing_a_class_with_labels_is_refused(app, project):
+    app.button(key=S.label_class_key(9)).click().run()
+    _data_page(app)
+    app.text_input(key=S.DATA_EDIT_CLASSES).input("0, 1, 2")
+    app.button(key=S.DATA_SAVE_CLASSES).click().run()
+    assert app.exception == []
+    assert errors(app)
+    assert len(project.store.settings.classes) == 10
+
+
+def test_import_existing_labels(app, project):
+    csv = b"name,label\ndigit-0000,0\ndigit-0001,1\ndigit-0002,\n"
+    _data_page(app)
+    app.file_uploader(key=S.DATA_LABELS_FILE).upload("labels.csv", csv, "text/csv").run()
+    app.button(key=S.DATA_IMPORT_LABELS).click().run()
+    ok(app)
+    labels = project.store.labels()
+    assert labels["name"].tolist() == ["digit-0000", "digit-0001"]
+    assert labels["label"].tolist() == ["0", "1"]
+
+
+def test_import_labels_with_unknown_names_imports_nothing(app, project):
+    csv = b"name,label\ndigit-0000,0\nno-such-item,1\n"
+    _data_page(app)
+    app.file_uploader(key=S.DATA_LABELS_FILE).upload("labels.csv", csv, "text/csv").run()
+    app.button(key=S.DATA_IMPORT_LABELS).click().run()
+    assert any("no-such-item" in e for e in errors(app))
+    assert len(project.store.labels()) == 0
+
+
+def test_open_a_missing_project_is_a_message(app, tmp_path):
+    _data_page(app)
+    app.text_input(key=S.DATA_OPEN_PATH).input(str(tmp_path / "nope")).run()
+    app.button(key=S.DATA_OPEN).click().run()
+    assert app.exception == []
+    assert any("No project at" in e for e in errors(app))
+
+
+def test_switch_projects_and_back(app, tmp_path, project_dir):
+    path = _new_project(app, tmp_path, "second", "demo")
+    app.button(key=S.DATA_CREATE).click().run()
+    app.button(key=S.label_class_key(0)).click().run()
+    assert app.query_params[S.QP_PROJECT] == path
+    _data_page(app)
+    app.text_input(key=S.DATA_OPEN_PATH).input(project_dir).run()
+    app.button(key=S.DATA_OPEN).click().run()
+    ok(app)
+    assert S.QP_PROJECT not in app.query_params
+    assert len(open_project(project_dir).store.labels()) == 0
+    assert len(open_project(path).store.labels()) == 1
+
+
+def test_create_from_a_folder_of_images(app, tmp_path):
+    images = tmp_path / "images"
+    (images / "a").mkdir(parents=True)
+    for i in range(3):
+        (images / "a" / f"{i}.png").write_bytes(_png((i * 80, 0, 0)))
+    path = _new_project(app, tmp_path, "folder", "folder")
+    app.text_input(key="new" + S.DATA_FOLDER).input(str(images)).run()
+    app.text_input(key=S.DATA_CLASSES).input("x, y").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert len(open_project(path).store) == 3
+
+
+def test_a_folder_that_does_not_exist_is_a_message(app, tmp_path):
+    _new_project(app, tmp_path, "nofolder", "folder")
+    app.text_input(key="new" + S.DATA_FOLDER).input(str(tmp_path / "missing")).run()
+    assert app.exception == []
+    assert any("not a folder" in e for e in errors(app))
+
+
+def test_add_items_to_the_open_project_keeps_labels(app, tmp_path):
+    path = _new_project(app, tmp_path, "grow", "zip")
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("a.zip", _image_zip(4), "application/zip").run()
+    app.text_input(key=S.DATA_CLASSES).input("warm, cold").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    app.button(key=S.label_class_key(0)).click().run()
+    _data_page(app)
+    more = io.BytesIO()
+    with zipfile.ZipFile(more, "w") as zf:
+        zf.writestr("new/extra.png", _png((0, 255, 0)))
+    app.file_uploader(key="add" + S.DATA_ZIP).upload("more.zip", more.getvalue(), "application/zip").run()
+    app.button(key=S.DATA_ADD).click().run()
+    ok(app)
+    store = open_project(path).store
+    assert len(store) == 5 and store.labels()["label"].tolist() == ["warm"]
+
+
+def test_adding_items_that_do_not_fit_the_pool_is_a_message(app, project):
+    app.button(key=S.label_class_key(0)).click().run()
+    _data_page(app)
+    app.file_uploader(key="add" + S.DATA_ZIP).upload("photos.zip", _image_zip(2), "application/zip").run()
+    app.button(key=S.DATA_ADD).click().run()
+    assert app.exception == []
+    assert errors(app)  # 16x16 thumbnails do not match the digits' 64 features
+    assert len(project.store) == 1797 and len(project.store.labels()) == 1

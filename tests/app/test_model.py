@@ -1,0 +1,112 @@
+"""Model page through app.py: retrain, its errors, settings, automatic retrains, charts."""
+
+from __future__ import annotations
+
+from ui import state as S
+
+from .conftest import captions, click_class, errors, label_correctly, ok
+
+
+def _model_page(app):
+    app.switch_page("pages/model.py").run()
+    return ok(app)
+
+
+def _charts(app) -> int:
+    return len(app.get("vega_lite_chart"))
+
+
+def test_retrain_shows_score_time_and_the_chart(app, project):
+    label_correctly(app, project, 40)
+    _model_page(app)
+    app.button(key=S.MODEL_RETRAIN).click().run()
+    ok(app)
+    assert any("Retrained on 40 labels" in s.value and "accuracy" in s.value for s in app.success)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Labels"] == "40"
+    assert float(metrics["CV accuracy"]) > 0.5
+    assert metrics["Time"].endswith(" s")
+    history = project.store.history()
+    assert history["n_labels"].tolist() == [40]
+    assert _charts(app) == 3  # accuracy vs labels, labels per class, confusion matrix
+    assert project.scheduler.snapshot.result.cv_predictions is not None
+
+
+def test_retrain_reranks_the_pool(app, project):
+    label_correctly(app, project, 30)
+    before = project.store.next_item("me")
+    _model_page(app)
+    app.button(key=S.MODEL_RETRAIN).click().run()
+    snapshot = project.scheduler.snapshot
+    pool = snapshot.pool_ids[snapshot.result.order]
+    project.store.skip(before, "me")  # release the item leased before the retrain
+    assert project.store.next_item("other") == pool[0] or project.store.next_item("other") in pool[:3]
+
+
+def test_retrain_with_one_class_is_a_message(app, project):
+    for _ in range(5):
+        click_class(app, 4)
+    _model_page(app)
+    app.button(key=S.MODEL_RETRAIN).click().run()
+    assert app.exception == []
+    assert any("at least 2 classes" in e for e in errors(app))
+    assert len(project.store.history()) == 0
+    app.run()  # the page keeps working
+    assert app.exception == []
+
+
+def test_retrain_without_labels_is_a_message(app):
+    _model_page(app)
+    app.button(key=S.MODEL_RETRAIN).click().run()
+    assert app.exception == []
+    assert any("No labels yet" in e for e in errors(app))
+    assert any("appears after the first retrain" in c for c in captions(app))
+
+
+def test_settings_are_saved_in_the_project(app, project):
+    _model_page(app)
+    app.selectbox(key=S.MODEL_STRATEGY).select("entropy")
+    app.selectbox(key=S.MODEL_CHOICE).select("random_forest")
+    app.slider(key=S.MODEL_SHUFFLE).set_value(0.2)
+    app.toggle(key=S.MODEL_AUTO).set_value(True)
+    app.number_input(key=S.MODEL_EVERY).set_value(7)
+    app.button(key=S.MODEL_SAVE).click().run()
+    ok(app)
+    settings = project.store.settings
+    assert (settings.strategy, settings.model, settings.shuffle_prop, settings.retrain_every) == (
+        "entropy", "random_forest", 0.2, 7
+    )
+    app.switch_page("pages/label.py").run()
+    label_correctly(app, project, 20)
+    _model_page(app)
+    app.button(key=S.MODEL_RETRAIN).click().run()
+    ok(app)
+    assert project.store.history()["model"].tolist()[-1] == "random_forest"
+    assert project.store.history()["strategy"].tolist()[-1] == "entropy"
+
+
+def test_automatic_retrain_runs_in_the_background_every_n_labels(app, project):
+    project.store.update_settings(retrain_every=10)
+    label_correctly(app, project, 9)
+    assert project.scheduler.version == 0
+    label_correctly(app, project, 1)  # the 10th label starts a background retrain
+    assert project.scheduler.wait(60)
+    assert project.scheduler.version == 1
+    assert project.scheduler.snapshot is not None and project.scheduler.snapshot.result.n_labels == 10
+    label_correctly(app, project, 9)
+    assert project.scheduler.version == 1
+    label_correctly(app, project, 1)
+    assert project.scheduler.wait(60)
+    assert project.scheduler.version == 2
+    assert project.store.history()["n_labels"].tolist() == [10, 20]
+
+
+def test_a_failing_automatic_retrain_keeps_labelling_working(app, project):
+    project.store.update_settings(retrain_every=3)
+    for _ in range(3):
+        click_class(app, 1)  # one class: the background retrain fails
+    assert project.scheduler.wait(60)
+    assert "at least 2 classes" in project.scheduler.error
+    click_class(app, 2)
+    ok(app)
+    assert len(project.store.labels()) == 4

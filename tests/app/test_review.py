@@ -1,0 +1,129 @@
+"""Review & export page through app.py: the table, filters, corrections, downloads, restore."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from superintendent_core.data.export import export_project_zip
+from ui import state as S
+from ui.project import open_project
+
+from .conftest import captions, click_class, errors, label_correctly, ok
+
+
+def _review(app):
+    app.switch_page("pages/review.py").run()
+    return ok(app)
+
+
+def _table(app):
+    return app.dataframe(key=S.REVIEW_EDITOR).value
+
+
+def test_every_label_is_in_the_table_with_a_thumbnail(app, project):
+    for i in range(5):
+        click_class(app, i)
+    _review(app)
+    table = _table(app)
+    assert len(table) == 5
+    assert table["label"].tolist() == ["0", "1", "2", "3", "4"]
+    assert table["item"].str.startswith("data:image/png;base64,").all()
+    assert set(table["labeller"]) == {"me"}
+    assert set(table["model"]) == {"—"}  # no model yet
+    assert any("5 label(s) shown" in c for c in captions(app))
+
+
+def test_filters_by_class_and_labeller(app, project):
+    click_class(app, 1)
+    click_class(app, 2)
+    project.store.relabel(100, "2", "bob")
+    _review(app)
+    app.multiselect(key=S.REVIEW_CLASSES).set_value(["2"]).run()
+    assert sorted(_table(app)["labeller"]) == ["bob", "me"]
+    app.multiselect(key=S.REVIEW_LABELLERS).set_value(["bob"]).run()
+    assert _table(app)["item_id"].tolist() == [100]
+
+
+def test_disagreement_with_the_model(app, project):
+    label_correctly(app, project, 40)
+    wrong = project.store.next_item("me")
+    truth = project.store.true_labels([wrong])[0]
+    click_class(app, (int(truth) + 1) % 10)  # one deliberate mistake
+    project.scheduler.run()
+    _review(app)
+    app.toggle(key=S.REVIEW_DISAGREE).set_value(True).run()
+    ok(app)
+    table = _table(app)
+    assert 1 <= len(table) < 41
+    assert (table["model"] != table["label"]).all()
+
+
+def test_correct_a_label_in_place(app, project):
+    click_class(app, 3)
+    item_id = int(project.store.labels()["item_id"][0])
+    _review(app)
+    app.selectbox(key=S.REVIEW_ITEM).select(item_id)
+    app.selectbox(key=S.REVIEW_NEW_LABEL).select("8")
+    app.button(key=S.REVIEW_CORRECT).click().run()
+    ok(app)
+    assert project.store.labels().set_index("item_id").loc[item_id, "label"] == "8"
+    assert _table(app)["label"].tolist() == ["8"]
+
+
+def test_downloads_are_offered(app):
+    click_class(app, 0)
+    _review(app)
+    buttons = {b.key: b for b in app.get("download_button")}
+    assert buttons[S.REVIEW_CSV].proto.url.endswith(".csv")
+    assert S.REVIEW_PARQUET in buttons
+    app.button(key=S.REVIEW_ZIP_BUILD).click().run()
+    ok(app)
+    assert any(b.key == S.REVIEW_ZIP for b in app.get("download_button"))
+
+
+def test_restore_a_project_zip(app, project, tmp_path):
+    click_class(app, 0)
+    click_class(app, 1)
+    data = export_project_zip(project.store)
+    _review(app)
+    target = str(tmp_path / "restored")
+    app.file_uploader(key=S.REVIEW_RESTORE).upload("project.zip", data, "application/zip").run()
+    app.text_input(key=S.REVIEW_RESTORE_PATH).input(target).run()
+    app.button(key=S.REVIEW_RESTORE_GO).click().run()
+    ok(app)
+    assert app.query_params[S.QP_PROJECT] == target
+    assert open_project(target).store.labels()["label"].tolist() == ["0", "1"]
+
+
+def test_a_tampered_project_zip_is_refused(app, project, tmp_path):
+    click_class(app, 0)
+    data = export_project_zip(project.store)
+    tampered = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename == "project.json":
+                content = content.replace(b"Digits demo", b"Digits DEMO")
+            dst.writestr(info, content)
+    _review(app)
+    app.file_uploader(key=S.REVIEW_RESTORE).upload("project.zip", tampered.getvalue(), "application/zip").run()
+    app.text_input(key=S.REVIEW_RESTORE_PATH).input(str(tmp_path / "t")).run()
+    app.button(key=S.REVIEW_RESTORE_GO).click().run()
+    assert app.exception == []
+    assert errors(app)
+    assert not (tmp_path / "t" / "project.json").exists()
+
+
+def test_a_broken_restore_upload_is_a_message(app, tmp_path):
+    _review(app)
+    app.file_uploader(key=S.REVIEW_RESTORE).upload("project.zip", b"not a zip", "application/zip").run()
+    app.text_input(key=S.REVIEW_RESTORE_PATH).input(str(tmp_path / "x")).run()
+    app.button(key=S.REVIEW_RESTORE_GO).click().run()
+    assert app.exception == []
+    assert errors(app)
+
+
+def test_no_labels_yet(app):
+    _review(app)
+    assert any("No labels yet" in i.value for i in app.info)

@@ -1,0 +1,241 @@
+"""The app's engine services: model registry, display helpers, retrain_project and the scheduler."""
+
+from __future__ import annotations
+
+import io
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from superintendent_core.data.demo import digits_batch
+from superintendent_core.learner import TrainingError
+from superintendent_core.models import DEFAULT_MODEL, MODELS, make_model, models_for
+from superintendent_core.render import display_image, escape_markdown, format_row, format_text, shortcut_keys
+from superintendent_core.store import ProjectSettings, open_store
+from superintendent_core.training import RetrainScheduler, retrain_project, run_retrain
+
+
+# --------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_every_registered_model_has_predict_proba(name):
+    model = make_model(name)
+    assert hasattr(model, "fit") and hasattr(model, "predict_proba")
+    assert make_model(name) is not model  # a fresh object each time
+
+
+def test_unknown_model_names_the_valid_ones():
+    with pytest.raises(ValueError, match="logistic_regression"):
+        make_model("perceptron")
+
+
+def test_models_for_text_and_arrays():
+    assert DEFAULT_MODEL in models_for("array")
+    assert "text_logistic_regression" in models_for("text")
+    assert DEFAULT_MODEL not in models_for("text")
+
+
+# --------------------------------------------------------------------------- render
+
+
+def _png(size, mode="L") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size, 128).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_small_images_are_enlarged_with_crisp_pixels():
+    image = Image.new("L", (2, 2))
+    image.putdata([0, 255, 255, 0])
+    raw = io.BytesIO()
+    image.save(raw, "PNG")
+    out = Image.open(io.BytesIO(display_image(raw.getvalue(), 320)))
+    assert out.format == "PNG" and out.size == (320, 320)
+    values = set(np.asarray(out).ravel().tolist())
+    assert values == {0, 255}  # nearest neighbour: no blurred greys
+
+
+def test_large_images_are_reduced_to_fit():
+    out = Image.open(io.BytesIO(display_image(_png((2000, 1000), "RGB"), 320)))
+    assert out.size == (320, 160)
+
+
+def test_unreadable_image_is_a_value_error():
+    with pytest.raises(ValueError, match="cannot be read"):
+        display_image(b"not an image")
+
+
+def test_text_and_rows_are_formatted():
+    assert format_text("a " * 100, width=20).count("\n") >= 9
+    assert format_text("x" * 50, max_chars=10).endswith("cut)")
+    assert format_row({"a": 1.23456789, "b": None, "c": float("nan")}) == [("a", "1.23457"), ("b", ""), ("c", "")]
+    assert escape_markdown("*x*") == "\\*x\\*"
+
+
+@given(st.lists(st.text(min_size=1, max_size=3), max_size=60, unique=True))
+@settings(max_examples=60, deadline=None)
+def test_shortcuts_are_unique_and_avoid_reserved_keys(classes):
+    keys = shortcut_keys(classes)
+    assert len(keys) == len(classes)
+    given_keys = [k for k in keys if k is not None]
+    assert len(given_keys) == len(set(given_keys))
+    assert not {"C", "R", "S"} & set(given_keys)
+    for name, key in zip(classes, keys, strict=True):  # a one-character class keeps its own key if it can
+        if len(name) == 1 and len(classes) <= 30 and name.isascii() and name.isalnum():
+            assert key is not None
+            if name.upper() not in "CRS" and [c.upper() for c in classes].count(name.upper()) == 1:
+                assert key == name.upper()
+
+
+def test_shortcuts_for_digits_and_words():
+    assert shortcut_keys([str(i) for i in range(10)]) == [str(i) for i in range(10)]
+    assert shortcut_keys(["cat", "dog"]) == ["1", "2"]
+    assert shortcut_keys(12)[:12] == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "A", "B"]
+    assert shortcut_keys(60).count(None) > 0
+
+
+# --------------------------------------------------------------------------- retrain_project
+
+
+@pytest.fixture
+def digits_store(tmp_path):
+    settings = ProjectSettings(name="d", kind="image", classes=tuple(str(i) for i in range(10)))
+    store = open_store(tmp_path / "p", settings=settings)
+    store.add_items(digits_batch(300))
+    yield store
+    store.close()
+
+
+def _label(store, n, labeller="t"):
+    for _ in range(n):
+        item = store.next_item(labeller)
+        store.submit(item, store.true_labels([item])[0], labeller)
+
+
+def test_retrain_project_sets_the_order_and_the_history(digits_store):
+    _label(digits_store, 40)
+    result = retrain_project(digits_store, random_state=0)
+    assert result.n_labels == 40 and result.score is not None
+    pool = digits_store.unlabelled_ids()
+    assert sorted(result.order.tolist()) == list(range(len(pool)))
+    assert digits_store.next_item("other") == pool[result.order[0]]
+    history = digits_store.history()
+    assert history["n_labels"].tolist() == [40]
+    assert history["model"].tolist() == [DEFAULT_MODEL]
+
+
+def test_retrain_project_is_reproducible(digits_store):
+    _label(digits_store, 30)
+    digits_store.update_settings(shuffle_prop=0.3, strategy="margin")
+    a = retrain_project(digits_store, random_state=7).order
+    b = retrain_project(digits_store, random_state=7).order
+    np.testing.assert_array_equal(a, b)
+
+
+def test_snapshot_suggestions_and_opinions(digits_store):
+    _label(digits_store, 40)
+    snap = run_retrain(digits_store, random_state=0)
+    pool = digits_store.unlabelled_ids()
+    label, p = snap.suggestion(int(pool[0]))
+    assert label in digits_store.settings.classes and 0 <= p <= 1
+    assert snap.suggestion(int(snap.labelled_ids[0])) is None
+    opinions = snap.opinion_of(np.r_[snap.labelled_ids[:3], pool[:2], [10_000]])
+    assert opinions[-1] is None and all(o is not None for o in opinions[:-1])
+    true = digits_store.true_labels(pool)
+    assert np.mean(snap.pool_labels == true) > 0.6
+
+
+def test_retrain_errors_are_readable(digits_store):
+    with pytest.raises(TrainingError, match="No labels"):
+        retrain_project(digits_store)
+    item = digits_store.next_item("t")
+    digits_store.submit(item, "3", "t")
+    with pytest.raises(TrainingError, match="at least 2 classes"):
+        retrain_project(digits_store)
+    assert len(digits_store.history()) == 0
+
+
+# --------------------------------------------------------------------------- scheduler
+
+
+class _FakeRunner:
+    """Counts calls; blocks until released, so tests can see 'running' without sleeping."""
+
+    def __init__(self):
+        self.calls = 0
+        self.release = threading.Event()
+        self.started = threading.Event()
+
+    def __call__(self, store, *, random_state=None, version=1, progress=None):
+        self.calls += 1
+        self.started.set()
+        self.release.wait(30)
+        return run_retrain(store, random_state=random_state, version=version)
+
+
+def test_scheduler_retrains_every_n_labels_one_at_a_time(digits_store):
+    digits_store.update_settings(retrain_every=10)
+    runner = _FakeRunner()
+    scheduler = RetrainScheduler(digits_store, runner=runner)
+    _label(digits_store, 9)
+    assert scheduler.notify(9) is False
+    _label(digits_store, 1)
+    assert scheduler.notify(10) is True
+    assert runner.started.wait(30)
+    assert scheduler.running
+    _label(digits_store, 15)
+    assert scheduler.notify(25) is False  # one retrain at a time
+    runner.release.set()
+    assert scheduler.wait(60)
+    assert runner.calls == 1 and scheduler.snapshot.version == 1
+    assert scheduler.snapshot.result.n_labels == 25  # it read the labels when it ran
+    assert scheduler.notify(25) is False  # so nothing is due until 10 more
+    _label(digits_store, 10)
+    assert scheduler.notify(35) is True
+    assert scheduler.wait(60)
+    assert runner.calls == 2 and scheduler.snapshot.result.n_labels == 35
+
+
+def test_scheduler_without_interval_never_starts(digits_store):
+    scheduler = RetrainScheduler(digits_store)
+    assert scheduler.notify(1000) is False
+    assert scheduler.version == 0
+
+
+def test_scheduler_keeps_the_error_of_a_failed_background_retrain(digits_store):
+    digits_store.update_settings(retrain_every=2)
+    scheduler = RetrainScheduler(digits_store)
+    for _ in range(2):
+        item = digits_store.next_item("t")
+        digits_store.submit(item, "1", "t")
+    assert scheduler.notify(2)
+    assert scheduler.wait(60)
+    assert "at least 2 classes" in scheduler.error
+    assert scheduler.snapshot is None
+
+
+def test_concurrent_notifies_start_one_retrain(digits_store):
+    digits_store.update_settings(retrain_every=5)
+    runner = _FakeRunner()
+    scheduler = RetrainScheduler(digits_store, runner=runner)
+    _label(digits_store, 10)
+    started = []
+    barrier = threading.Barrier(8)
+
+    def hit():
+        barrier.wait()
+        started.append(scheduler.notify(10))
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runner.release.set()
+    assert scheduler.wait(60)
+    assert started.count(True) == 1 and runner.calls == 1

@@ -1,0 +1,36 @@
+"""Every name the package exports resolves, as a notebook user would import it."""
+
+import importlib
+import subprocess
+import sys
+
+import superintendent_core
+
+
+def test_every_export_resolves():
+    for name in superintendent_core.__all__:
+        assert getattr(superintendent_core, name) is not None, name
+
+
+def test_unknown_name_is_an_attribute_error():
+    try:
+        superintendent_core.nope  # noqa: B018
+    except AttributeError as exc:
+        assert "nope" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("expected AttributeError")
+
+
+def test_importing_the_package_and_the_store_does_not_load_sklearn():
+    code = (
+        "import sys, superintendent_core\n"
+        "from superintendent_core import open_store, ProjectSettings\n"
+        "print('sklearn' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_submodules_are_importable_by_their_public_path():
+    for module in ("acquisition", "learner", "multilabel", "store", "data"):
+        importlib.import_module(f"superintendent_core.{module}")

@@ -1,0 +1,266 @@
+"""The default strategy: neighbourhood-smoothed margin, diverse batches, coverage cold start."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+from superintendent_core import acquisition
+from superintendent_core.cold_start import coverage_order, squared_distances
+from superintendent_core.learner import Learner
+from superintendent_core.selection import DEFAULT_STRATEGY, NeighbourhoodMargin, neighbourhood
+
+
+def _is_permutation(order, n):
+    order = np.asarray(order)
+    return order.shape == (n,) and order.dtype.kind in "iu" and sorted(order.tolist()) == list(range(n))
+
+
+def _probabilities(n, k=3, seed=0):
+    return np.random.RandomState(seed).dirichlet(np.ones(k), n)
+
+
+def _two_probability(gaps):
+    """Two-class probabilities whose margin is exactly ``gaps``."""
+    gaps = np.asarray(gaps, dtype=float)
+    return np.column_stack([(1 + gaps) / 2, (1 - gaps) / 2])
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_default_is_registered():
+    assert DEFAULT_STRATEGY == "neighbourhood"
+    assert acquisition.STRATEGIES[DEFAULT_STRATEGY] is neighbourhood
+    assert acquisition.resolve_strategy(DEFAULT_STRATEGY) is neighbourhood
+    assert neighbourhood.needs_features and callable(neighbourhood.cold_start)
+
+
+def test_learner_resolves_none_to_the_default():
+    X, y = load_digits(return_X_y=True)
+    learner = Learner(LogisticRegression(max_iter=300), strategy=None, cv=None, random_state=0)
+    result = learner.retrain(X[:60] / 16, y[:60], X[60:300] / 16)
+    assert result.strategy == DEFAULT_STRATEGY
+    assert _is_permutation(result.order, 240)
+    assert _is_permutation(learner.cold_start(X[60:300] / 16), 240)
+
+
+# --------------------------------------------------------------------------- ordering contract
+
+
+def test_without_features_it_is_margin():
+    p = _probabilities(200, 4)
+    assert np.array_equal(neighbourhood(p), acquisition.margin(p))
+    assert np.array_equal(acquisition.rank(p, DEFAULT_STRATEGY), acquisition.margin(p))
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 50])
+def test_permutation_with_features(batch_size):
+    rng = np.random.RandomState(0)
+    p, X = _probabilities(300, 5), rng.normal(size=(300, 8))
+    order = neighbourhood(p, features=X, labelled_features=rng.normal(size=(20, 8)), batch_size=batch_size, random_state=0)
+    assert _is_permutation(order, 300)
+
+
+def test_reproducible_with_random_state():
+    rng = np.random.RandomState(1)
+    p, X = _probabilities(3000, 4), rng.normal(size=(3000, 6))  # larger than n_reference: sampled
+    a = neighbourhood(p, features=X, batch_size=5, random_state=4)
+    b = neighbourhood(p, features=X, batch_size=5, random_state=4)
+    assert np.array_equal(a, b)
+
+
+def test_multi_output_probabilities():
+    outputs = [_probabilities(40, 2, seed=s) for s in range(3)]
+    X = np.random.RandomState(0).normal(size=(40, 3))
+    assert _is_permutation(neighbourhood(outputs, features=X, batch_size=2, random_state=0), 40)
+
+
+def test_float32_and_integer_features():
+    p = _probabilities(100)
+    X = np.random.RandomState(0).randint(0, 16, size=(100, 64))
+    a = neighbourhood(p, features=X.astype(np.float32), random_state=0)
+    b = neighbourhood(p, features=X, random_state=0)
+    assert _is_permutation(a, 100) and _is_permutation(b, 100)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_tiny_pools(n):
+    p = _probabilities(n) if n else np.empty((0, 3))
+    order = neighbourhood(p, features=np.zeros((n, 2)), batch_size=3, random_state=0)
+    assert _is_permutation(order, n)
+
+
+@pytest.mark.parametrize("n", [300, 5000])  # the whole pool / a sample of it
+def test_after_the_batch_comes_plain_margin(n):
+    rng = np.random.RandomState(0)
+    p, X = _probabilities(n, 3), rng.normal(size=(n, 4))
+    order = NeighbourhoodMargin(n_candidates=50, n_reference=200)(p, features=X, batch_size=7, random_state=0)
+    batch = set(order[:7].tolist())
+    assert order[7:].tolist() == [i for i in acquisition.margin(p).tolist() if i not in batch]
+
+
+# --------------------------------------------------------------------------- what it is for
+
+
+def _duplicates_pool():
+    """Two tight groups of uncertain items far apart, and confident items elsewhere."""
+    rng = np.random.RandomState(0)
+    a = rng.normal(0, 0.01, size=(15, 2)) + [0, 0]
+    b = rng.normal(0, 0.01, size=(15, 2)) + [10, 0]
+    c = rng.normal(0, 1.0, size=(70, 2)) + [5, 10]
+    X = np.vstack([a, b, c])
+    gaps = np.concatenate([np.linspace(0.0, 0.05, 15), np.linspace(0.06, 0.1, 15), np.linspace(0.6, 0.99, 70)])
+    return X, _two_probability(gaps)
+
+
+def test_a_batch_is_not_made_of_near_duplicates():
+    X, p = _duplicates_pool()
+    plain = acquisition.margin(p)[:2]
+    assert set(plain.tolist()) <= set(range(15))  # margin takes two items of group a
+    order = NeighbourhoodMargin(n_neighbours=5)(p, features=X, batch_size=2, random_state=0)
+    groups = {int(i) // 15 for i in order[:2]}
+    assert groups == {0, 1}  # one from each group
+
+
+def test_labelled_items_count_as_covered():
+    X, p = _duplicates_pool()
+    strategy = NeighbourhoodMargin(n_neighbours=5)
+    assert strategy(p, features=X, random_state=0)[0] < 15  # group a: smallest margins
+    labelled_near_a = np.random.RandomState(1).normal(0, 0.01, size=(60, 2))  # a's neighbours are labelled
+    first = strategy(p, features=X, labelled_features=labelled_near_a, random_state=0)[0]
+    assert 15 <= first < 30  # group b, since a is already covered by labels
+
+
+def test_uncertain_crowd_beats_an_uncertain_outlier():
+    rng = np.random.RandomState(0)
+    X = np.vstack([[[50.0, 50.0]], rng.normal(0, 0.1, size=(20, 2)), rng.normal(5, 1, size=(79, 2))])
+    gaps = np.concatenate([[0.0], np.full(20, 0.05), np.full(79, 0.9)])
+    order = NeighbourhoodMargin(n_neighbours=5)(_two_probability(gaps), features=X, random_state=0)
+    assert acquisition.margin(_two_probability(gaps))[0] == 0  # margin asks for the outlier
+    assert 1 <= order[0] <= 20  # ours asks inside the uncertain crowd
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_features_with_the_wrong_number_of_rows():
+    with pytest.raises(ValueError, match="n_samples = 10"):
+        neighbourhood(_probabilities(10), features=np.zeros((9, 2)))
+
+
+def test_labelled_features_with_the_wrong_width():
+    with pytest.raises(ValueError, match="labelled_features.*3 columns.*features have 2"):
+        neighbourhood(_probabilities(10), features=np.zeros((10, 2)), labelled_features=np.zeros((4, 3)))
+
+
+def test_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size"):
+        neighbourhood(_probabilities(10), features=np.zeros((10, 2)), batch_size=0)
+
+
+@pytest.mark.parametrize("bad", [np.array([[np.nan, 1.0]]), np.array([[0.2, 0.2]])])
+def test_bad_probabilities(bad):
+    with pytest.raises(ValueError, match="probabilities"):
+        neighbourhood(bad, features=np.zeros((1, 2)))
+
+
+@pytest.mark.parametrize("param", ["n_neighbours", "n_candidates", "n_reference"])
+@pytest.mark.parametrize("value", [0, -1, 2.5, True])
+def test_bad_parameters(param, value):
+    with pytest.raises(ValueError, match=param):
+        NeighbourhoodMargin(**{param: value})
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@st.composite
+def pools(draw):
+    n = draw(st.integers(0, 60))
+    k = draw(st.integers(1, 4))
+    d = draw(st.integers(1, 5))
+    raw = draw(arrays(np.float64, (n, k), elements=st.floats(0.0, 1.0, allow_nan=False, width=32))) + 1e-9
+    raw = np.round(raw, 1) + 1e-9  # ties
+    X = draw(arrays(np.float64, (n, d), elements=st.sampled_from([0.0, 1.0, 2.5, -3.0])))  # duplicates
+    return raw / raw.sum(axis=1, keepdims=True), X
+
+
+@settings(max_examples=150, deadline=None)
+@given(pool=pools(), batch_size=st.integers(1, 70), n_neighbours=st.integers(1, 15), labelled=st.booleans())
+def test_property_always_a_permutation(pool, batch_size, n_neighbours, labelled):
+    p, X = pool
+    strategy = NeighbourhoodMargin(n_neighbours=n_neighbours, n_candidates=20, n_reference=25)
+    L = X[:5] + 0.5 if labelled else None
+    assert _is_permutation(strategy(p, features=X, labelled_features=L, batch_size=batch_size, random_state=0), len(p))
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def _blobs(sizes, seed=0):
+    rng = np.random.RandomState(seed)
+    centres = np.array([[0, 0], [20, 0], [0, 20], [20, 20], [40, 40]], dtype=float)[: len(sizes)]
+    X = np.vstack([rng.normal(c, 1.0, size=(s, 2)) for c, s in zip(centres, sizes, strict=True)])
+    blob = np.repeat(np.arange(len(sizes)), sizes)
+    return X, blob
+
+
+def test_cold_start_first_items_cover_every_blob():
+    X, blob = _blobs([200, 100, 60, 40, 30])
+    order = coverage_order(X, random_state=0)
+    assert _is_permutation(order, len(X))
+    assert set(blob[order[:5]].tolist()) == {0, 1, 2, 3, 4}
+    random_hits = [len(set(blob[np.random.RandomState(s).permutation(len(X))[:5]])) for s in range(20)]
+    assert np.mean(random_hits) < 4  # a random start misses blobs
+
+
+def test_cold_start_picks_typical_items_not_outliers():
+    X, blob = _blobs([200, 100])
+    X = np.vstack([X, [[500.0, 500.0]]])  # one far outlier
+    order = coverage_order(X, random_state=0)
+    assert 300 not in order[:2].tolist()
+
+
+def test_cold_start_on_a_sample_is_reproducible_and_still_covers():
+    X, blob = _blobs([3000, 1500, 800, 400, 300])
+    a = coverage_order(X, random_state=3, n_sample=500)
+    b = coverage_order(X, random_state=3, n_sample=500)
+    assert np.array_equal(a, b)
+    assert _is_permutation(a, len(X))
+    assert set(blob[a[:5]].tolist()) == {0, 1, 2, 3, 4}
+
+
+def test_cold_start_identical_items():
+    order = coverage_order(np.ones((50, 3)), random_state=0)
+    assert _is_permutation(order, 50)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_cold_start_tiny_pools(n):
+    assert _is_permutation(coverage_order(np.zeros((n, 2)), random_state=0), n)
+
+
+def test_cold_start_needs_features():
+    with pytest.raises(ValueError, match="random order"):
+        coverage_order(None)
+    with pytest.raises(ValueError, match="2-D"):
+        coverage_order(np.zeros(5))
+
+
+def test_strategy_cold_start_is_the_coverage_order():
+    X, _ = _blobs([50, 50])
+    assert np.array_equal(neighbourhood.cold_start(X, random_state=2), coverage_order(X, random_state=2))
+
+
+def test_squared_distances():
+    rng = np.random.RandomState(0)
+    A, B = rng.normal(size=(5, 3)), rng.normal(size=(4, 3))
+    expected = ((A[:, None, :] - B[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(squared_distances(A, B), expected, atol=1e-9)
+    assert (squared_distances(A, A) >= 0).all()

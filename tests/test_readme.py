@@ -1,0 +1,23 @@
+"""The README's two commands stay true, and CI runs the README's test command."""
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP_COMMAND = "pip install -r requirements.txt && streamlit run app.py"
+TEST_COMMAND = "python3 -m pip install -r requirements-test.txt && python3 -m pytest"
+
+
+def test_readme_has_both_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert APP_COMMAND in readme
+    assert TEST_COMMAND in readme
+
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert TEST_COMMAND.replace("pip install -r", "pip install -q -r") in ci
+
+
+def test_requirements_files_exist_and_chain():
+    assert (ROOT / "requirements.txt").is_file()
+    assert "-r requirements.txt" in (ROOT / "requirements-test.txt").read_text()

@@ -1,0 +1,162 @@
+"""Every session-state key, widget key and query parameter the app uses, in one place.
+
+Pages and tests import these constants; nothing else spells a key as a string.
+Non-widget keys have a default *factory* (nothing is computed at import time);
+:func:`init_state` fills in the missing ones at the start of every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+# --------------------------------------------------------------------------- query parameters
+#: Who is labelling (survives a browser refresh).
+QP_LABELLER = "labeller"
+#: Which project folder is open (absent: the default project).
+QP_PROJECT = "project"
+#: An invitation token (team mode): exchanged for a role on arrival and removed from the URL at once.
+QP_INVITE = "invite"
+
+#: Labeller name used in single-user mode until the person types another one.
+DEFAULT_LABELLER = "me"
+
+# --------------------------------------------------------------------------- non-widget state
+#: ``(item_id, monotonic time it was first shown)`` on the Label page, for ``seconds``.
+SHOWN = "label_shown"
+#: One-shot messages ``[(kind, text)]`` shown at the top of the next run (kind: success/info/warning/error).
+NOTICES = "notices"
+#: Id of the last item this session labelled (for the "last: …" line).
+LAST_LABELLED = "label_last"
+
+#: The labeller's name; mirrored in the URL (navigation clears query parameters; app.py writes them back).
+LABELLER = "labeller_name"
+#: The open project's folder (None: the default); mirrored in the URL like the labeller.
+PROJECT = "project_path"
+#: ``{widget key: value}`` last proposed for a text field (see :func:`propose`).
+PROPOSED = "proposed"
+
+#: The session's role in team mode (``Role.value``: "admin" / "labeller"), None until signed in.
+#: Lives only in the session: a refresh asks again unless an invitation link is opened again.
+ROLE = "auth_role"
+#: The name bound to the sign-in (invitation, personal passcode, OIDC e-mail); None for a shared passcode.
+AUTH_NAME = "auth_name"
+#: The last sign-in attempt failed (the refusal message is shown once, nothing else).
+AUTH_REFUSED = "auth_refused"
+
+DEFAULTS: dict[str, Callable[[], Any]] = {
+    ROLE: lambda: None,
+    AUTH_NAME: lambda: None,
+    AUTH_REFUSED: lambda: None,
+    SHOWN: lambda: None,
+    PROPOSED: dict,
+    LABELLER: lambda: None,
+    PROJECT: lambda: None,
+    NOTICES: list,
+    LAST_LABELLED: lambda: None,
+}
+
+# --------------------------------------------------------------------------- widget keys
+# sidebar
+LABELLER_INPUT = "sidebar_labeller"
+SIGN_OUT = "sidebar_sign_out"
+
+# sign-in form (team mode)
+SIGNIN_AS = "signin_as"
+SIGNIN_NAME = "signin_name"
+SIGNIN_PASSCODE = "signin_passcode"
+SIGNIN_SUBMIT = "signin_submit"
+SIGNIN_OIDC = "signin_oidc"
+
+# Label page
+LABEL_SKIP = "label_skip"
+LABEL_UNDO = "label_undo"
+LABEL_SUBMIT = "label_submit"
+
+
+def label_class_key(index: int) -> str:
+    """Key of the button (single-label) for the class at ``index`` in the project's class list."""
+    return f"label_class_{index}"
+
+
+def label_toggle_key(index: int) -> str:
+    """Key of the toggle (multi-label) for the class at ``index``."""
+    return f"label_toggle_{index}"
+
+
+# Model page
+MODEL_RETRAIN = "model_retrain"
+MODEL_CHOICE = "model_choice"
+MODEL_STRATEGY = "model_strategy"
+MODEL_SHUFFLE = "model_shuffle"
+MODEL_AUTO = "model_auto"
+MODEL_EVERY = "model_every"
+MODEL_SAVE = "model_save"
+
+# Data page
+DATA_SOURCE = "data_source"
+DATA_NAME = "data_name"
+DATA_PATH = "data_path"
+DATA_CLASSES = "data_classes"
+DATA_MULTI = "data_multi"
+DATA_ZIP = "data_zip"
+DATA_TABLE = "data_table"
+DATA_DISPLAY_COLS = "data_display_cols"
+DATA_FEATURE_COLS = "data_feature_cols"
+DATA_LABEL_COL = "data_label_col"
+DATA_FOLDER = "data_folder"
+DATA_CREATE = "data_create"
+DATA_ADD = "data_add"
+DATA_EDIT_CLASSES = "data_edit_classes"
+DATA_SAVE_CLASSES = "data_save_classes"
+DATA_OPEN_PATH = "data_open_path"
+DATA_OPEN = "data_open"
+DATA_LABELS_FILE = "data_labels_file"
+DATA_IMPORT_LABELS = "data_import_labels"
+DATA_OVERLAP = "data_overlap"
+DATA_SAVE_OVERLAP = "data_save_overlap"
+
+# Review page
+REVIEW_CLASSES = "review_classes"
+REVIEW_LABELLERS = "review_labellers"
+REVIEW_DISAGREE = "review_disagree"
+REVIEW_PAGE = "review_page"
+REVIEW_EDITOR = "review_editor"
+REVIEW_SAVE = "review_save"
+REVIEW_ITEM = "review_item"
+REVIEW_NEW_LABEL = "review_new_label"
+REVIEW_CORRECT = "review_correct"
+REVIEW_CSV = "review_csv"
+REVIEW_PARQUET = "review_parquet"
+REVIEW_ZIP_BUILD = "review_zip_build"
+REVIEW_ZIP = "review_zip"
+REVIEW_RESTORE = "review_restore"
+REVIEW_RESTORE_PATH = "review_restore_path"
+REVIEW_RESTORE_GO = "review_restore_go"
+REVIEW_SETTLE_ITEM = "review_settle_item"
+REVIEW_SETTLE_LABEL = "review_settle_label"
+REVIEW_SETTLE = "review_settle"
+REVIEW_HIDE_SETTLED = "review_hide_settled"
+
+
+def init_state(state: MutableMapping[str, Any]) -> None:
+    """Give every non-widget key its default where it is missing."""
+    for key, factory in DEFAULTS.items():
+        if key not in state:
+            state[key] = factory()
+
+
+def notify(state: MutableMapping[str, Any], kind: str, text: str) -> None:
+    """Queue a message for the top of the next run (``kind``: success, info, warning or error)."""
+    state.setdefault(NOTICES, []).append((kind, text))
+
+
+def propose(state: MutableMapping[str, Any], key: str, value: Any) -> None:
+    """Fill a keyed widget with ``value`` whenever the proposal changes; keep the user's edit otherwise.
+
+    (A keyed widget ignores its ``value=`` argument after the first run.)
+    """
+    proposed = state.setdefault(PROPOSED, {})
+    if key not in state or key not in proposed or proposed[key] != value:
+        proposed[key] = value
+        state[key] = value

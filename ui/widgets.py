@@ -1,0 +1,126 @@
+"""Small drawing helpers shared by the pages (messages, the labeller, items)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from superintendent_core.auth import check_labeller_name
+from superintendent_core.render import DISPLAY_SIZE, data_url, display_image, escape_markdown, format_row, format_text
+from superintendent_core.store import Item
+
+from . import state as S
+from .project import Project, current_project
+
+
+#: Images up to this size (PNG bytes) are sent inline with the page update.
+INLINE_IMAGE_BYTES = 64_000
+
+
+def show_notices() -> None:
+    """Draw (once) the messages queued with :func:`ui.state.notify`."""
+    notices = st.session_state.get(S.NOTICES)
+    if not notices:
+        return
+    st.session_state[S.NOTICES] = []
+    for kind, text in notices:
+        getattr(st, kind, st.info)(text)
+
+
+def require_project() -> Project:
+    """The session's project; otherwise an error, a link to the Data page, and the page stops."""
+    project, error = current_project()
+    if project is None:
+        st.error(error or "No project is open.")
+        st.page_link(
+            "pages/data.py", label="Open or create a project on the Data page", icon=":material/folder_open:",
+            query_params=st.query_params.to_dict(),
+        )
+        st.stop()
+    return project
+
+
+# --------------------------------------------------------------------------- the labeller
+
+
+def sync_labeller(fixed: str | None = None) -> str:
+    """Keep the labeller's name in the session and in the URL; return it.
+
+    The URL wins (a bookmark or shared link names the labeller); otherwise the
+    session's name is written back (page navigation clears query parameters);
+    in single-user mode a new visitor is ``"me"`` until they type a name.
+    ``fixed`` (a name the sign-in gave: invitation, personal passcode, OIDC)
+    wins over both.
+    """
+    name = fixed or st.query_params.get(S.QP_LABELLER)
+    try:
+        name = check_labeller_name(name) if name else None
+    except ValueError:
+        name = None
+    name = name or st.session_state.get(S.LABELLER) or S.DEFAULT_LABELLER
+    st.session_state[S.LABELLER] = name
+    if st.query_params.get(S.QP_LABELLER) != name:
+        st.query_params[S.QP_LABELLER] = name
+    return name
+
+
+def current_labeller() -> str:
+    """The labeller's name (set by :func:`sync_labeller` at the start of every run)."""
+    return st.session_state.get(S.LABELLER) or sync_labeller()
+
+
+def go(page: str) -> None:
+    """Switch page, keeping the URL's labeller and project."""
+    st.switch_page(page, query_params=st.query_params.to_dict())
+
+
+def _rename() -> None:
+    typed = st.session_state.get(S.LABELLER_INPUT, "")
+    try:
+        name = check_labeller_name(typed)
+    except ValueError as exc:
+        S.notify(st.session_state, "error", str(exc))
+        st.session_state[S.LABELLER_INPUT] = st.session_state.get(S.LABELLER) or S.DEFAULT_LABELLER
+        return
+    st.session_state[S.LABELLER] = name
+    st.query_params[S.QP_LABELLER] = name
+    st.session_state[S.SHOWN] = None
+
+
+def labeller_input(labeller: str, *, locked: bool = False) -> None:
+    """Sidebar field showing (and changing) who is labelling; ``locked`` when the sign-in fixed the name."""
+    if st.session_state.get(S.LABELLER_INPUT) != labeller:
+        st.session_state[S.LABELLER_INPUT] = labeller
+    st.text_input(
+        "Labelling as",
+        key=S.LABELLER_INPUT,
+        on_change=_rename,
+        disabled=locked,
+        help="Your sign-in gives your name." if locked else
+        "Recorded with every label. Kept in the page's address, so a refresh or a bookmark resumes.",
+    )
+
+
+# --------------------------------------------------------------------------- items
+
+
+def draw_item(item: Item, *, size: int = DISPLAY_SIZE) -> None:
+    """Draw an item large and readable: crisp image, wrapped text or a small table."""
+    try:
+        if item.kind == "image":
+            png = display_image(item.payload, size)
+            # Small images travel inside the page update as a data: URL, so the browser shows them
+            # without a second request to the media endpoint; big ones go through the media store.
+            st.image(data_url(png) if len(png) <= INLINE_IMAGE_BYTES else png, caption=item.name, output_format="PNG")
+        elif item.kind == "text":
+            with st.container(border=True):
+                st.markdown(escape_markdown(format_text(item.payload)))
+            st.caption(item.name)
+        else:
+            rows = format_row(item.payload if isinstance(item.payload, dict) else {})
+            st.markdown(
+                "| column | value |\n| --- | --- |\n"
+                + "\n".join(f"| {escape_markdown(c)} | {escape_markdown(v)} |" for c, v in rows)
+            )
+            st.caption(item.name)
+    except ValueError as exc:
+        st.error(f"Item {item.name}: {exc}")
