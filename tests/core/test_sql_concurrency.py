@@ -55,11 +55,15 @@ def _run_workers(url: str, schema: str | None, tmp_path: Path, n_processes: int,
             )
         )
         outs.append(out)
-    for proc in procs:  # everyone ready (imports done, store open), then all go at once
-        assert proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
+    # Two rendezvous, everyone waiting for everyone: "ready" (imports done, store open), then
+    # "holding" (each labeller of each process holds its first item), so that all labellers
+    # certainly take part, whatever the scheduler does.
+    for step in ("ready", "holding"):
+        for proc in procs:
+            assert proc.stdout.readline().strip() == step
+        for proc in procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
     for proc in procs:
         assert proc.wait(timeout=600) == 0
     held, errors = [], []
@@ -94,7 +98,7 @@ def _check(
         assert all(
             last[i] == who for i, who in zip(labels["item_id"], labels["labeller"], strict=True)
         )
-        assert len(set(labels["labeller"])) == n_labellers  # everyone worked
+        assert len(set(labels["labeller"])) == n_labellers  # everyone worked (the worker sees to it)
         p = store.progress()
         assert (p.labelled, p.done, p.total) == (n, n, n)
         assert sum(p.per_labeller.values()) == n

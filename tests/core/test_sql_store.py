@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -412,24 +413,30 @@ def test_next_item_waits_for_locked_rows_instead_of_reporting_an_empty_pool():
                 POSTGRES_URL, connect_args={"options": f"-csearch_path={schema}"}
             )
             result: list = []
-            with locker.connect() as conn:
+            # The poller is a second connection in autocommit: pg_stat_activity is a snapshot
+            # taken once per transaction, so polling inside the locking transaction would keep
+            # reading the first (stale) answer.
+            with locker.connect() as conn, locker.connect() as poll_conn:
+                poller = poll_conn.execution_options(isolation_level="AUTOCOMMIT")
                 tx = conn.begin()
                 conn.exec_driver_sql("SELECT id FROM si_items FOR UPDATE")
                 worker = threading.Thread(target=lambda: result.append(store.next_item("ann")))
                 worker.start()
                 # Wait (by polling the server, not by sleeping) until next_item is blocked on our locks.
-                deadline = 200_000
-                while deadline:
-                    waiting = conn.exec_driver_sql(
+                waiting = 0
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and worker.is_alive():
+                    waiting = poller.exec_driver_sql(
                         "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                         "AND position('si_next_item' in query) > 0"
                     ).scalar_one()
-                    if waiting or not worker.is_alive():
+                    if waiting:
                         break
-                    deadline -= 1
+                answered_while_locked = list(result)
                 tx.commit()
                 worker.join()
             locker.dispose()
+            assert answered_while_locked == [], "next_item answered while every row was locked"
             assert waiting, "next_item did not wait for the locked rows"
             assert result == [0]
     finally:
