@@ -349,13 +349,18 @@ class RetrainScheduler:
         self._thread: threading.Thread | None = None
         self._trained_at = 0  # labelled count when the latest retrain started
         self._version = 0
+        self._cold_thread: threading.Thread | None = None
+        self._cold_checked = False  # start_cold_start has been called once
+        self._cold_active = False  # a cold start holds self._run
+        #: Why the cold start failed (None: it succeeded, was not needed, or has not run).
+        self.cold_start_error: str | None = None
 
     # ------------------------------------------------------------------ status
 
     @property
     def running(self) -> bool:
-        """Whether a retrain (background or not) is in progress."""
-        return self._run.locked()
+        """Whether a retrain (background or not) is in progress (a cold start does not count)."""
+        return self._run.locked() and not self._cold_active
 
     @property
     def version(self) -> int:
@@ -401,6 +406,43 @@ class RetrainScheduler:
             thread.start()  # inside the lock: a concurrent caller sees it alive
         return True
 
+    def start_cold_start(self) -> bool:
+        """Give a never-ordered project its strategy's cold-start order, in a background thread.
+
+        The first call per scheduler starts a daemon thread that runs
+        :func:`cold_start_project` if the project has never been ordered
+        (``store.revision().order == 0``: no cold start and no retrain has
+        written an order yet, in this process or any other). Every later call
+        returns False at once, so the app may call it on every rerun. It holds
+        the retrain lock while it works: a retrain waits for it, and one that
+        came first makes it unnecessary.
+
+        Returns
+        -------
+        bool
+            Whether a thread was started.
+        """
+        with self._state:
+            if self._cold_checked:
+                return False
+            self._cold_checked = True
+            thread = threading.Thread(target=self._cold_background, name="superintendent-cold-start", daemon=True)
+            self._cold_thread = thread
+            thread.start()
+        return True
+
+    def _cold_background(self) -> None:
+        with self._run:
+            self._cold_active = True
+            try:
+                if self.store.revision().order == 0:
+                    cold_start_project(self.store, random_state=self.random_state)
+                self.cold_start_error = None
+            except Exception as exc:  # a thread has no one to raise to; the app may show it
+                self.cold_start_error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self._cold_active = False
+
     def _background(self) -> None:
         try:
             self.run()
@@ -441,9 +483,11 @@ class RetrainScheduler:
             return snapshot
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the background retrain to finish; True if none is running afterwards."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-            return not thread.is_alive()
+        """Wait for the background retrain and cold start to finish; True if none runs afterwards."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in (self._cold_thread, self._thread):
+            if thread is not None:
+                thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    return False
         return True

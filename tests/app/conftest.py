@@ -49,6 +49,9 @@ def app(project_dir):
     """The app, run once (opens the default project, with the digits demo)."""
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
+    # The first run starts the new project's cold-start ordering in the background;
+    # tests start from the ordered project, not from a race with it.
+    open_project(project_dir).scheduler.wait(60)
     yield at
     try:
         project = open_project(project_dir)

@@ -177,3 +177,19 @@ def test_the_label_page_does_not_import_scikit_learn():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_new_demo_is_served_in_its_cold_start_order(app, project):
+    """Opening a never-ordered project orders it (in the background) by the strategy's cold start."""
+    from superintendent_core.cold_start import coverage_order
+
+    ok(app)
+    assert project.scheduler.cold_start_error is None
+    assert project.store.revision().order == 1
+    pool = np.arange(len(project.store))
+    expected = pool[coverage_order(project.store.features(pool), random_state=0)]
+    held_by_me = project.store.next_item("me")  # served to "me" before the order existed
+    newcomer = project.store.next_item("newcomer")
+    assert newcomer == next(i for i in expected if i != held_by_me)
+    app.run()  # later reruns do not order again
+    assert project.scheduler.wait(60) and project.store.revision().order == 1

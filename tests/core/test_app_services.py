@@ -16,7 +16,7 @@ from superintendent_core.learner import TrainingError
 from superintendent_core.models import DEFAULT_MODEL, MODELS, make_model, models_for
 from superintendent_core.render import display_image, escape_markdown, format_row, format_text, shortcut_keys
 from superintendent_core.store import ProjectSettings, open_store
-from superintendent_core.training import RetrainScheduler, retrain_project, run_retrain
+from superintendent_core.training import RetrainScheduler, cold_start_project, retrain_project, run_retrain
 
 
 # --------------------------------------------------------------------------- models
@@ -239,3 +239,77 @@ def test_concurrent_notifies_start_one_retrain(digits_store):
     runner.release.set()
     assert scheduler.wait(60)
     assert started.count(True) == 1 and runner.calls == 1
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def test_cold_start_project_serves_representative_items_first(digits_store):
+    from superintendent_core.cold_start import coverage_order
+
+    pool = digits_store.unlabelled_ids()
+    ordered = cold_start_project(digits_store, random_state=0)
+    assert sorted(ordered.tolist()) == pool.tolist()
+    assert digits_store.revision().order == 1
+    expected = pool[coverage_order(digits_store.features(pool), random_state=0)]
+    np.testing.assert_array_equal(ordered, expected)
+    served = []
+    for _ in range(10):
+        item = digits_store.next_item("t")
+        served.append(item)
+        digits_store.submit(item, digits_store.true_labels([item])[0], "t")
+    assert served == ordered[:10].tolist()
+    assert len(set(digits_store.true_labels(served))) >= 8  # ten labels already span the classes
+
+
+def test_scheduler_cold_starts_a_never_ordered_project_once(digits_store):
+    scheduler = RetrainScheduler(digits_store, random_state=0)
+    assert scheduler.start_cold_start() is True
+    assert scheduler.start_cold_start() is False  # once per scheduler, cheap afterwards
+    assert scheduler.wait(60)
+    assert scheduler.cold_start_error is None
+    assert digits_store.revision().order == 1
+    assert not scheduler.running and scheduler.version == 0  # not a retrain
+    first = cold_start_project(digits_store, random_state=0)[0]
+    assert digits_store.next_item("someone") == first
+
+
+def test_scheduler_leaves_an_ordered_project_alone(digits_store):
+    _label(digits_store, 30)
+    order = retrain_project(digits_store, random_state=0).order
+    before = digits_store.revision().order
+    scheduler = RetrainScheduler(digits_store, random_state=0)
+    assert scheduler.start_cold_start()
+    assert scheduler.wait(60)
+    assert digits_store.revision().order == before  # the retrain's order stays
+    assert digits_store.next_item("other") == digits_store.unlabelled_ids()[order[0]]
+
+
+def test_a_failed_cold_start_is_reported_and_changes_nothing(digits_store):
+    class Broken:
+        def __init__(self, store):
+            self._store = store
+
+        def __getattr__(self, name):
+            return getattr(self._store, name)
+
+        def features(self, ids):
+            raise OSError("disk gone")
+
+    scheduler = RetrainScheduler(Broken(digits_store))
+    assert scheduler.start_cold_start()
+    assert scheduler.wait(60)
+    assert "disk gone" in scheduler.cold_start_error
+    assert digits_store.revision().order == 0
+    assert not scheduler.running
+
+
+def test_cold_start_of_a_text_project_is_a_seeded_shuffle(tmp_path):
+    from superintendent_core.store import ItemBatch
+
+    settings = ProjectSettings(name="t", kind="text", classes=("a", "b"), feature_kind="text")
+    with open_store(tmp_path / "t", settings=settings) as store:
+        texts = [f"text number {i}" for i in range(50)]
+        store.add_items(ItemBatch(names=tuple(f"r{i}" for i in range(50)), kind="text", features=texts, payloads=texts))
+        ordered = cold_start_project(store, random_state=0)
+        assert sorted(ordered.tolist()) == list(range(50)) and ordered.tolist() != list(range(50))
