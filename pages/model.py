@@ -53,6 +53,11 @@ def last_retrain(project: Project) -> None:
         st.info("A retrain is running in the background; labelling goes on meanwhile.")
     if project.scheduler.error:
         st.warning(f"Last retrain failed: {project.scheduler.error}")
+    if project.scheduler.cold_start_error:
+        st.warning(
+            "Could not choose representative first items for this project, so it is served in its own "
+            f"order until the first retrain: {project.scheduler.cold_start_error}"
+        )
     if snapshot is None:
         st.caption("No model in this session of the app yet: press Retrain.")
         return

@@ -110,3 +110,34 @@ def test_a_failing_automatic_retrain_keeps_labelling_working(app, project):
     click_class(app, 2)
     ok(app)
     assert len(project.store.labels()) == 4
+
+
+def test_a_failed_cold_start_is_shown_and_labelling_goes_on(tmp_path):
+    """A project whose strategy cannot order it (here: a strategy name that no longer exists)."""
+    from streamlit.testing.v1 import AppTest
+
+    from superintendent_core.data.demo import digits_batch
+    from superintendent_core.store import ProjectSettings
+    from ui.project import create_project, open_project
+
+    from .conftest import APP
+
+    settings = ProjectSettings(name="odd", classes=tuple("0123456789"), strategy="no_such_strategy")
+    path = create_project(str(tmp_path / "odd"), settings, digits_batch(50))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params[S.QP_PROJECT] = path
+    at.run()
+    ok(at)
+    project = open_project(path)
+    try:
+        assert project.scheduler.wait(60)
+        assert "no_such_strategy" in project.scheduler.cold_start_error
+        assert project.store.revision().order == 0  # nothing half-ordered
+        click_class(at, 3)
+        ok(at)
+        assert len(project.store.labels()) == 1
+        _model_page(at)
+        assert any("representative first items" in w.value for w in at.warning)
+    finally:
+        project.store.close()
+        open_project.clear()
