@@ -31,6 +31,7 @@ import streamlit as st
 from streamlit import config as _st_config
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+from superintendent_core.attempts import AttemptLimiter
 from superintendent_core.auth import AuthConfig, AuthError, Role, check_labeller_name
 
 from . import state as S
@@ -53,6 +54,34 @@ ROLE_KEYS = frozenset({"admin_passcode", "labeller_passcode", "admin_emails", "l
 
 REFUSED = "Wrong passcode (or name): nothing was opened. Check it with your project's admin."
 BAD_INVITE = "This invitation link is not valid (any more): ask your project's admin for a new one."
+SLOW_DOWN = "Too many wrong attempts from here: wait {wait}, then try again."
+
+
+@st.cache_resource
+def attempt_limiter() -> AttemptLimiter:
+    """Failed sign-ins per client, shared by every session of the process (thread-safe)."""
+    return AttemptLimiter()
+
+
+def _client() -> str:
+    """Who is trying: the client's IP address, or one shared key when Streamlit cannot tell.
+
+    Without an address (a local connection, some proxies) every client shares one
+    count: guessing then slows down for everyone, which is the safe side.
+    """
+    try:
+        address = st.context.ip_address
+    except Exception:  # no request context (e.g. some test harnesses)
+        address = None
+    return f"ip:{address}" if isinstance(address, str) and address else "unknown-client"
+
+
+def _refuse(message: str) -> None:
+    """A failed sign-in: count it and say so (with the wait, once the free attempts are used)."""
+    wait = attempt_limiter().failed(_client())
+    st.session_state[S.AUTH_REFUSED] = (
+        message if wait <= 0 else f"{message} {SLOW_DOWN.format(wait=AttemptLimiter.describe(wait))}"
+    )
 
 
 @dataclass(frozen=True)
@@ -195,10 +224,17 @@ def consume_invite(config: AuthConfig | None) -> None:
     del st.query_params[S.QP_INVITE]
     if config is None or config.single_user:
         return
+    limiter = attempt_limiter()
+    wait = limiter.retry_after(_client())
+    if wait > 0:  # refused without looking at the token
+        S.notify(st.session_state, "error", SLOW_DOWN.format(wait=AttemptLimiter.describe(wait)))
+        return
     match = config.role_for_token(token)
     if match is None:
+        limiter.failed(_client())
         S.notify(st.session_state, "error", BAD_INVITE)
         return
+    limiter.succeeded(_client())
     name, role = match
     _grant(name, role)
     S.notify(st.session_state, "success", f"Welcome, {name}: you are signed in as {role.value}.")
@@ -244,19 +280,26 @@ def _check_sign_in() -> None:
     except ValueError as exc:
         st.session_state[S.AUTH_REFUSED] = str(exc)
         return
+    limiter = attempt_limiter()
+    wait = limiter.retry_after(_client())
+    if wait > 0:  # refused without comparing: waiting cannot be sidestepped by trying faster
+        st.session_state[S.AUTH_REFUSED] = SLOW_DOWN.format(wait=AttemptLimiter.describe(wait))
+        return
     person = config.person(name)
     if person is not None:
         # A configured person signs in with their own passcode (or link), never a shared one.
         role = config.check_passcode(person.name, given)
         if role is None:
-            st.session_state[S.AUTH_REFUSED] = REFUSED
+            _refuse(REFUSED)
             return
+        limiter.succeeded(_client())
         _grant(person.name, role)
         return
     role = config.check_passcode(wanted, given)
     if role is None:
-        st.session_state[S.AUTH_REFUSED] = REFUSED
+        _refuse(REFUSED)
         return
+    limiter.succeeded(_client())
     _grant(None, role)
     st.session_state[S.LABELLER] = name
     st.query_params[S.QP_LABELLER] = name

@@ -54,6 +54,8 @@ def team(project_dir):
     """A fresh session of the app with roles in the secrets (not run yet)."""
     made = []
 
+    A.attempt_limiter.clear()  # failed sign-ins of earlier tests are not counted against this one
+
     def make(secrets=SECRETS, query=None, user=None) -> AppTest:
         at = AppTest.from_file(APP, default_timeout=60)
         at.secrets.update(secrets)
@@ -66,6 +68,7 @@ def team(project_dir):
 
     yield make
     _close(project_dir)
+    A.attempt_limiter.clear()
 
 
 def shown_text(at: AppTest) -> str:
@@ -144,6 +147,27 @@ def test_a_wrong_passcode_is_refused_and_opens_nothing(team, role):
     for page in PAGES[1:]:
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page)
+
+
+def test_guessing_passcodes_is_slowed_down_even_for_the_right_one(team):
+    limiter = A.attempt_limiter()
+    at = team().run()
+    for _ in range(limiter.free):
+        sign_in(at, "not-the-passcode", role="admin")
+        assert errors(at) == [A.REFUSED]
+    sign_in(at, "still-not-it", role="admin")  # one more: from now on this client waits
+    assert "Too many wrong attempts" in errors(at)[0]
+    sign_in(at, ADMIN_CODE, role="admin")  # the right passcode is not even compared while waiting
+    assert "Too many wrong attempts" in errors(at)[0]
+    assert at.session_state[S.ROLE] is None
+    other = team().run()  # a new session from the same client waits too
+    sign_in(other, ADMIN_CODE, role="admin")
+    assert other.session_state[S.ROLE] is None and "Too many wrong attempts" in errors(other)[0]
+    bad_link = team(query={"invite": "x" * 24}).run()  # and so does an invitation link
+    assert bad_link.session_state[S.ROLE] is None and "Too many wrong attempts" in errors(bad_link)[0]
+    A.attempt_limiter.clear()  # the wait is over (a new limiter): the right passcode opens
+    sign_in(at, ADMIN_CODE, role="admin")
+    assert at.session_state[S.ROLE] == "admin"
 
 
 def test_the_other_roles_passcode_does_not_open_admin(team):
