@@ -268,6 +268,9 @@ class SQLStore:
         self._shape_text: str | None = None
         self._shape_obj: PoolShape | None = None
         self._serial: threading.RLock | None = None  # in-memory SQLite: one shared connection
+        # File SQLite: this process's writers queue here, not in SQLite's busy handler, whose
+        # sleeps (up to 100 ms each, retried) let one thread starve while others write.
+        self._writer: threading.RLock | None = None
         self.d = _Dialect(parsed.get_backend_name())
         if self.schema is not None:
             if not self.d.pg:
@@ -317,6 +320,7 @@ class SQLStore:
                 max_overflow=4 * pool_size,
                 connect_args={"check_same_thread": False, "timeout": 60},
             )
+            self._writer = threading.RLock()
 
         @sa_event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, record: Any) -> None:
@@ -358,7 +362,7 @@ class SQLStore:
     @contextmanager
     def _tx(self, *, write: bool = False, lease: bool = False) -> Iterator[Connection]:
         """One transaction. ``write``: SQLite takes the write lock at BEGIN. ``lease``: no flush wait."""
-        serial = self._serial
+        serial = self._serial if self._serial is not None else (self._writer if write else None)
         if serial is not None:
             serial.acquire()
         try:

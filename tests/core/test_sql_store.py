@@ -441,3 +441,42 @@ def test_next_item_waits_for_locked_rows_instead_of_reporting_an_empty_pool():
             assert result == [0]
     finally:
         drop_schemas([schema])
+
+
+def test_sqlite_writers_of_one_process_queue_instead_of_busy_waiting(tmp_path):
+    """Threads of one process wait for each other in the store, not in SQLite's busy handler
+    (whose sleeps let a thread starve for seconds). Proof: with SQLite's own wait turned off,
+    six labeller threads still label everything without a single 'database is locked'."""
+    store = SQLStore(f"sqlite:///{tmp_path / 'p.db'}", settings=ProjectSettings(classes=CLASSES), pool_size=6)
+    try:
+        store.add_items(batch(300))
+        store.engine.dispose()
+
+        @sa.event.listens_for(store.engine, "connect")
+        def _no_busy_wait(dbapi_conn, record):
+            dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+        errors: list[str] = []
+        done: dict[str, int] = {}
+        barrier = threading.Barrier(6)
+
+        def work(name: str) -> None:
+            barrier.wait()
+            n = 0
+            try:
+                while (item := store.next_item(name)) is not None:
+                    store.submit(item, CLASSES[item % 3], name)
+                    n += 1
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            done[name] = n
+
+        threads = [threading.Thread(target=work, args=(f"t{k}",)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sum(done.values()) == 300 and len(store.labels()) == 300
+    finally:
+        store.close()
