@@ -105,9 +105,17 @@ def last_recorded(project: Project) -> None:
         + (f" · {fields['model']}" if _present(fields.get("model")) else "")
         + f" ({len(history):,} retrain(s) in the history)"
     )
-    shown = {k: v for k, v in fields.items() if k not in {"time", "n_labels", "score", "metric", "model"} and _present(v)}
+    skip = {"time", "n_labels", "score", "metric", "model", *SOURCE_FIELDS}
+    shown = {k: v for k, v in fields.items() if k not in skip and _present(v)}
     if shown:
-        st.caption(" · ".join(f"{k}: {v}" for k, v in shown.items()))
+        st.caption(" · ".join(f"{k.replace('_', ' ')}: {_field_text(v)}" for k, v in shown.items()))
+
+
+def _field_text(value) -> str:
+    """A history value as the page shows it: floats rounded, whole numbers without a decimal point."""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:,.2f}"
+    return str(value)
 
 
 def settings_form(project: Project) -> None:
