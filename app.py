@@ -51,7 +51,8 @@ with st.sidebar:
 show_notices()
 page.run()
 if project is not None:
-    # A project that was never ordered (new, or just imported) gets its strategy's
-    # cold-start order: representative items first. In a background thread, started
-    # after the page is drawn so the first item is not delayed; a no-op on later reruns.
-    project.scheduler.start_cold_start()
+    # Once per process and project, in a background thread started after the page is drawn
+    # (the first item is not delayed): a never-ordered project gets its strategy's cold-start
+    # order (representative items first); a project retrained before gets its model back
+    # (suggestions after a restart). A no-op on later reruns.
+    project.scheduler.warm_up()

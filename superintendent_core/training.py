@@ -350,7 +350,7 @@ class RetrainScheduler:
         self._trained_at = 0  # labelled count when the latest retrain started
         self._version = 0
         self._cold_thread: threading.Thread | None = None
-        self._cold_checked = False  # start_cold_start has been called once
+        self._cold_checked = False  # warm_up has been called once
         self._cold_active = False  # a cold start holds self._run
         #: Why the cold start failed (None: it succeeded, was not needed, or has not run).
         self.cold_start_error: str | None = None
@@ -406,16 +406,21 @@ class RetrainScheduler:
             thread.start()  # inside the lock: a concurrent caller sees it alive
         return True
 
-    def start_cold_start(self) -> bool:
-        """Give a never-ordered project its strategy's cold-start order, in a background thread.
+    def warm_up(self) -> bool:
+        """Prepare an opened project in a background thread: a cold-start order, or its model back.
 
-        The first call per scheduler starts a daemon thread that runs
-        :func:`cold_start_project` if the project has never been ordered
-        (``store.revision().order == 0``: no cold start and no retrain has
-        written an order yet, in this process or any other). Every later call
-        returns False at once, so the app may call it on every rerun. It holds
-        the retrain lock while it works: a retrain waits for it, and one that
-        came first makes it unnecessary.
+        The first call per scheduler starts a daemon thread; every later call
+        returns False at once, so the app may call it on every rerun.
+
+        * A project that was never ordered (``store.revision().order == 0``: no
+          cold start and no retrain has written an order, in this process or any
+          other) gets its strategy's cold-start order (:func:`cold_start_project`).
+        * A project that was retrained before (its history is not empty) but has no
+          model in this process (the app restarted) is retrained, so suggestions and
+          the model's opinions come back without anyone pressing *Retrain*.
+
+        The cold start holds the retrain lock while it works: a retrain waits for
+        it, and one that came first makes it unnecessary.
 
         Returns
         -------
@@ -426,22 +431,30 @@ class RetrainScheduler:
             if self._cold_checked:
                 return False
             self._cold_checked = True
-            thread = threading.Thread(target=self._cold_background, name="superintendent-cold-start", daemon=True)
+            thread = threading.Thread(target=self._warm_up, name="superintendent-warm-up", daemon=True)
             self._cold_thread = thread
             thread.start()
         return True
 
-    def _cold_background(self) -> None:
+    def _warm_up(self) -> None:
+        restore = False
         with self._run:
             self._cold_active = True
             try:
                 if self.store.revision().order == 0:
                     cold_start_project(self.store, random_state=self.random_state)
+                else:
+                    restore = self.snapshot is None and len(self.store.history()) > 0
                 self.cold_start_error = None
             except Exception as exc:  # a thread has no one to raise to; the app may show it
                 self.cold_start_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self._cold_active = False
+        if restore:
+            try:
+                self.run()
+            except Exception:  # kept in self.error by run(), shown by the app
+                pass
 
     def _background(self) -> None:
         try:

@@ -193,3 +193,20 @@ def test_the_new_demo_is_served_in_its_cold_start_order(app, project):
     assert newcomer == next(i for i in expected if i != held_by_me)
     app.run()  # later reruns do not order again
     assert project.scheduler.wait(60) and project.store.revision().order == 1
+
+
+def test_after_a_restart_the_model_and_its_suggestion_come_back(app, project, project_dir):
+    label_correctly(app, project, 30)
+    project.scheduler.run()  # a retrain, then the app process "restarts":
+    project.store.close()
+    open_project.clear()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    reopened = open_project(project_dir)
+    assert reopened is not project and reopened.scheduler.wait(60)
+    assert reopened.scheduler.snapshot is not None and reopened.scheduler.error is None
+    at.run()
+    ok(at)
+    assert any("Model suggests" in c for c in captions(at)) or any(
+        "Model suggests" in m.value for m in at.markdown
+    )

@@ -264,8 +264,8 @@ def test_cold_start_project_serves_representative_items_first(digits_store):
 
 def test_scheduler_cold_starts_a_never_ordered_project_once(digits_store):
     scheduler = RetrainScheduler(digits_store, random_state=0)
-    assert scheduler.start_cold_start() is True
-    assert scheduler.start_cold_start() is False  # once per scheduler, cheap afterwards
+    assert scheduler.warm_up() is True
+    assert scheduler.warm_up() is False  # once per scheduler, cheap afterwards
     assert scheduler.wait(60)
     assert scheduler.cold_start_error is None
     assert digits_store.revision().order == 1
@@ -274,15 +274,29 @@ def test_scheduler_cold_starts_a_never_ordered_project_once(digits_store):
     assert digits_store.next_item("someone") == first
 
 
-def test_scheduler_leaves_an_ordered_project_alone(digits_store):
+def test_warm_up_leaves_an_ordered_project_without_a_model_alone(digits_store):
+    digits_store.set_order(np.arange(len(digits_store))[::-1])  # e.g. ordered by another tool
+    scheduler = RetrainScheduler(digits_store, random_state=0)
+    assert scheduler.warm_up()
+    assert scheduler.wait(60)
+    assert digits_store.revision().order == 1 and scheduler.snapshot is None
+    assert digits_store.next_item("other") == len(digits_store) - 1
+
+
+def test_warm_up_brings_a_retrained_projects_model_back(digits_store):
+    """After a restart (a new scheduler) the model comes back: same labels, same order."""
     _label(digits_store, 30)
     order = retrain_project(digits_store, random_state=0).order
-    before = digits_store.revision().order
     scheduler = RetrainScheduler(digits_store, random_state=0)
-    assert scheduler.start_cold_start()
+    assert scheduler.snapshot is None
+    assert scheduler.warm_up()
     assert scheduler.wait(60)
-    assert digits_store.revision().order == before  # the retrain's order stays
-    assert digits_store.next_item("other") == digits_store.unlabelled_ids()[order[0]]
+    assert scheduler.error is None and scheduler.snapshot is not None
+    assert scheduler.snapshot.result.n_labels == 30
+    np.testing.assert_array_equal(scheduler.snapshot.result.order, order)
+    pool = digits_store.unlabelled_ids()
+    assert scheduler.snapshot.suggestion(int(pool[0])) is not None
+    assert len(digits_store.history()) == 2
 
 
 def test_a_failed_cold_start_is_reported_and_changes_nothing(digits_store):
@@ -297,7 +311,7 @@ def test_a_failed_cold_start_is_reported_and_changes_nothing(digits_store):
             raise OSError("disk gone")
 
     scheduler = RetrainScheduler(Broken(digits_store))
-    assert scheduler.start_cold_start()
+    assert scheduler.warm_up()
     assert scheduler.wait(60)
     assert "disk gone" in scheduler.cold_start_error
     assert digits_store.revision().order == 0
