@@ -40,7 +40,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
-from .errors import InvalidInput, LockedError, StoreError, UnknownItem, VersionError
+from .checks import check_id, check_ids, check_labeller, check_seconds
+from .errors import InvalidInput, LockedError, StoreError, VersionError
 from .eventlog import EventLog
 from .items import (
     PoolShape,
@@ -420,31 +421,14 @@ class FolderStore:
             raise StoreError(f"The project {self.path} is closed; open it again.")
 
     def _check_id(self, item_id: Any) -> int:
-        if isinstance(item_id, bool) or not isinstance(item_id, int | np.integer):
-            raise InvalidInput(f"Item ids are whole numbers, got {item_id!r}.")
-        item_id = int(item_id)
-        if not 0 <= item_id < len(self._queue):
-            raise UnknownItem(f"There is no item {item_id} in this project ({len(self._queue)} items).")
-        return item_id
+        n = len(self._queue)
+        return check_id(item_id, n, lambda: n)
 
     def _check_ids(self, ids: Any) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise InvalidInput("Item ids must be a flat list of whole numbers.")
-        arr = arr.astype(np.int64)
         n = len(self._queue)
-        bad = arr[(arr < 0) | (arr >= n)]
-        if len(bad):
-            raise UnknownItem(f"There is no item {int(bad[0])} in this project ({n} items).")
-        return arr
+        return check_ids(ids, n, lambda: n)
 
-    @staticmethod
-    def _check_labeller(labeller: Any) -> str:
-        if not isinstance(labeller, str) or not labeller.strip():
-            raise InvalidInput("A labeller needs a name (non-empty text).")
-        return labeller
+    _check_labeller = staticmethod(check_labeller)
 
     def _record(self, event: Event) -> None:
         """Durably log, then apply to memory."""
@@ -719,10 +703,7 @@ class FolderStore:
 
     def _label(self, item_id: int, label: Any, labeller: str, seconds: float | None, relabel: bool) -> None:
         labeller = self._check_labeller(labeller)
-        if seconds is not None:
-            if isinstance(seconds, bool) or not isinstance(seconds, int | float | np.number) \
-                    or not np.isfinite(seconds) or seconds < 0:
-                raise InvalidInput(f"seconds must be a non-negative number or None, got {seconds!r}.")
+        seconds = check_seconds(seconds)
         with self._lock:
             self._check_open()
             item_id = self._check_id(item_id)

@@ -52,6 +52,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
 from . import is_database_url  # defined beside open_store; re-exported here
+from .checks import check_id, check_ids, check_labeller, check_seconds
 from .errors import InvalidInput, StoreError, UnknownItem, VersionError
 from .items import (
     PoolShape,
@@ -544,49 +545,13 @@ class SQLStore:
         return n
 
     def _check_id(self, item_id: Any) -> int:
-        if isinstance(item_id, bool) or not isinstance(item_id, int | np.integer):
-            raise InvalidInput(f"Item ids are whole numbers, got {item_id!r}.")
-        item_id = int(item_id)
-        if 0 <= item_id < self._known_n:  # items are never removed: no need to ask again
-            return item_id
-        n = self._n_items()
-        if not 0 <= item_id < n:
-            raise UnknownItem(f"There is no item {item_id} in this project ({n} items).")
-        return item_id
+        return check_id(item_id, self._known_n, self._n_items)
 
     def _check_ids(self, ids: Any) -> np.ndarray:
-        arr = np.asarray(ids)
-        if arr.size == 0:
-            return np.empty(0, dtype=np.int64)
-        if arr.ndim != 1 or arr.dtype.kind not in "iu":
-            raise InvalidInput("Item ids must be a flat list of whole numbers.")
-        arr = arr.astype(np.int64)
-        if int(arr.min()) >= 0 and int(arr.max()) < self._known_n:
-            return arr
-        n = self._n_items()
-        bad = arr[(arr < 0) | (arr >= n)]
-        if len(bad):
-            raise UnknownItem(f"There is no item {int(bad[0])} in this project ({n} items).")
-        return arr
+        return check_ids(ids, self._known_n, self._n_items)
 
-    @staticmethod
-    def _check_labeller(labeller: Any) -> str:
-        if not isinstance(labeller, str) or not labeller.strip():
-            raise InvalidInput("A labeller needs a name (non-empty text).")
-        return labeller
-
-    @staticmethod
-    def _check_seconds(seconds: Any) -> float | None:
-        if seconds is None:
-            return None
-        if (
-            isinstance(seconds, bool)
-            or not isinstance(seconds, int | float | np.number)
-            or not np.isfinite(seconds)
-            or seconds < 0
-        ):
-            raise InvalidInput(f"seconds must be a non-negative number or None, got {seconds!r}.")
-        return float(seconds)
+    _check_labeller = staticmethod(check_labeller)
+    _check_seconds = staticmethod(check_seconds)
 
     # ------------------------------------------------------------------ settings
 
