@@ -5,12 +5,18 @@ from __future__ import annotations
 import streamlit as st
 
 from superintendent_core.auth import check_labeller_name
-from superintendent_core.render import DISPLAY_SIZE, data_url, display_image, escape_markdown, format_row, format_text
+from superintendent_core.render import (
+    DISPLAY_SIZE,
+    data_url,
+    display_image,
+    escape_markdown,
+    format_row,
+    format_text,
+)
 from superintendent_core.store import Item
 
 from . import state as S
 from .project import Project, current_project
-
 
 #: Images up to this size (PNG bytes) are sent inline with the page update.
 INLINE_IMAGE_BYTES = 64_000

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import CHROMIUM, chromium_available, require
 
 ROOT = Path(__file__).resolve().parents[2]

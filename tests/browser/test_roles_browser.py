@@ -9,9 +9,9 @@ that run by the ``pages/`` folder, before app.py ever ran — it must be refused
 from __future__ import annotations
 
 import pytest
+from conftest import chromium_available, require
 
 from .conftest import ROOT, streamlit_server
-from conftest import chromium_available, require
 
 pytestmark = pytest.mark.browser
 

@@ -14,10 +14,20 @@ from PIL import Image
 from superintendent_core.data.demo import digits_batch
 from superintendent_core.learner import TrainingError
 from superintendent_core.models import DEFAULT_MODEL, MODELS, make_model, models_for
-from superintendent_core.render import display_image, escape_markdown, format_row, format_text, shortcut_keys
+from superintendent_core.render import (
+    display_image,
+    escape_markdown,
+    format_row,
+    format_text,
+    shortcut_keys,
+)
 from superintendent_core.store import ProjectSettings, open_store
-from superintendent_core.training import RetrainScheduler, cold_start_project, retrain_project, run_retrain
-
+from superintendent_core.training import (
+    RetrainScheduler,
+    cold_start_project,
+    retrain_project,
+    run_retrain,
+)
 
 # --------------------------------------------------------------------------- models
 
