@@ -44,6 +44,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from benchmarks.synthetic import synthetic_mnist  # noqa: E402
 from superintendent_core.store import ItemBatch, ProjectSettings  # noqa: E402
 from superintendent_core.store.sql import SQLStore  # noqa: E402
 
@@ -51,22 +52,6 @@ URL = os.environ.get(
     "SUPERINTENDENT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 CLASSES = tuple(str(d) for d in range(10))
-
-
-def synthetic_mnist(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-shaped uint8 images (strokes of grey on black) and labels, made here."""
-    rng = np.random.default_rng(seed)
-    protos = (rng.random((10, 28, 28)) > 0.82).astype(np.float32)
-    for _ in range(2):
-        protos = (protos + np.roll(protos, 1, 1) + np.roll(protos, 1, 2)) / 3
-    y = rng.integers(0, 10, n)
-    X = np.empty((n, 784), dtype=np.uint8)
-    for start in range(0, n, 10_000):
-        sl = slice(start, min(n, start + 10_000))
-        img = np.clip(protos[y[sl]] + rng.normal(0, 0.15, (sl.stop - sl.start, 28, 28)), 0, 1)
-        img[img < 0.3] = 0
-        X[sl] = (img * 255).astype(np.uint8).reshape(-1, 784)
-    return X, y.astype(str)
 
 
 def timed(fn):
@@ -206,6 +191,7 @@ def main() -> None:
             f"--pops {args.pops} needs at least {2 * args.pops} unlabelled items at 99 %; use a larger --n"
         )
     X, y = synthetic_mnist(n)
+    y = y.astype(str)
     order = np.random.default_rng(1).permutation(n)
     priorities = np.empty(n, dtype=np.int64)
     priorities[order] = np.arange(n)

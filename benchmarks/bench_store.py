@@ -33,28 +33,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from benchmarks.synthetic import synthetic_mnist  # noqa: E402
 from superintendent_core.data import digits_batch  # noqa: E402
 from superintendent_core.store import ItemBatch, ProjectSettings  # noqa: E402
 from superintendent_core.store.folder import FolderStore  # noqa: E402
 
 CLASSES = tuple(str(d) for d in range(10))
-
-
-def synthetic_mnist(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST-shaped uint8 images (mostly black, strokes of grey) and labels, made here."""
-    rng = np.random.default_rng(seed)
-    protos = (rng.random((10, 28, 28)) > 0.82).astype(np.float32)
-    for _ in range(2):
-        protos = (protos + np.roll(protos, 1, 1) + np.roll(protos, 1, 2)) / 3
-    y = rng.integers(0, 10, n)
-    X = np.empty((n, 784), dtype=np.uint8)
-    for start in range(0, n, 10_000):
-        sl = slice(start, min(n, start + 10_000))
-        noise = rng.normal(0, 0.15, (sl.stop - sl.start, 28, 28))
-        img = np.clip(protos[y[sl]] + noise, 0, 1)
-        img[img < 0.3] = 0
-        X[sl] = (img * 255).astype(np.uint8).reshape(-1, 784)
-    return X, y
 
 
 def percentiles(samples: list[float]) -> tuple[float, float]:
