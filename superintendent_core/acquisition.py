@@ -340,10 +340,37 @@ def register_strategy(name: str, function: Strategy | None = None):
     return _register(function) if function is not None else _register
 
 
+def _register_builtin_strategies() -> None:
+    """Import the modules that register the project's own strategies (the default among them).
+
+    Imported here, at call time, because :mod:`.selection` imports this module.
+    """
+    from . import selection  # noqa: F401  (registers "neighbourhood" on import)
+
+
 def resolve_strategy(strategy: str | Strategy) -> Strategy:
-    """Return the ordering function for a registered name, or the callable itself."""
+    """Return the ordering function for a registered name, or the callable itself.
+
+    Names of the project's own strategies (e.g. ``"neighbourhood"``) resolve
+    whether or not their module has been imported yet.
+
+    Parameters
+    ----------
+    strategy : str or callable
+
+    Returns
+    -------
+    callable
+
+    Raises
+    ------
+    ValueError
+        For a name that is not registered, listing the valid names.
+    """
     if callable(strategy):
         return strategy
+    if isinstance(strategy, str) and strategy not in STRATEGIES:
+        _register_builtin_strategies()
     if isinstance(strategy, str) and strategy in STRATEGIES:
         return STRATEGIES[strategy]
     valid = ", ".join(repr(name) for name in STRATEGIES)

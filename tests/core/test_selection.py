@@ -41,6 +41,29 @@ def test_default_is_registered():
     assert neighbourhood.needs_features and callable(neighbourhood.cold_start)
 
 
+def test_names_resolve_before_the_selection_module_is_imported():
+    """A fresh interpreter: the resolver imports the module that registers the default."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from superintendent_core import acquisition\n"
+        "assert 'superintendent_core.selection' not in sys.modules\n"
+        "strategy = acquisition.resolve_strategy('neighbourhood')\n"
+        "import numpy as np\n"
+        "order = acquisition.rank(np.array([[0.9, 0.1], [0.5, 0.5]]), 'neighbourhood')\n"
+        "print(type(strategy).__name__, order.tolist())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["NeighbourhoodMargin", "[1,", "0]"]
+
+
+def test_an_unknown_name_lists_the_default_among_the_valid_names():
+    with pytest.raises(ValueError, match="Unknown strategy 'best'.*'neighbourhood'"):
+        acquisition.resolve_strategy("best")
+
+
 def test_learner_resolves_none_to_the_default():
     X, y = load_digits(return_X_y=True)
     learner = Learner(LogisticRegression(max_iter=300), strategy=None, cv=None, random_state=0)
