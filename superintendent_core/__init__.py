@@ -13,6 +13,8 @@ cheap: the app shows its first item before scikit-learn is loaded.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -32,6 +34,9 @@ _EXPORTS: dict[str, str] = {
     "TrainingError": "learner",
     "default_estimator": "learner",
     "MultiLabelModel": "multilabel",
+    "DEFAULT_STRATEGY": "selection",
+    "simulate": "simulate",
+    "SimulationResult": "simulate",
     # the project store
     "open_store": "store",
     "LabelStore": "store",
@@ -80,10 +85,30 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
+class _Package(types.ModuleType):
+    """This package's module type: an exported name keeps its value when a submodule shares it.
+
+    Importing ``superintendent_core.simulate`` binds the submodule to the
+    package's attribute ``simulate``; without this, ``from superintendent_core
+    import simulate`` would then give the module instead of the function (as an
+    eager ``from .simulate import simulate`` would).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
 if TYPE_CHECKING:  # pragma: no cover
     from .acquisition import STRATEGIES, certainty, entropy, margin, random, rank, register_strategy
     from .learner import Learner, RetrainResult, Suggestion, TrainingError, default_estimator
     from .multilabel import MultiLabelModel
+    from .selection import DEFAULT_STRATEGY
+    from .simulate import SimulationResult, simulate
     from .store import (
         DEFAULT_PROJECT_DIR, InvalidInput, Item, ItemBatch, LabelStore, LockedError, Progress,
         ProjectSettings, Revision, StoreError, UnknownItem, VersionError, default_project_path,

@@ -34,3 +34,28 @@ def test_importing_the_package_and_the_store_does_not_load_sklearn():
 def test_submodules_are_importable_by_their_public_path():
     for module in ("acquisition", "learner", "multilabel", "store", "data"):
         importlib.import_module(f"superintendent_core.{module}")
+
+
+def test_simulation_and_the_default_are_exported():
+    from superintendent_core import DEFAULT_STRATEGY, SimulationResult, simulate
+    from superintendent_core import simulate as simulate_module_path  # noqa: F401  (same name, twice)
+    from superintendent_core.selection import DEFAULT_STRATEGY as in_selection
+    from superintendent_core.simulate import SimulationResult as result_class
+
+    assert callable(simulate) and simulate.__name__ == "simulate"
+    assert SimulationResult is result_class
+    assert DEFAULT_STRATEGY == in_selection
+    assert {"simulate", "SimulationResult", "DEFAULT_STRATEGY"} <= set(superintendent_core.__all__)
+
+
+def test_simulate_is_the_function_even_after_its_submodule_was_imported():
+    """``import superintendent_core.simulate`` binds the submodule to the package's ``simulate``."""
+    code = (
+        "import superintendent_core.simulate\n"
+        "from superintendent_core.simulate import SimulationResult\n"
+        "import superintendent_core\n"
+        "from superintendent_core import simulate\n"
+        "print(callable(simulate), type(superintendent_core.simulate).__name__, SimulationResult.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "function", "SimulationResult"]
