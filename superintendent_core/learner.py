@@ -152,7 +152,12 @@ class Learner:
         to the pool with ``y=None``. It must keep one row per item.
     strategy : str or callable, optional
         A name in :data:`superintendent_core.acquisition.STRATEGIES` or a
-        callable; None means the project's default.
+        callable; None means the project's default. A callable with
+        ``needs_features = True`` is also given ``features=`` (the pool as the
+        model's last step sees it: after a Pipeline's transforms), ``batch_size=``
+        and ``random_state=``; one that also has ``needs_labelled_features =
+        True`` gets ``labelled_features=``, the labelled items in that same
+        representation (None when it is not a dense numeric array).
     shuffle_prop : float, default=0.0
         Proportion of the order's positions shuffled among themselves.
     cv : int or None, default=3
@@ -329,14 +334,43 @@ class Learner:
             return model[-1].predict_proba(transformed), _numeric_2d(transformed)
         return model.predict_proba(X_pool), _numeric_2d(X_pool)
 
-    def _order(self, probabilities: Any, features: np.ndarray | None, rng: np.random.RandomState):
+    @staticmethod
+    def _representation(model: Any, X: Any) -> np.ndarray | None:
+        """``X`` as the pool's features are given to strategies: through a Pipeline's transforms.
+
+        Parameters
+        ----------
+        model : fitted estimator
+        X : array-like of shape (n_items, ...)
+
+        Returns
+        -------
+        ndarray of shape (n_items, n_features) or None
+            None when the representation is not a dense numeric array.
+        """
+        if isinstance(model, Pipeline) and len(model.steps) > 1:
+            return _numeric_2d(model[:-1].transform(X))
+        return _numeric_2d(X)
+
+    def _order(
+        self,
+        probabilities: Any,
+        features: np.ndarray | None,
+        rng: np.random.RandomState,
+        labelled_features: np.ndarray | None = None,
+    ) -> np.ndarray:
         function, _ = self._strategy()
         n = _n_rows(probabilities[0] if isinstance(probabilities, list) else probabilities)
         if n == 0:
             return np.empty(0, dtype=np.intp)
         if getattr(function, "needs_features", False):
+            extra = {}
+            if getattr(function, "needs_labelled_features", False):
+                extra["labelled_features"] = labelled_features
             order = np.asarray(
-                function(probabilities, features=features, batch_size=int(self.batch_size), random_state=rng)
+                function(
+                    probabilities, features=features, batch_size=int(self.batch_size), random_state=rng, **extra
+                )
             )
             if not acquisition._is_permutation(order, n):
                 raise ValueError(f"strategy {self._strategy()[1]!r} did not return a permutation of the pool.")
@@ -371,7 +405,7 @@ class Learner:
         start = time.perf_counter()
         self._check_params()
         estimator = self._estimator()
-        _, strategy_name = self._strategy()
+        strategy_function, strategy_name = self._strategy()
         n = _n_rows(X_labelled)
         if n != len(y):
             raise TrainingError(f"Got {n} labelled items but {len(y)} labels; they must match.")
@@ -402,7 +436,10 @@ class Learner:
                 probabilities, features = np.empty((0, len(classes))), None
             timings["predict"] = time.perf_counter() - t
             t = time.perf_counter()
-            order = self._order(probabilities, features, rng)
+            labelled_features = None
+            if features is not None and getattr(strategy_function, "needs_labelled_features", False):
+                labelled_features = self._representation(model, X)
+            order = self._order(probabilities, features, rng, labelled_features)
             timings["ordering"] = time.perf_counter() - t
 
         self.model_ = model

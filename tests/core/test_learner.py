@@ -274,3 +274,79 @@ def test_cold_start_without_numeric_features_is_a_random_order():
     texts = ["a b", "c d", "e f", "g h"]
     order = Learner(MultinomialNB(), random_state=0).cold_start(texts)
     assert sorted(order.tolist()) == [0, 1, 2, 3]
+
+
+# --------------------------------------------------------------------------- feature-aware strategies
+
+
+class _Recorder:
+    """A feature-aware strategy that records what the learner gives it and returns margin's order."""
+
+    needs_features = True
+
+    def __init__(self, needs_labelled_features: bool) -> None:
+        self.needs_labelled_features = needs_labelled_features
+        self.calls: list[dict] = []
+        self.__name__ = "recorder"
+
+    def __call__(self, probabilities, *, features=None, batch_size=1, random_state=None, **extra):
+        self.calls.append({"features": features, "batch_size": batch_size, **extra})
+        from superintendent_core import margin
+
+        return margin(probabilities)
+
+
+def test_labelled_features_go_through_the_pipelines_transforms(digits):
+    from sklearn.decomposition import PCA
+
+    X, y = digits
+    recorder = _Recorder(needs_labelled_features=True)
+    model = make_pipeline(StandardScaler(), PCA(n_components=5, random_state=0), LogisticRegression(max_iter=500))
+    result = Learner(model, strategy=recorder, cv=None, batch_size=4, random_state=0).retrain(
+        X[:60], y[:60], X[60:200]
+    )
+    (call,) = recorder.calls
+    front = result.model[:-1]
+    assert call["batch_size"] == 4
+    assert call["features"].shape == (140, 5)
+    assert call["labelled_features"].shape == (60, 5)  # the pool's representation, not the raw 64 pixels
+    np.testing.assert_allclose(call["labelled_features"], front.transform(X[:60]))
+    np.testing.assert_allclose(call["features"], front.transform(X[60:200]))
+
+
+def test_labelled_features_without_a_pipeline_are_the_labelled_rows(digits):
+    X, y = digits
+    recorder = _Recorder(needs_labelled_features=True)
+    _learner(strategy=recorder, cv=None).retrain(X[:40], y[:40], X[40:100])
+    (call,) = recorder.calls
+    np.testing.assert_array_equal(call["labelled_features"], X[:40])
+    np.testing.assert_array_equal(call["features"], X[40:100])
+
+
+def test_labelled_features_only_for_strategies_that_ask(digits):
+    X, y = digits
+    recorder = _Recorder(needs_labelled_features=False)
+    _learner(strategy=recorder, cv=None).retrain(X[:40], y[:40], X[40:100])
+    (call,) = recorder.calls
+    assert "labelled_features" not in call
+    assert call["features"].shape == (60, 64)
+
+
+def test_labelled_features_follow_the_preprocess(digits):
+    X, y = digits
+    recorder = _Recorder(needs_labelled_features=True)
+    _learner(strategy=recorder, cv=None, preprocess=lambda x, y: (x[:, :10] * 2, y)).retrain(
+        X[:40], y[:40], X[40:100]
+    )
+    (call,) = recorder.calls
+    np.testing.assert_array_equal(call["labelled_features"], X[:40, :10] * 2)
+
+
+def test_text_pipeline_gives_no_labelled_features():
+    """Sparse TF-IDF rows are no dense representation: the strategy gets None for both."""
+    recorder = _Recorder(needs_labelled_features=True)
+    texts = ["good film", "bad film", "great film", "awful film", "fine film", "poor film"]
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    Learner(model, strategy=recorder, cv=None).retrain(texts[:4], ["+", "-", "+", "-"], texts[4:])
+    (call,) = recorder.calls
+    assert call["features"] is None and call["labelled_features"] is None
