@@ -232,16 +232,22 @@ class NeighbourhoodMargin:
         size = near.sum(axis=1)
         radius = np.median(kth)
 
-        score = (near @ u) / size
+        total = (near @ u).astype(np.float64)  # uncertainty left in each neighbourhood
         free = np.ones(s, dtype=bool)
         picked = []
-        for _ in range(min(batch_size, s)):
+        n_picks = min(batch_size, s)
+        for j in range(n_picks):
             # Ties go to the smaller margin: the head of the sample is in margin order.
-            best = int(np.argmax(np.where(free, score, -np.inf)))
+            best = int(np.argmax(np.where(free, total / size, -np.inf)))
             picked.append(best)
             free[best] = False
-            u[(near[best] > 0) | (D[best] <= radius)] = 0.0  # what it covers is settled
-            score = (near @ u) / size
+            if j == n_picks - 1:
+                break
+            # What it covers is settled: take those items' uncertainty out of every
+            # neighbourhood (a few columns, not a new mat-vec over the whole sample).
+            covered = np.flatnonzero(((near[best] > 0) | (D[best] <= radius)) & (u > 0))
+            total -= near[:, covered] @ u[covered]
+            u[covered] = 0.0
         return sample[np.asarray(picked, dtype=np.intp)]
 
 
