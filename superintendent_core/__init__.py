@@ -105,19 +105,40 @@ sys.modules[__name__].__class__ = _Package
 
 if TYPE_CHECKING:  # pragma: no cover
     from .acquisition import STRATEGIES, certainty, entropy, margin, random, rank, register_strategy
+    from .data import (
+        ImportResult,
+        add_features,
+        digits_settings,
+        export_project_zip,
+        images_from_folder,
+        images_from_zip,
+        import_project_zip,
+        labels_csv,
+        labels_parquet,
+        load_digits_demo,
+        read_table,
+        table_batch,
+        table_import,
+    )
+    from .data.export import copy_project
     from .learner import Learner, RetrainResult, Suggestion, TrainingError, default_estimator
     from .multilabel import MultiLabelModel
     from .selection import DEFAULT_STRATEGY
     from .simulate import SimulationResult, simulate
     from .store import (
-        DEFAULT_PROJECT_DIR, InvalidInput, Item, ItemBatch, LabelStore, LockedError, Progress,
-        ProjectSettings, Revision, StoreError, UnknownItem, VersionError, default_project_path,
+        DEFAULT_PROJECT_DIR,
+        InvalidInput,
+        Item,
+        ItemBatch,
+        LabelStore,
+        LockedError,
+        Progress,
+        ProjectSettings,
+        Revision,
+        StoreError,
+        UnknownItem,
+        VersionError,
+        default_project_path,
         open_store,
     )
     from .store.folder import FolderStore
-    from .data.export import copy_project
-    from .data import (
-        ImportResult, add_features, digits_settings, export_project_zip,
-        images_from_folder, images_from_zip, import_project_zip, labels_csv, labels_parquet,
-        load_digits_demo, read_table, table_batch, table_import,
-    )

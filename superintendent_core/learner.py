@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import functools
 import time
-from contextlib import nullcontext
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
