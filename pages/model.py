@@ -7,6 +7,7 @@ import streamlit as st
 from superintendent_core.acquisition import STRATEGIES
 from superintendent_core.learner import TrainingError
 from superintendent_core.models import MODELS, model_label, models_for
+from superintendent_core.render import format_value
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
@@ -108,14 +109,8 @@ def last_recorded(project: Project) -> None:
     skip = {"time", "n_labels", "score", "metric", "model", *SOURCE_FIELDS}
     shown = {k: v for k, v in fields.items() if k not in skip and _present(v)}
     if shown:
-        st.caption(" · ".join(f"{k.replace('_', ' ')}: {_field_text(v)}" for k, v in shown.items()))
+        st.caption(" · ".join(f"{k.replace('_', ' ')}: {format_value(v, digits=3)}" for k, v in shown.items()))
 
-
-def _field_text(value) -> str:
-    """A history value as the page shows it: floats rounded, whole numbers without a decimal point."""
-    if isinstance(value, float):
-        return f"{value:,.0f}" if value.is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:,.2f}"
-    return str(value)
 
 
 def settings_form(project: Project) -> None:

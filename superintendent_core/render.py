@@ -22,6 +22,7 @@ __all__ = [
     "escape_markdown",
     "format_row",
     "format_text",
+    "format_value",
     "shortcut_keys",
     "thumbnail",
 ]
@@ -141,13 +142,21 @@ def escape_markdown(text: str) -> str:
     return escaped.replace("\n", "  \n")
 
 
-def _cell(value: Any) -> str:
+def format_value(value: Any, digits: int = 6) -> str:
+    """One value as display text: floats to ``digits`` significant digits (large ones whole,
+    with thousands separators), missing values empty.
+
+    >>> format_value(0.2991062739999961, digits=3), format_value(2.0), format_value(float("nan"))
+    ('0.299', '2', '')
+    """
     if value is None:
         return ""
     if isinstance(value, float):
         if math.isnan(value):
             return ""
-        return f"{value:.6g}"
+        if math.isfinite(value) and abs(value) >= 10**digits:
+            return f"{value:,.0f}"  # 1,234,567 rather than 1.23e+06
+        return f"{value:.{digits}g}"
     if isinstance(value, bytes):
         return f"<{len(value)} bytes>"
     return str(value)
@@ -161,7 +170,7 @@ def format_row(row: Mapping[str, Any], max_chars: int = 200) -> list[tuple[str, 
     """
     out = []
     for column, value in row.items():
-        text = _cell(value)
+        text = format_value(value)
         if len(text) > max_chars:
             text = text[: max_chars - 1] + "…"
         out.append((str(column), text))

@@ -19,6 +19,7 @@ from superintendent_core.render import (
     escape_markdown,
     format_row,
     format_text,
+    format_value,
     shortcut_keys,
 )
 from superintendent_core.store import ProjectSettings, open_store
@@ -337,3 +338,10 @@ def test_cold_start_of_a_text_project_is_a_seeded_shuffle(tmp_path):
         store.add_items(ItemBatch(names=tuple(f"r{i}" for i in range(50)), kind="text", features=texts, payloads=texts))
         ordered = cold_start_project(store, random_state=0)
         assert sorted(ordered.tolist()) == list(range(50)) and ordered.tolist() != list(range(50))
+
+
+def test_format_value_rounds_floats_and_hides_missing_values():
+    assert format_value(0.2991062739999961, digits=3) == "0.299"
+    assert format_value(2.0) == "2" and format_value(1234.5678, digits=3) == "1,235"
+    assert format_value(float("nan")) == "" and format_value(None) == ""
+    assert format_value("app") == "app" and format_value(b"abc") == "<3 bytes>"
