@@ -21,8 +21,34 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-__all__ = ["AttemptLimiter"]
+__all__ = ["Attempt", "AttemptLimiter"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Attempt(Generic[T]):
+    """What :meth:`AttemptLimiter.attempt` made of one try.
+
+    Attributes
+    ----------
+    result : object or None
+        What the check returned; None when it failed or was not run.
+    checked : bool
+        False when the client still had to wait, so the check was not even run.
+    wait : float
+        Seconds the client must wait before its next try is checked (0.0: at once).
+    """
+
+    result: T | None
+    checked: bool
+    wait: float
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
 
 
 @dataclass
@@ -116,6 +142,33 @@ class AttemptLimiter:
             delay = min(self.max_delay, self.base_delay * 2.0 ** min(excess - 1, 64))
             record.blocked_until = now + delay
             return delay
+
+    def attempt(self, client: str, check: Callable[[], T | None]) -> Attempt[T]:
+        """One try by ``client``: run ``check`` unless the client must wait, and count the outcome.
+
+        Parameters
+        ----------
+        client : str
+            Who is trying (e.g. ``"ip:10.0.0.1"``).
+        check : callable
+            Compares the credential; returns what it unlocks, or None when it is wrong.
+
+        Returns
+        -------
+        Attempt
+            ``checked=False`` (and no result) while the client waits: the check is
+            not run, so trying faster does not help. Otherwise the check's result;
+            a None result counts as a failure (and may impose a wait), anything
+            else as a success (which forgets the client's failures).
+        """
+        wait = self.retry_after(client)
+        if wait > 0:
+            return Attempt(None, False, wait)
+        result = check()
+        if result is None:
+            return Attempt(None, True, self.failed(client))
+        self.succeeded(client)
+        return Attempt(result, True, 0.0)
 
     def succeeded(self, client: str) -> None:
         """A correct passcode: forget the client's failures."""

@@ -31,7 +31,7 @@ import streamlit as st
 from streamlit import config as _st_config
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from superintendent_core.attempts import AttemptLimiter
+from superintendent_core.attempts import Attempt, AttemptLimiter
 from superintendent_core.auth import AuthConfig, AuthError, Role, check_labeller_name
 
 from . import state as S
@@ -76,12 +76,12 @@ def _client() -> str:
     return f"ip:{address}" if isinstance(address, str) and address else "unknown-client"
 
 
-def _refuse(message: str) -> None:
-    """A failed sign-in: count it and say so (with the wait, once the free attempts are used)."""
-    wait = attempt_limiter().failed(_client())
-    st.session_state[S.AUTH_REFUSED] = (
-        message if wait <= 0 else f"{message} {SLOW_DOWN.format(wait=AttemptLimiter.describe(wait))}"
-    )
+def _refusal(attempt: Attempt, message: str) -> str:
+    """What a refused try is told: only to wait, or why it failed (and the wait, once there is one)."""
+    slow = SLOW_DOWN.format(wait=AttemptLimiter.describe(attempt.wait))
+    if not attempt.checked:
+        return slow
+    return message if attempt.wait <= 0 else f"{message} {slow}"
 
 
 @dataclass(frozen=True)
@@ -224,18 +224,11 @@ def consume_invite(config: AuthConfig | None) -> None:
     del st.query_params[S.QP_INVITE]
     if config is None or config.single_user:
         return
-    limiter = attempt_limiter()
-    wait = limiter.retry_after(_client())
-    if wait > 0:  # refused without looking at the token
-        S.notify(st.session_state, "error", SLOW_DOWN.format(wait=AttemptLimiter.describe(wait)))
+    attempt = attempt_limiter().attempt(_client(), lambda: config.role_for_token(token))
+    if not attempt.ok:
+        S.notify(st.session_state, "error", _refusal(attempt, BAD_INVITE))
         return
-    match = config.role_for_token(token)
-    if match is None:
-        limiter.failed(_client())
-        S.notify(st.session_state, "error", BAD_INVITE)
-        return
-    limiter.succeeded(_client())
-    name, role = match
+    name, role = attempt.result
     _grant(name, role)
     S.notify(st.session_state, "success", f"Welcome, {name}: you are signed in as {role.value}.")
 
@@ -280,27 +273,18 @@ def _check_sign_in() -> None:
     except ValueError as exc:
         st.session_state[S.AUTH_REFUSED] = str(exc)
         return
-    limiter = attempt_limiter()
-    wait = limiter.retry_after(_client())
-    if wait > 0:  # refused without comparing: waiting cannot be sidestepped by trying faster
-        st.session_state[S.AUTH_REFUSED] = SLOW_DOWN.format(wait=AttemptLimiter.describe(wait))
-        return
     person = config.person(name)
+    # A configured person signs in with their own passcode (or link), never a shared one.
+    attempt = attempt_limiter().attempt(
+        _client(), lambda: config.check_passcode(person.name if person is not None else wanted, given)
+    )
+    if not attempt.ok:
+        st.session_state[S.AUTH_REFUSED] = _refusal(attempt, REFUSED)
+        return
     if person is not None:
-        # A configured person signs in with their own passcode (or link), never a shared one.
-        role = config.check_passcode(person.name, given)
-        if role is None:
-            _refuse(REFUSED)
-            return
-        limiter.succeeded(_client())
-        _grant(person.name, role)
+        _grant(person.name, attempt.result)
         return
-    role = config.check_passcode(wanted, given)
-    if role is None:
-        _refuse(REFUSED)
-        return
-    limiter.succeeded(_client())
-    _grant(None, role)
+    _grant(None, attempt.result)
     st.session_state[S.LABELLER] = name
     st.query_params[S.QP_LABELLER] = name
 

@@ -108,3 +108,25 @@ def test_bad_parameters_are_refused(kwargs):
 def test_describe():
     assert AttemptLimiter.describe(1.2) == "2 s"
     assert AttemptLimiter.describe(300) == "5 min"
+
+
+def test_attempt_runs_the_check_only_when_the_client_may_try():
+    clock = Clock()
+    limiter = AttemptLimiter(free=1, base_delay=4.0, clock=clock)
+    calls = []
+
+    def wrong():
+        calls.append("wrong")
+        return None
+
+    first = limiter.attempt("a", wrong)
+    assert (first.ok, first.checked, first.wait) == (False, True, 0.0)
+    second = limiter.attempt("a", wrong)
+    assert (second.ok, second.checked, second.wait) == (False, True, 4.0)
+    waiting = limiter.attempt("a", lambda: calls.append("right") or "admin")
+    assert (waiting.ok, waiting.checked, waiting.wait) == (False, False, 4.0)
+    assert calls == ["wrong", "wrong"]  # the right answer was not even compared
+    clock.now += 4.0
+    right = limiter.attempt("a", lambda: "admin")
+    assert (right.result, right.checked, right.wait) == ("admin", True, 0.0)
+    assert limiter.retry_after("a") == 0.0 and limiter.failed("a") == 0.0  # the success forgot the failures
