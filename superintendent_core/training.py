@@ -349,9 +349,9 @@ class RetrainScheduler:
         self._thread: threading.Thread | None = None
         self._trained_at = 0  # labelled count when the latest retrain started
         self._version = 0
-        self._cold_thread: threading.Thread | None = None
-        self._cold_checked = False  # warm_up has been called once
-        self._cold_active = False  # a cold start holds self._run
+        self._warm_thread: threading.Thread | None = None
+        self._warm_checked = False  # warm_up has been called once
+        self._warm_active = False  # a warm-up holds self._run
         #: Why the cold start failed (None: it succeeded, was not needed, or has not run).
         self.cold_start_error: str | None = None
 
@@ -359,8 +359,8 @@ class RetrainScheduler:
 
     @property
     def running(self) -> bool:
-        """Whether a retrain (background or not) is in progress (a cold start does not count)."""
-        return self._run.locked() and not self._cold_active
+        """Whether a retrain (background or not) is in progress (a warm-up's cold start does not count)."""
+        return self._run.locked() and not self._warm_active
 
     @property
     def version(self) -> int:
@@ -428,18 +428,18 @@ class RetrainScheduler:
             Whether a thread was started.
         """
         with self._state:
-            if self._cold_checked:
+            if self._warm_checked:
                 return False
-            self._cold_checked = True
+            self._warm_checked = True
             thread = threading.Thread(target=self._warm_up, name="superintendent-warm-up", daemon=True)
-            self._cold_thread = thread
+            self._warm_thread = thread
             thread.start()
         return True
 
     def _warm_up(self) -> None:
         restore = False
         with self._run:
-            self._cold_active = True
+            self._warm_active = True
             try:
                 if self.store.revision().order == 0:
                     cold_start_project(self.store, random_state=self.random_state)
@@ -449,7 +449,7 @@ class RetrainScheduler:
             except Exception as exc:  # a thread has no one to raise to; the app may show it
                 self.cold_start_error = f"{type(exc).__name__}: {exc}"
             finally:
-                self._cold_active = False
+                self._warm_active = False
         if restore:
             try:
                 self.run()
@@ -496,9 +496,9 @@ class RetrainScheduler:
             return snapshot
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the background retrain and cold start to finish; True if none runs afterwards."""
+        """Wait for the background retrain and the warm-up to finish; True if none runs afterwards."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in (self._cold_thread, self._thread):
+        for thread in (self._warm_thread, self._thread):
             if thread is not None:
                 thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
                 if thread.is_alive():
