@@ -51,6 +51,34 @@ def _positive_int(name: str, value) -> int:
     return int(value)
 
 
+def _draw_others(n: int, exclude: np.ndarray, size: int, rng: np.random.RandomState) -> np.ndarray:
+    """``size`` distinct rows of ``range(n)`` outside ``exclude``, uniformly at random.
+
+    Needs ``n >= len(exclude) + size``. On a small pool this is ``rng.choice``
+    without replacement (a permutation of the pool). On a large one (more than
+    8 × the rows wanted) a permutation of the whole pool is wasted work: 1.1 ms
+    at 70,000 rows against 0.1 ms for drawing with replacement and dropping
+    repeats. Both are uniform draws of distinct rows.
+    """
+    wanted = exclude.size + size
+    if n <= 8 * wanted:
+        draw = rng.choice(n, wanted, replace=False)
+        return draw[~np.isin(draw, exclude)][:size]
+    taken = np.zeros(n, dtype=bool)
+    taken[exclude] = True
+    chosen: list[np.ndarray] = []
+    missing = size
+    while missing:
+        draw = rng.randint(0, n, size=missing + missing // 4 + 8)
+        _, first = np.unique(draw, return_index=True)
+        draw = draw[np.sort(first)]  # distinct, in the order drawn
+        draw = draw[~taken[draw]][:missing]
+        taken[draw] = True
+        chosen.append(draw)
+        missing -= draw.size
+    return np.concatenate(chosen)
+
+
 class NeighbourhoodMargin:
     """Margin smoothed over neighbourhoods, with a coverage cold start and diverse batches.
 
@@ -193,9 +221,7 @@ class NeighbourhoodMargin:
         if n <= m + self.n_reference:
             return margin_order
         head = margin_order[:m]
-        draw = rng.choice(n, m + self.n_reference, replace=False)
-        others = draw[~np.isin(draw, head)][: self.n_reference]
-        return np.concatenate([head, others])
+        return np.concatenate([head, _draw_others(n, head, self.n_reference, rng)])
 
     def _pick(
         self,
@@ -208,20 +234,25 @@ class NeighbourhoodMargin:
     ) -> np.ndarray:
         """The batch: greedy picks of the best-scoring sampled item, covering as it goes."""
         sample = self._sample(margin_order, batch_size, rng)
-        n = key.shape[0]
-        rows = [features[sample]]
-        uncertainty = [1.0 - key[sample].astype(np.float64)]
+        n, s = key.shape[0], sample.size  # rows 0..s-1 of the sample are pool items, the rest labelled
+        chosen = np.empty(0, dtype=np.intp)
         if labelled_features is not None and len(labelled_features):
             # Labelled items at the pool's sampling rate, so the sample keeps the data's proportions.
             n_lab = len(labelled_features)
-            rate = sample.size / n
+            rate = s / n
             take = n_lab if rate >= 1 else int(rng.binomial(n_lab, rate))
             chosen = np.arange(n_lab) if take == n_lab else np.sort(rng.choice(n_lab, take, replace=False))
-            rows.append(labelled_features[chosen])
-            uncertainty.append(np.zeros(take))
-        u = np.concatenate(uncertainty).astype(np.float32)
-        Z = principal_components(np.concatenate(rows) if len(rows) > 1 else rows[0], self.n_components)
-        s = sample.size  # rows 0..s-1 of Z are pool items (the candidates), the rest labelled
+        # Gathered straight into one float32 block: the pool's rows are the big part.
+        rows = np.empty((s + chosen.size, features.shape[1]), dtype=np.float32)
+        if features.dtype == np.float32:
+            np.take(features, sample, axis=0, out=rows[:s])
+        else:
+            rows[:s] = features[sample]
+        if chosen.size:
+            rows[s:] = labelled_features[chosen]
+        u = np.zeros(rows.shape[0], dtype=np.float32)  # labelled items: no uncertainty left
+        u[:s] = 1.0 - key[sample].astype(np.float64)
+        Z = principal_components(rows, self.n_components)
         D = squared_distances(Z[:s], Z)
         D[np.arange(s), np.arange(s)] = -1.0  # an item is its own first neighbour
         k = min(self.n_neighbours + 1, Z.shape[0])
@@ -229,7 +260,7 @@ class NeighbourhoodMargin:
         # mask cost a third of an argpartition, and the score is then one mat-vec.
         kth = np.partition(D, k - 1, axis=1)[:, k - 1]
         near = (D <= kth[:, None]).astype(np.float32)
-        size = near.sum(axis=1)
+        size = near @ np.ones(near.shape[1], dtype=np.float32)  # exact: counts < 2**24
         radius = np.median(kth)
 
         total = (near @ u).astype(np.float64)  # uncertainty left in each neighbourhood

@@ -287,3 +287,73 @@ def test_squared_distances():
     expected = ((A[:, None, :] - B[None, :, :]) ** 2).sum(-1)
     np.testing.assert_allclose(squared_distances(A, B), expected, atol=1e-9)
     assert (squared_distances(A, A) >= 0).all()
+
+
+def test_principal_components_are_scikit_learns_randomized_svd():
+    """Our own randomized SVD computes what sklearn's does (up to each component's sign)."""
+    from sklearn.utils.extmath import randomized_svd
+
+    from superintendent_core.cold_start import _PCA_ROWS, principal_components
+
+    rng = np.random.RandomState(0)
+    for shape in [(1200, 784), (700, 64), (90, 40)]:  # wide (SVD of the transpose), tall, few rows
+        X = (rng.normal(size=shape) @ rng.normal(size=(shape[1], shape[1]))).astype(np.float32)
+        fit = X[:: max(1, X.shape[0] // _PCA_ROWS)][:_PCA_ROWS]
+        mean = fit.mean(axis=0)
+        _, _, components = randomized_svd(fit - mean, 32, n_iter=2, random_state=0)
+        expected = (X - mean) @ components.T.astype(np.float32)
+        got = principal_components(X, 32)
+        assert got.shape == (shape[0], 32) and got.dtype == np.float32
+        signs = np.sign((got * expected).sum(axis=0))
+        assert (signs != 0).all()
+        np.testing.assert_allclose(got * signs, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
+        # Distances, all that the strategies use, do not depend on the signs.
+        np.testing.assert_allclose(
+            squared_distances(got[:50], got), squared_distances(expected[:50], expected),
+            rtol=1e-3, atol=1e-3 * np.abs(expected).max() ** 2,
+        )
+
+
+@pytest.mark.parametrize("n", [1_100, 1_500, 30_000])  # a permutation of the pool / draws with repeats dropped
+def test_reference_draw_is_distinct_and_avoids_the_head(n):
+    from superintendent_core.selection import _draw_others
+
+    head = np.arange(0, 1000, 10)
+    for seed in range(5):
+        draw = _draw_others(n, head, 1000, np.random.RandomState(seed))
+        assert draw.shape == (1000,) and draw.dtype.kind == "i"
+        assert np.unique(draw).size == 1000
+        assert draw.min() >= 0 and draw.max() < n
+        assert not np.isin(draw, head).any()
+        np.testing.assert_array_equal(draw, _draw_others(n, head, 1000, np.random.RandomState(seed)))
+
+
+def test_reference_draw_from_a_large_pool_is_uniform():
+    from superintendent_core.selection import _draw_others
+
+    n, head, rng = 20_000, np.arange(100), np.random.RandomState(0)
+    counts = np.zeros(n)
+    for _ in range(400):
+        counts[_draw_others(n, head, 500, rng)] += 1
+    assert counts[head].sum() == 0
+    rest = counts[100:]  # each row: Binomial(400, 500 / 19,900), mean 10.05, sd 3.2
+    assert abs(rest.mean() - 400 * 500 / 19_900) < 1e-9  # exactly 500 rows per draw
+    assert 2.9 < rest.std() < 3.5
+    # No region of the pool is favoured: the 20 blocks of 995 rows get equal shares.
+    blocks = rest.reshape(20, -1).sum(axis=1)
+    assert np.abs(blocks / blocks.mean() - 1).max() < 0.05
+
+
+def test_float64_features_order_like_their_float32_values():
+    """The sample is gathered as float32 either way, so the order only depends on the values."""
+    rng = np.random.RandomState(0)
+    X32 = rng.normal(size=(3_000, 50)).astype(np.float32)
+    P = _probabilities(3_000, k=4)
+    lab32 = rng.normal(size=(40, 50)).astype(np.float32)
+    a = neighbourhood(P, features=X32, labelled_features=lab32, batch_size=10, random_state=3)
+    b = neighbourhood(
+        P, features=X32.astype(np.float64), labelled_features=lab32.astype(np.float64), batch_size=10,
+        random_state=3,
+    )
+    assert _is_permutation(a, 3_000)
+    np.testing.assert_array_equal(a, b)
