@@ -4,7 +4,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from superintendent_core.acquisition import STRATEGIES
+from superintendent_core.acquisition import strategy_names
 from superintendent_core.learner import TrainingError
 from superintendent_core.models import MODELS, model_label, models_for
 from superintendent_core.render import format_value
@@ -118,7 +118,7 @@ def settings_form(project: Project) -> None:
     model_names = models_for(settings.feature_kind)
     if settings.model not in model_names:
         model_names = [settings.model, *model_names] if settings.model in MODELS else model_names
-    strategies = [None, *STRATEGIES]
+    strategies = [None, *strategy_names()]
     with st.form("model_settings", border=True):
         model = st.selectbox(
             "Model",

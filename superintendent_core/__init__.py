@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "random": "acquisition",
     "rank": "acquisition",
     "register_strategy": "acquisition",
+    "strategy_names": "acquisition",
     "Learner": "learner",
     "RetrainResult": "learner",
     "Suggestion": "learner",
@@ -104,7 +105,16 @@ sys.modules[__name__].__class__ = _Package
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .acquisition import STRATEGIES, certainty, entropy, margin, random, rank, register_strategy
+    from .acquisition import (
+        STRATEGIES,
+        certainty,
+        entropy,
+        margin,
+        random,
+        rank,
+        register_strategy,
+        strategy_names,
+    )
     from .data import (
         ImportResult,
         add_features,

@@ -32,6 +32,7 @@ __all__ = [
     "register_strategy",
     "resolve_strategy",
     "shuffle_positions",
+    "strategy_names",
 ]
 
 ProbabilityInput = np.ndarray | Sequence[np.ndarray]
@@ -346,6 +347,16 @@ def _register_builtin_strategies() -> None:
     Imported here, at call time, because :mod:`.selection` imports this module.
     """
     from . import selection  # noqa: F401  (registers "neighbourhood" on import)
+
+
+def strategy_names() -> list[str]:
+    """Names of every registered strategy, the project's own included, in registration order.
+
+    Unlike reading :data:`STRATEGIES` directly, this does not depend on whether
+    the module that registers the default strategy has been imported yet.
+    """
+    _register_builtin_strategies()
+    return list(STRATEGIES)
 
 
 def resolve_strategy(strategy: str | Strategy) -> Strategy:

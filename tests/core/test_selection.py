@@ -357,3 +357,18 @@ def test_float64_features_order_like_their_float32_values():
     )
     assert _is_permutation(a, 3_000)
     np.testing.assert_array_equal(a, b)
+
+
+def test_strategy_names_list_the_default_in_a_fresh_interpreter():
+    """What the Model page offers: the default's name too, before anything imported its module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from superintendent_core.acquisition import strategy_names\n"
+        "assert 'superintendent_core.selection' not in sys.modules\n"
+        "print(' '.join(strategy_names()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["margin", "entropy", "certainty", "random", "neighbourhood"]
