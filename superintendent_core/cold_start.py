@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["coverage_order", "principal_components", "squared_distances"]
+__all__ = ["coverage_continuation", "coverage_order", "principal_components", "squared_distances"]
 
 #: Rows the principal components of wide features are computed from.
 _PCA_ROWS = 500
@@ -222,3 +222,79 @@ def coverage_order(
     rest[head] = False
     tail = np.flatnonzero(rest)
     return np.concatenate([head, tail[rng.permutation(tail.size)]]).astype(np.intp)
+
+
+def coverage_continuation(
+    features: np.ndarray,
+    labelled_features: np.ndarray,
+    n_picks: int,
+    *,
+    random_state: int | np.random.RandomState | None = None,
+    n_sample: int = 2000,
+    n_neighbours: int = 10,
+    radius_quantile: float = 0.9,
+    n_components: int = 64,
+) -> np.ndarray:
+    """The next items of a coverage order, once some items are labelled.
+
+    The greedy maximum coverage of :func:`coverage_order` (ProbCover), with the
+    balls of the labelled items already covered: it picks, one after another,
+    the pool items whose balls hold the most items that no labelled or picked
+    item covers. Same radius and outlier rule as :func:`coverage_order`.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_samples, n_features)
+        The pool (the unlabelled items).
+    labelled_features : ndarray of shape (n_labelled, n_features)
+        The labelled items, in the same representation.
+    n_picks : int
+        Items wanted.
+    random_state, n_sample, n_neighbours, radius_quantile, n_components
+        As in :func:`coverage_order`.
+
+    Returns
+    -------
+    picks : ndarray of shape (n_found,)
+        Pool row indices, best first; fewer than ``n_picks`` (possibly none) when
+        every remaining ball covers fewer items than the outlier threshold.
+
+    Raises
+    ------
+    ValueError
+        If either array is not 2-D or their widths differ.
+    """
+    rng = check_random_state(random_state)
+    features, labelled_features = np.asarray(features), np.asarray(labelled_features)
+    if features.ndim != 2 or labelled_features.ndim != 2 or labelled_features.shape[1] != features.shape[1]:
+        raise ValueError(
+            "features and labelled_features must be 2-D arrays with the same number of columns, got "
+            f"shapes {features.shape} and {labelled_features.shape}."
+        )
+    n = features.shape[0]
+    sample = np.sort(rng.choice(n, n_sample, replace=False)) if n > n_sample else np.arange(n)
+    s = sample.size
+    if s < 3:
+        return np.empty(0, dtype=np.intp)
+    X = principal_components(np.concatenate([features[sample], labelled_features]), n_components)
+    D = squared_distances(X, X[:s])  # rows: sampled pool items, then labelled items
+    k = min(n_neighbours, s - 1)
+    radius = np.quantile(np.partition(D[:s], k, axis=1)[:, k], radius_quantile)
+    balls = D <= radius
+    covered = balls[s:].any(axis=0)
+    balls = balls[:s]
+    gain = (balls & ~covered).sum(axis=1).astype(np.int64)
+    smallest = max(1, (k + 1) // 3)
+    available = np.ones(s, dtype=bool)
+    chosen: list[int] = []
+    while len(chosen) < min(n_picks, s):
+        gain_masked = np.where(available, gain, -1)
+        best = int(np.argmax(gain_masked))
+        if gain_masked[best] < smallest:
+            break
+        chosen.append(best)
+        available[best] = False
+        newly = balls[best] & ~covered
+        covered |= newly
+        gain -= balls[:, newly].sum(axis=1)
+    return sample[np.asarray(chosen, dtype=np.intp)]

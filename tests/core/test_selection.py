@@ -11,7 +11,7 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from superintendent_core import acquisition
-from superintendent_core.cold_start import coverage_order, squared_distances
+from superintendent_core.cold_start import coverage_continuation, coverage_order, squared_distances
 from superintendent_core.learner import Learner
 from superintendent_core.selection import DEFAULT_STRATEGY, NeighbourhoodMargin, neighbourhood
 
@@ -193,9 +193,12 @@ def test_bad_probabilities(bad):
         neighbourhood(bad, features=np.zeros((1, 2)))
 
 
-@pytest.mark.parametrize("param", ["n_neighbours", "n_candidates", "n_reference"])
+@pytest.mark.parametrize("param", ["n_neighbours", "n_candidates", "n_reference", "cover_per_class"])
 @pytest.mark.parametrize("value", [0, -1, 2.5, True])
 def test_bad_parameters(param, value):
+    if param == "cover_per_class" and value == 0:
+        assert NeighbourhoodMargin(cover_per_class=0).cover_per_class == 0  # 0: never keep covering
+        return
     with pytest.raises(ValueError, match=param):
         NeighbourhoodMargin(**{param: value})
 
@@ -372,3 +375,91 @@ def test_strategy_names_list_the_default_in_a_fresh_interpreter():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["margin", "entropy", "certainty", "random", "neighbourhood"]
+
+
+# --------------------------------------------------------------------------- few labels: keep covering
+
+
+def _blob_pool(n_classes=50):
+    """Five equal blobs; the model (``n_classes`` classes) is unsure only in blob 0."""
+    X, blob = _blobs([60] * 5)
+    rng = np.random.RandomState(0)
+    p = np.full((len(X), n_classes), 0.01 / (n_classes - 1))
+    p[np.arange(len(X)), rng.randint(0, n_classes, len(X))] = 0.99  # sure elsewhere
+    p[blob == 0] = rng.dirichlet(np.ones(n_classes) * 50, size=60)  # nearly uniform: unsure
+    return X, blob, p
+
+
+def test_coverage_continuation_goes_where_no_label_is():
+    X, blob = _blobs([60] * 5)
+    labelled = X[blob <= 2][::2]  # half of blobs 0, 1, 2 labelled
+    picks = coverage_continuation(X, labelled, 2, random_state=0)
+    assert sorted(blob[picks].tolist()) == [3, 4]
+    one_label_each = X[[0, 60, 120]]  # a label covers only its ball: big unlabelled parts still come first
+    assert set(blob[coverage_continuation(X, one_label_each, 5, random_state=0)].tolist()) == {0, 1, 2, 3, 4}
+
+
+def test_coverage_continuation_stops_when_everything_is_covered():
+    X, _ = _blobs([200, 100])
+    picks = coverage_continuation(X, X[::2], 5, random_state=0)  # every other item labelled
+    assert picks.size == 0
+
+
+def test_below_two_labels_per_class_the_batch_keeps_covering():
+    X, blob, p = _blob_pool()
+    labelled = X[blob <= 2][::2] + 0.01  # 90 labels for 50 classes: below 2 per class
+    covering = neighbourhood(p, features=X, labelled_features=labelled, batch_size=2, random_state=0)
+    assert sorted(blob[covering[:2]].tolist()) == [3, 4]  # the blobs without a label
+    # Without the rule, the model's uncertainty sends both into blob 0.
+    plain = NeighbourhoodMargin(cover_per_class=0)(
+        p, features=X, labelled_features=labelled, batch_size=2, random_state=0
+    )
+    assert blob[plain[:2]].tolist() == [0, 0]
+    assert _is_permutation(covering, len(X))
+
+
+def test_with_two_labels_per_class_uncertainty_takes_over():
+    X, blob, p = _blob_pool()
+    labelled = np.vstack([X[blob <= 2][::2], X[blob <= 2][1::2][:10]]) + 0.01  # 100 labels, 50 classes
+    order = neighbourhood(p, features=X, labelled_features=labelled, batch_size=2, random_state=0)
+    plain = NeighbourhoodMargin(cover_per_class=0)(
+        p, features=X, labelled_features=labelled, batch_size=2, random_state=0
+    )
+    np.testing.assert_array_equal(order, plain)
+    assert blob[order[:2]].tolist() == [0, 0]
+
+
+def test_when_coverage_runs_out_the_batch_is_filled_by_uncertainty():
+    X, blob, p = _blob_pool(n_classes=100)
+    labelled = X[::2] + 0.01  # 150 labels, every region has one nearby; 100 classes want 200
+    assert coverage_continuation(X, labelled, 4, random_state=0).size < 4
+    order = neighbourhood(p, features=X, labelled_features=labelled, batch_size=4, random_state=0)
+    assert _is_permutation(order, len(X))
+    assert len(set(order[:4].tolist())) == 4
+    assert (blob[order[:4]] == 0).all()  # the unsure blob fills the batch
+
+
+def test_no_dip_after_the_first_retrain():
+    """Digits, batch 10: the second batch used to make the model worse (0.83 -> 0.70-0.74 at 20 labels)."""
+    from sklearn.model_selection import train_test_split
+
+    from superintendent_core import simulate
+
+    X, y = load_digits(return_X_y=True)
+    X_pool, X_test, y_pool, y_test = train_test_split(X / 16, y, test_size=1 / 3, stratify=y, random_state=0)
+    at_20 = []
+    for seed in range(3):
+        curve = simulate(
+            X_pool, y_pool, X_test, y_test, LogisticRegression(max_iter=2000), batch_size=10, budget=20,
+            random_state=seed,
+        ).curve
+        assert curve["n_labels"].tolist() == [10, 20]
+        at_20.append(curve["accuracy"].iloc[1])
+    assert np.mean(at_20) > 0.78
+
+
+def test_coverage_continuation_bad_shapes():
+    with pytest.raises(ValueError, match="same number of columns"):
+        coverage_continuation(np.zeros((10, 2)), np.zeros((3, 4)), 2)
+    with pytest.raises(ValueError, match="2-D"):
+        coverage_continuation(np.zeros(10), np.zeros((3, 1)), 2)
