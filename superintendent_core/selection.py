@@ -42,6 +42,8 @@ Figures (digits, ``benchmarks/bench_efficiency.py``) are in
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from sklearn.utils import check_random_state
 
@@ -225,7 +227,34 @@ class NeighbourhoodMargin:
                     f"(shape {labelled_features.shape}) while the features have {features.shape[1]}."
                 )
         rng = check_random_state(random_state)
-        margin_order = acquisition._order_from_key(key)
+        m = min(n, max(self.n_candidates, 10 * batch_size))  # smallest margins, always in the sample
+        if n <= m + self.n_reference:  # the sample is the whole pool, in margin order
+            margin_order = acquisition._order_from_key(key)
+            picked = self._batch(key, margin_order, probabilities, features, labelled_features, batch_size, rng)
+        else:
+            # The full margin order is needed only for the tail: it is sorted in a second
+            # thread (numpy's sort releases the GIL) while the batch is chosen from the
+            # m smallest margins (a partition, same rows as the sort's first m).
+            with ThreadPoolExecutor(max_workers=1) as executor:
+                sorting = executor.submit(acquisition._order_from_key, key)
+                head = acquisition._order_from_key(key, m)
+                picked = self._batch(key, head, probabilities, features, labelled_features, batch_size, rng)
+                margin_order = sorting.result()
+        rest = np.ones(n, dtype=bool)
+        rest[picked] = False
+        return np.concatenate([picked, margin_order[rest[margin_order]]]).astype(np.intp)
+
+    def _batch(
+        self,
+        key: np.ndarray,
+        head: np.ndarray,
+        probabilities: acquisition.ProbabilityInput,
+        features: np.ndarray,
+        labelled_features: np.ndarray | None,
+        batch_size: int,
+        rng: np.random.RandomState,
+    ) -> np.ndarray:
+        """The first ``batch_size`` items of the order (``head``: the smallest margins, in margin order)."""
         picked = np.empty(0, dtype=np.intp)
         if labelled_features is not None and self._too_few_labels(probabilities, len(labelled_features)):
             # Too few labels per class for the model's uncertainty to mean much (the
@@ -237,11 +266,9 @@ class NeighbourhoodMargin:
             covered = labelled_features
             if picked.size:
                 covered = np.concatenate([labelled_features, features[picked]])
-            more = self._pick(key, margin_order, features, covered, batch_size, rng)
+            more = self._pick(key, self._sample(head, key.shape[0], rng), features, covered, batch_size, rng)
             picked = np.concatenate([picked, more[~np.isin(more, picked)][: batch_size - picked.size]])
-        rest = np.ones(n, dtype=bool)
-        rest[picked] = False
-        return np.concatenate([picked, margin_order[rest[margin_order]]]).astype(np.intp)
+        return picked
 
     # ------------------------------------------------------------------ internals
 
@@ -251,26 +278,25 @@ class NeighbourhoodMargin:
         n_classes = max(np.shape(p)[1] for p in outputs)
         return n_labelled < self.cover_per_class * n_classes
 
-    def _sample(self, margin_order: np.ndarray, batch_size: int, rng: np.random.RandomState) -> np.ndarray:
-        """Pool rows to work on: the smallest margins first, then random ones."""
-        n = margin_order.shape[0]
-        m = min(n, max(self.n_candidates, 10 * batch_size))
-        if n <= m + self.n_reference:
-            return margin_order
-        head = margin_order[:m]
+    def _sample(self, head: np.ndarray, n: int, rng: np.random.RandomState) -> np.ndarray:
+        """Pool rows to work on: ``head`` (the smallest margins, or the whole pool), then random ones."""
+        if head.size == n:
+            return head
         return np.concatenate([head, _draw_others(n, head, self.n_reference, rng)])
 
     def _pick(
         self,
         key: np.ndarray,
-        margin_order: np.ndarray,
+        sample: np.ndarray,
         features: np.ndarray,
         labelled_features: np.ndarray | None,
         batch_size: int,
         rng: np.random.RandomState,
     ) -> np.ndarray:
-        """The batch: greedy picks of the best-scoring sampled item, covering as it goes."""
-        sample = self._sample(margin_order, batch_size, rng)
+        """The batch: greedy picks of the best-scoring ``sample`` item, covering as it goes.
+
+        ``sample``: pool rows, those with the smallest margins first, in margin order.
+        """
         n, s = key.shape[0], sample.size  # rows 0..s-1 of the sample are pool items, the rest labelled
         chosen = np.empty(0, dtype=np.intp)
         if labelled_features is not None and len(labelled_features):
