@@ -33,8 +33,12 @@ labels, 0.74 at 20 by margin over neighbourhoods, 0.81 by coverage).
 Cost: one O(n·k) pass over the probabilities and one sort of the margins; the
 distance work is (sample × sample × ``n_components``), independent of the pool
 size: features wider than ``n_components`` are reduced to their top principal
-components (a randomized SVD of 500 sampled rows). On a 70,000 × 784 pool the
-whole call takes about 45 ms on one thread (plain margin: 7 ms).
+components (a randomized SVD of 500 sampled rows). On a 70,000 × 784 pool with
+500 labelled the whole call takes about 17 ms (plain margin: 4 ms; 2-core
+machine, one BLAS thread; the pool's margins are sorted in a second thread
+meanwhile); the first calls in a fresh process take up to 25 ms. While the
+coverage continues (fewer than 2 labels per class) it costs what the cold
+start costs, about 50 ms.
 
 Figures (digits, ``benchmarks/bench_efficiency.py``) are in
 ``benchmarks/results/efficiency_table.csv``.
