@@ -108,6 +108,45 @@ def _top_right_singular_vectors(M: np.ndarray, k: int, n_oversamples: int = 10, 
     return Vt[:k].astype(np.float32, copy=False)
 
 
+def _greedy_cover(balls: np.ndarray, covered: np.ndarray, limit: int, k: int) -> np.ndarray:
+    """Greedy maximum coverage: rows of ``balls``, each covering the most items not yet covered.
+
+    Parameters
+    ----------
+    balls : ndarray of shape (m, m), bool
+        ``balls[i, j]``: item i covers item j.
+    covered : ndarray of shape (m,), bool
+        Items already covered (by labelled items); updated in place.
+    limit : int
+        At most this many items.
+    k : int
+        The neighbourhood size the radius came from: an item whose ball adds
+        fewer than ``(k + 1) // 3`` items is an outlier, not a representative,
+        and the sequence stops there.
+
+    Returns
+    -------
+    ndarray of shape (n_chosen,)
+        Row indices of ``balls``, in the order chosen.
+    """
+    m = balls.shape[0]
+    smallest = max(1, (k + 1) // 3)
+    gain = (balls & ~covered if covered.any() else balls).sum(axis=1).astype(np.int64)
+    available = np.ones(m, dtype=bool)
+    chosen: list[int] = []
+    while len(chosen) < min(limit, m):
+        gain_masked = np.where(available, gain, -1)
+        best = int(np.argmax(gain_masked))
+        if gain_masked[best] < smallest:
+            break
+        chosen.append(best)
+        available[best] = False
+        newly = balls[best] & ~covered
+        covered |= newly
+        gain -= balls[:, newly].sum(axis=1)
+    return np.asarray(chosen, dtype=np.intp)
+
+
 def _spread(D: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Weighted farthest-first order of a few items (``D``: their squared distances).
 
@@ -200,23 +239,7 @@ def coverage_order(
     kth = np.partition(D, k, axis=1)[:, k]  # distance to the k-th neighbour (self is the 0th)
     radius = np.quantile(kth, radius_quantile)
     balls = D <= radius  # balls[i, j]: item i covers item j
-    covered = np.zeros(len(sample), dtype=bool)
-    available = np.ones(len(sample), dtype=bool)
-    gain = balls.sum(axis=1).astype(np.int64)
-    # An item that covers fewer than this is an outlier, not a representative.
-    smallest = max(1, (k + 1) // 3)
-    chosen: list[int] = []
-    while len(chosen) < min(max_items, len(sample)):
-        gain_masked = np.where(available, gain, -1)
-        best = int(np.argmax(gain_masked))
-        if gain_masked[best] < smallest:
-            break
-        chosen.append(best)
-        available[best] = False
-        newly = balls[best] & ~covered
-        covered |= newly
-        gain -= balls[:, newly].sum(axis=1)
-    chosen_arr = np.asarray(chosen, dtype=np.intp)
+    chosen_arr = _greedy_cover(balls, np.zeros(len(sample), dtype=bool), max_items, k)
     head = sample[chosen_arr[_spread(D[np.ix_(chosen_arr, chosen_arr)], balls[chosen_arr].sum(axis=1))]]
     rest = np.ones(n, dtype=bool)
     rest[head] = False
@@ -281,20 +304,4 @@ def coverage_continuation(
     k = min(n_neighbours, s - 1)
     radius = np.quantile(np.partition(D[:s], k, axis=1)[:, k], radius_quantile)
     balls = D <= radius
-    covered = balls[s:].any(axis=0)
-    balls = balls[:s]
-    gain = (balls & ~covered).sum(axis=1).astype(np.int64)
-    smallest = max(1, (k + 1) // 3)
-    available = np.ones(s, dtype=bool)
-    chosen: list[int] = []
-    while len(chosen) < min(n_picks, s):
-        gain_masked = np.where(available, gain, -1)
-        best = int(np.argmax(gain_masked))
-        if gain_masked[best] < smallest:
-            break
-        chosen.append(best)
-        available[best] = False
-        newly = balls[best] & ~covered
-        covered |= newly
-        gain -= balls[:, newly].sum(axis=1)
-    return sample[np.asarray(chosen, dtype=np.intp)]
+    return sample[_greedy_cover(balls[:s], balls[s:].any(axis=0), n_picks, k)]
