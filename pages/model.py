@@ -189,9 +189,14 @@ def label_counts(project: Project) -> None:
     if not per_class:
         st.caption("No classes yet.")
         return
+    if not any(per_class.values()):
+        st.caption("No labels yet.")
+        return
     data = pd.DataFrame({"class": list(per_class), "labels": list(per_class.values())})
     chart = alt.Chart(data).mark_bar().encode(
-        x=alt.X("class:N", sort=list(per_class), title=None), y=alt.Y("labels:Q"), tooltip=["class", "labels"]
+        x=alt.X("class:N", sort=list(per_class), title=None),
+        y=alt.Y("labels:Q", axis=alt.Axis(format="d", tickMinStep=1)),  # counts: whole ticks
+        tooltip=["class", "labels"],
     )
     st.altair_chart(chart, width="stretch")
 

@@ -141,3 +141,14 @@ def test_a_failed_cold_start_is_shown_and_labelling_goes_on(tmp_path):
     finally:
         project.store.close()
         open_project.clear()
+
+
+def test_labels_per_class_chart_waits_for_the_first_label(app, project):
+    _model_page(app)
+    assert any(c == "No labels yet." for c in captions(app))
+    assert _charts(app) == 0  # no empty bar chart with a 0.000000 axis
+    app.switch_page("pages/label.py").run()
+    label_correctly(app, project, 3)
+    _model_page(app)
+    assert not any(c == "No labels yet." for c in captions(app))
+    assert _charts(app) == 1
