@@ -345,3 +345,40 @@ def test_format_value_rounds_floats_and_hides_missing_values():
     assert format_value(2.0) == "2" and format_value(1234.5678, digits=3) == "1,235"
     assert format_value(float("nan")) == "" and format_value(None) == ""
     assert format_value("app") == "app" and format_value(b"abc") == "<3 bytes>"
+
+
+@pytest.mark.parametrize("strategy", [None, "margin"])
+def test_the_second_batch_still_spans_the_classes(digits_store, strategy):
+    """After the cold start's ten labels, the default's next batch spans the classes.
+
+    Margin, from a model with one label per class, crowds its batch into a few confused classes.
+    """
+    if strategy:
+        digits_store.update_settings(strategy=strategy)
+    cold_start_project(digits_store, random_state=0)
+    _label(digits_store, 10)
+    retrain_project(digits_store, random_state=0)
+    batch = []
+    for _ in range(10):
+        item = digits_store.next_item("t")
+        batch.append(digits_store.true_labels([item])[0])
+        digits_store.submit(item, batch[-1], "t")
+    if strategy is None:
+        assert len(set(batch)) >= 7, batch
+    else:
+        assert len(set(batch)) <= 5, batch
+
+
+def test_below_two_labels_per_class_a_project_retrain_continues_the_coverage(digits_store):
+    """Through the store and the learner: the labelled items reach the strategy, which keeps covering."""
+    from superintendent_core.cold_start import coverage_continuation
+
+    cold_start_project(digits_store, random_state=0)
+    _label(digits_store, 10)
+    _, X, _ = digits_store.training_data()
+    pool = digits_store.unlabelled_ids()
+    expected = coverage_continuation(digits_store.features(pool), np.asarray(X), 10, random_state=0)
+    assert 1 <= expected.size  # (a 290-item pool: the pool is used whole, so the seed does not matter)
+    order = retrain_project(digits_store, random_state=0).order
+    np.testing.assert_array_equal(order[: expected.size], expected)
+    assert len(set(order[:10].tolist())) == 10  # filled up to the batch when coverage runs out
