@@ -463,3 +463,13 @@ def test_coverage_continuation_bad_shapes():
         coverage_continuation(np.zeros((10, 2)), np.zeros((3, 4)), 2)
     with pytest.raises(ValueError, match="2-D"):
         coverage_continuation(np.zeros(10), np.zeros((3, 1)), 2)
+
+
+def test_gaussian_cache_serves_every_row_count_from_one_matrix_per_width():
+    from superintendent_core import cold_start
+
+    cold_start._GAUSSIAN.clear()
+    for rows in (37, 500, 120, 501, 3):
+        got = cold_start._gaussian(rows, 42)
+        np.testing.assert_array_equal(got, np.random.RandomState(0).normal(size=(rows, 42)).astype(np.float32))
+    assert list(cold_start._GAUSSIAN) == [42] and cold_start._GAUSSIAN[42].shape == (501, 42)
