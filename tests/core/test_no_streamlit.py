@@ -1,9 +1,9 @@
 """The engine is a library: nothing under superintendent_core imports streamlit."""
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
+
+from fresh_python import run_fresh
 
 PACKAGE = Path(__file__).resolve().parents[2] / "superintendent_core"
 
@@ -35,5 +35,5 @@ def test_importing_every_module_does_not_load_streamlit():
         "import superintendent_core\n"
         "print('streamlit' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    out = run_fresh(code)
+    assert out.strip() == "False"

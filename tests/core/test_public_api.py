@@ -1,8 +1,8 @@
 """Every name the package exports resolves, as a notebook user would import it."""
 
 import importlib
-import subprocess
-import sys
+
+from fresh_python import run_fresh
 
 import superintendent_core
 
@@ -27,8 +27,8 @@ def test_importing_the_package_and_the_store_does_not_load_sklearn():
         "from superintendent_core import open_store, ProjectSettings\n"
         "print('sklearn' in sys.modules)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    out = run_fresh(code)
+    assert out.strip() == "False"
 
 
 def test_submodules_are_importable_by_their_public_path():
@@ -57,5 +57,5 @@ def test_simulate_is_the_function_even_after_its_submodule_was_imported():
         "from superintendent_core import simulate\n"
         "print(callable(simulate), type(superintendent_core.simulate).__name__, SimulationResult.__name__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["True", "function", "SimulationResult"]
+    out = run_fresh(code)
+    assert out.split() == ["True", "function", "SimulationResult"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fresh_python import run_fresh
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -43,9 +44,6 @@ def test_default_is_registered():
 
 def test_names_resolve_before_the_selection_module_is_imported():
     """A fresh interpreter: the resolver imports the module that registers the default."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from superintendent_core import acquisition\n"
@@ -55,8 +53,8 @@ def test_names_resolve_before_the_selection_module_is_imported():
         "order = acquisition.rank(np.array([[0.9, 0.1], [0.5, 0.5]]), 'neighbourhood')\n"
         "print(type(strategy).__name__, order.tolist())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["NeighbourhoodMargin", "[1,", "0]"]
+    out = run_fresh(code)
+    assert out.split() == ["NeighbourhoodMargin", "[1,", "0]"]
 
 
 def test_an_unknown_name_lists_the_default_among_the_valid_names():
@@ -364,17 +362,14 @@ def test_float64_features_order_like_their_float32_values():
 
 def test_strategy_names_list_the_default_in_a_fresh_interpreter():
     """What the Model page offers: the default's name too, before anything imported its module."""
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from superintendent_core.acquisition import strategy_names\n"
         "assert 'superintendent_core.selection' not in sys.modules\n"
         "print(' '.join(strategy_names()))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["margin", "entropy", "certainty", "random", "neighbourhood"]
+    out = run_fresh(code)
+    assert out.split() == ["margin", "entropy", "certainty", "random", "neighbourhood"]
 
 
 # --------------------------------------------------------------------------- few labels: keep covering

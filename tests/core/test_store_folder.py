@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fresh_python import run_fresh
 from store_contract import CLASSES, image_batch
 
 from superintendent_core.store import (
@@ -293,8 +294,6 @@ def test_pictures_are_read_per_row_group_not_held_in_memory(tmp_path, monkeypatc
 
 def test_close_from_another_thread_releases_the_process_lock(tmp_path):
     """Streamlit opens a store in one script thread and may close it in another."""
-    import subprocess
-    import sys
     import threading
 
     from superintendent_core.store import open_store
@@ -306,14 +305,11 @@ def test_close_from_another_thread_releases_the_process_lock(tmp_path):
     thread.join()
     opened["store"].close()
     code = f"from superintendent_core.store import open_store; open_store({str(path)!r}).close(); print('ok')"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(Path(__file__).resolve().parents[2]))
-    assert out.stdout.strip() == "ok", out.stderr
+    out = run_fresh(code)
+    assert out.strip() == "ok"
 
 
 def test_digits_demo_matches_load_digits_without_importing_sklearn():
-    import subprocess
-    import sys
-
     from sklearn.datasets import load_digits
 
     from superintendent_core.data.demo import digits_batch
@@ -323,9 +319,8 @@ def test_digits_demo_matches_load_digits_without_importing_sklearn():
     assert np.array_equal(batch.features, data.data.astype(np.uint8))
     assert list(batch.true_labels) == [str(v) for v in data.target]
     code = "import sys; from superintendent_core.data.demo import digits_batch; digits_batch(); print('sklearn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=str(Path(__file__).resolve().parents[2]))
-    assert out.stdout.strip() == "False"
+    out = run_fresh(code)
+    assert out.strip() == "False"
 
 
 def test_open_store_routes_database_urls_to_the_sql_store(tmp_path):
