@@ -62,7 +62,7 @@ from .cold_start import (
 __all__ = ["DEFAULT_STRATEGY", "NeighbourhoodMargin", "neighbourhood"]
 
 
-def _positive_int(name: str, value, minimum: int = 1) -> int:
+def _int_at_least(name: str, value, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         kind = "a positive integer" if minimum == 1 else f"an integer of at least {minimum}"
         raise ValueError(f"{name} must be {kind}, got {value!r}.")
@@ -142,11 +142,11 @@ class NeighbourhoodMargin:
         cover_per_class: int = 2,
         name: str = "neighbourhood",
     ) -> None:
-        self.n_neighbours = _positive_int("n_neighbours", n_neighbours)
-        self.n_candidates = _positive_int("n_candidates", n_candidates)
-        self.n_reference = _positive_int("n_reference", n_reference)
-        self.n_components = _positive_int("n_components", n_components)
-        self.cover_per_class = _positive_int("cover_per_class", cover_per_class, minimum=0)
+        self.n_neighbours = _int_at_least("n_neighbours", n_neighbours)
+        self.n_candidates = _int_at_least("n_candidates", n_candidates)
+        self.n_reference = _int_at_least("n_reference", n_reference)
+        self.n_components = _int_at_least("n_components", n_components)
+        self.cover_per_class = _int_at_least("cover_per_class", cover_per_class, minimum=0)
         self.__name__ = name
 
     def __repr__(self) -> str:
@@ -221,7 +221,7 @@ class NeighbourhoodMargin:
                 f"features must have shape (n_samples, n_features) with n_samples = {n} (one row per "
                 f"probability row), got shape {features.shape}."
             )
-        batch_size = _positive_int("batch_size", batch_size)
+        batch_size = _int_at_least("batch_size", batch_size)
         if labelled_features is not None:
             labelled_features = np.asarray(labelled_features)
             if labelled_features.ndim != 2 or labelled_features.shape[1] != features.shape[1]:
