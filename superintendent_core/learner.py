@@ -204,7 +204,9 @@ class Learner:
         if not hasattr(estimator, "fit"):
             raise TrainingError(f"{_model_name(estimator)} has no fit method; it is not a model.")
         if not hasattr(estimator, "predict_proba"):
-            hint = " (for SVC, pass probability=True)" if "SVC" in _model_name(estimator) else ""
+            hint = ""
+            if "SVC" in _model_name(estimator):
+                hint = " (for SVC, use superintendent_core.CalibratedSVC or sklearn's CalibratedClassifierCV)"
             raise TrainingError(
                 f"{_model_name(estimator)} has no predict_proba{hint}; active learning needs a "
                 "model that gives probabilities."

@@ -81,9 +81,9 @@ def _multinomial_nb():
 
 
 def _svc():
-    from sklearn.svm import SVC
+    from .svm import CalibratedSVC  # SVC(probability=True) is deprecated in scikit-learn 1.9
 
-    return SVC(probability=True, random_state=0)
+    return CalibratedSVC(random_state=0)
 
 
 def _gradient_boosting():

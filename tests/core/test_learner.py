@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_digits
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -112,13 +113,15 @@ def test_singleton_class_skips_cv_but_still_ranks(digits):
 
 def test_model_without_predict_proba_is_named(digits):
     X, y = digits
-    with pytest.raises(TrainingError, match=r"SVC has no predict_proba \(for SVC, pass probability=True\)"):
+    with pytest.raises(TrainingError, match=r"SVC has no predict_proba \(for SVC, use superintendent_core.CalibratedSVC"):
         Learner(SVC()).retrain(X[:30], y[:30], X[30:])
 
 
-def test_svc_with_probability_works(digits):
+def test_calibrated_svc_works(digits):
+    # scikit-learn's own replacement for the deprecated SVC(probability=True).
     X, y = digits
-    result = Learner(SVC(probability=True, random_state=0), strategy="entropy", random_state=0).retrain(
+    model = CalibratedClassifierCV(SVC(), ensemble=False, cv=2)
+    result = Learner(model, strategy="entropy", random_state=0).retrain(
         X[:60], y[:60], X[60:200]
     )
     assert len(result.order) == 140
