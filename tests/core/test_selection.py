@@ -151,11 +151,32 @@ def test_a_batch_is_not_made_of_near_duplicates():
 
 def test_labelled_items_count_as_covered():
     X, p = _duplicates_pool()
-    strategy = NeighbourhoodMargin(n_neighbours=5)
+    strategy = NeighbourhoodMargin(n_neighbours=5, handover_per_class=0)  # 60 labels, 2 classes
     assert strategy(p, features=X, random_state=0)[0] < 15  # group a: smallest margins
     labelled_near_a = np.random.RandomState(1).normal(0, 0.01, size=(60, 2))  # a's neighbours are labelled
     first = strategy(p, features=X, labelled_features=labelled_near_a, random_state=0)[0]
     assert 15 <= first < 30  # group b, since a is already covered by labels
+
+
+def test_from_handover_per_class_on_batch_1_is_plain_margin():
+    X, p = _duplicates_pool()
+    labelled = np.random.RandomState(1).normal(0, 0.01, size=(24, 2))  # 12 per class, near group a
+    order = NeighbourhoodMargin(n_neighbours=5)(p, features=X, labelled_features=labelled, random_state=0)
+    np.testing.assert_array_equal(order, acquisition.margin(p))  # group a first, labels nearby or not
+    # One label fewer: still by neighbourhood, and group a counts as covered.
+    before = NeighbourhoodMargin(n_neighbours=5)(p, features=X, labelled_features=labelled[:23], random_state=0)
+    assert 15 <= before[0] < 30
+
+
+def test_after_the_handover_a_batch_is_still_spread():
+    X, p = _duplicates_pool()
+    labelled = np.random.RandomState(1).normal(0, 1.0, size=(24, 2)) + [5, 10]  # among the confident items
+    order = NeighbourhoodMargin(n_neighbours=5)(
+        p, features=X, labelled_features=labelled, batch_size=2, random_state=0
+    )
+    assert _is_permutation(order, len(X))
+    assert order[0] == acquisition.margin(p)[0]  # the smallest margin first
+    assert 15 <= order[1] < 30  # then group b, not a near-duplicate from group a
 
 
 def test_uncertain_crowd_beats_an_uncertain_outlier():
@@ -191,11 +212,13 @@ def test_bad_probabilities(bad):
         neighbourhood(bad, features=np.zeros((1, 2)))
 
 
-@pytest.mark.parametrize("param", ["n_neighbours", "n_candidates", "n_reference", "cover_per_class"])
+@pytest.mark.parametrize(
+    "param", ["n_neighbours", "n_candidates", "n_reference", "cover_per_class", "handover_per_class"]
+)
 @pytest.mark.parametrize("value", [0, -1, 2.5, True])
 def test_bad_parameters(param, value):
-    if param == "cover_per_class" and value == 0:
-        assert NeighbourhoodMargin(cover_per_class=0).cover_per_class == 0  # 0: never keep covering
+    if param in ("cover_per_class", "handover_per_class") and value == 0:
+        assert getattr(NeighbourhoodMargin(**{param: 0}), param) == 0  # 0: never
         return
     with pytest.raises(ValueError, match=param):
         NeighbourhoodMargin(**{param: value})
