@@ -107,6 +107,12 @@ def _draw_others(n: int, exclude: np.ndarray, size: int, rng: np.random.RandomSt
     return np.concatenate(chosen)
 
 
+def _n_classes(probabilities: acquisition.ProbabilityInput) -> int:
+    """Classes the model knows: the widest output's."""
+    outputs = probabilities if isinstance(probabilities, list | tuple) else [probabilities]
+    return max(np.shape(p)[1] for p in outputs)
+
+
 class NeighbourhoodMargin:
     """Margin smoothed over neighbourhoods, with a coverage cold start and diverse batches.
 
@@ -302,15 +308,11 @@ class NeighbourhoodMargin:
 
     def _too_few_labels(self, probabilities: acquisition.ProbabilityInput, n_labelled: int) -> bool:
         """Fewer than ``cover_per_class`` labels per class the model knows (the widest output's)."""
-        outputs = probabilities if isinstance(probabilities, list | tuple) else [probabilities]
-        n_classes = max(np.shape(p)[1] for p in outputs)
-        return n_labelled < self.cover_per_class * n_classes
+        return n_labelled < self.cover_per_class * _n_classes(probabilities)
 
     def _handed_over(self, probabilities: acquisition.ProbabilityInput, n_labelled: int) -> bool:
         """At least ``handover_per_class`` labels per class (never when it is 0)."""
-        outputs = probabilities if isinstance(probabilities, list | tuple) else [probabilities]
-        n_classes = max(np.shape(p)[1] for p in outputs)
-        return 0 < self.handover_per_class and n_labelled >= self.handover_per_class * n_classes
+        return 0 < self.handover_per_class and n_labelled >= self.handover_per_class * _n_classes(probabilities)
 
     def _sample(self, head: np.ndarray, n: int, rng: np.random.RandomState) -> np.ndarray:
         """Pool rows to work on: ``head`` (the smallest margins, or the whole pool), then random ones."""
