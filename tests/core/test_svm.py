@@ -60,9 +60,7 @@ def test_a_class_with_one_label_still_fits(digits):
 def test_binary_fallback_is_the_sigmoid_of_the_decision(digits):
     X, y = digits
     keep = np.isin(y, [3, 8])
-    X2, y2 = X[keep][:5], y[keep][:5]
-    if np.unique(y2, return_counts=True)[1].min() > 1:  # make one class single
-        y2 = np.array([3, 8, 8, 8, 8])
+    X2, y2 = X[keep][:5], np.array([3, 8, 8, 8, 8])  # one '3': nothing to cross-validate
     model = CalibratedSVC(random_state=0).fit(X2, y2)
     assert not model.calibrated_
     values = model.decision_function(X[keep][5:50])
