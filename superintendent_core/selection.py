@@ -168,6 +168,11 @@ class NeighbourhoodMargin:
         self.n_components = _int_at_least("n_components", n_components)
         self.cover_per_class = _int_at_least("cover_per_class", cover_per_class, minimum=0)
         self.handover_per_class = _int_at_least("handover_per_class", handover_per_class, minimum=0)
+        if 0 < self.handover_per_class < self.cover_per_class:
+            raise ValueError(
+                f"handover_per_class ({handover_per_class}) must be 0 or at least cover_per_class "
+                f"({cover_per_class}): the coverage continues up to cover_per_class labels per class."
+            )
         self.__name__ = name
 
     def __repr__(self) -> str:

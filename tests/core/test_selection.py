@@ -158,6 +158,13 @@ def test_labelled_items_count_as_covered():
     assert 15 <= first < 30  # group b, since a is already covered by labels
 
 
+def test_handover_cannot_come_before_the_coverage_ends():
+    with pytest.raises(ValueError, match=r"handover_per_class \(3\) must be 0 or at least cover_per_class \(5\)"):
+        NeighbourhoodMargin(cover_per_class=5, handover_per_class=3)
+    assert NeighbourhoodMargin(cover_per_class=5, handover_per_class=0).handover_per_class == 0
+    assert NeighbourhoodMargin(cover_per_class=5, handover_per_class=5).handover_per_class == 5
+
+
 def test_from_handover_per_class_on_batch_1_is_plain_margin():
     X, p = _duplicates_pool()
     labelled = np.random.RandomState(1).normal(0, 0.01, size=(24, 2))  # 12 per class, near group a
