@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "default_estimator": "learner",
     "MultiLabelModel": "multilabel",
     "DEFAULT_STRATEGY": "selection",
+    "NeighbourhoodMargin": "selection",
     "CalibratedSVC": "svm",
     "simulate": "simulate",
     "SimulationResult": "simulate",

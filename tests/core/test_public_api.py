@@ -37,7 +37,12 @@ def test_submodules_are_importable_by_their_public_path():
 
 
 def test_simulation_and_the_default_are_exported():
-    from superintendent_core import DEFAULT_STRATEGY, SimulationResult, simulate
+    from superintendent_core import (
+        DEFAULT_STRATEGY,
+        NeighbourhoodMargin,
+        SimulationResult,
+        simulate,
+    )
     from superintendent_core import simulate as simulate_module_path  # noqa: F401  (same name, twice)
     from superintendent_core.selection import DEFAULT_STRATEGY as in_selection
     from superintendent_core.simulate import SimulationResult as result_class
@@ -45,7 +50,9 @@ def test_simulation_and_the_default_are_exported():
     assert callable(simulate) and simulate.__name__ == "simulate"
     assert SimulationResult is result_class
     assert DEFAULT_STRATEGY == in_selection
-    assert {"simulate", "SimulationResult", "DEFAULT_STRATEGY"} <= set(superintendent_core.__all__)
+    # The default's class, to configure it (e.g. a Learner's strategy=NeighbourhoodMargin(n_neighbours=10)).
+    assert isinstance(superintendent_core.STRATEGIES[DEFAULT_STRATEGY], NeighbourhoodMargin)
+    assert {"simulate", "SimulationResult", "DEFAULT_STRATEGY", "NeighbourhoodMargin"} <= set(superintendent_core.__all__)
 
 
 def test_simulate_is_the_function_even_after_its_submodule_was_imported():
