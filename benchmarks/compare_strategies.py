@@ -101,6 +101,16 @@ def paired(curves: pd.DataFrame, ranges: list[tuple[int, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _ints(option: str, text: str, minimum: int) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"{option}: expected whole numbers separated by commas, got {text!r}") from None
+    if any(v < minimum for v in values):
+        raise SystemExit(f"{option}: each value must be at least {minimum}, got {text!r}")
+    return values
+
+
 def _parse_ranges(text: str) -> list[tuple[int, int]]:
     try:
         ranges = [tuple(int(x) for x in part.split("-")) for part in text.split(",")]
@@ -127,9 +137,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for spec in (args.a, args.b):
         make_strategy(spec)  # a bad expression fails here, before any run
     first, _, last = args.seeds.partition(":")
-    seeds = range(int(first), int(last)) if last else range(int(first))
-    splits = [int(s) for s in args.splits.split(",")]
-    batches = [int(b) for b in args.batch.split(",")]
+    seeds = range(*_ints("--seeds", f"{first},{last}" if last else f"0,{first}", 0))
+    splits = _ints("--splits", args.splits, 0)
+    batches = _ints("--batch", args.batch, 1)
+    if not seeds or args.budget < 11:
+        raise SystemExit(f"--seeds {args.seeds!r} gives no seed, or --budget {args.budget} is below 11 (10 initial labels).")
     ranges = [(lo, min(hi, args.budget)) for lo, hi in _parse_ranges(args.ranges) if lo <= args.budget]
 
     jobs = [

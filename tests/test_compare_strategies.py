@@ -50,6 +50,12 @@ def test_a_bad_strategy_is_refused_before_any_run(spec, message):
         compare.main(["--b", spec, "--seeds", "1"])
 
 
-def test_bad_ranges_are_refused():
-    with pytest.raises(SystemExit, match="LOW-HIGH"):
-        compare.main(["--b", "margin", "--ranges", "100-60"])
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--ranges", "100-60", "LOW-HIGH"), ("--ranges", "a-b", "e.g. 11-50"), ("--seeds", "abc", "whole numbers"),
+     ("--seeds", "5:5", "no seed"), ("--splits", "0,x", "whole numbers"), ("--batch", "0", "at least 1"),
+     ("--budget", "5", "below 11")],
+)
+def test_bad_options_are_refused_before_any_run(option, value, message):
+    with pytest.raises(SystemExit, match=message):
+        compare.main(["--b", "margin", option, value])
