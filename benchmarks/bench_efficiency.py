@@ -69,20 +69,25 @@ def digits_split(split: int = 0):
     return train_test_split(X / 16.0, y, test_size=1 / 3, stratify=y, random_state=split)
 
 
-def _run(job: tuple[str, int, int, int, int, int]) -> pd.DataFrame:
-    name, batch_size, seed, initial, budget, split = job
+def simulate_digits(strategy, batch_size: int, seed: int, split: int = 0, budget: int = 300, initial: int = 10):
+    """One run of the protocol: ``simulate`` on a digits split with its model, one BLAS thread."""
     from sklearn.linear_model import LogisticRegression
 
     from superintendent_core.simulate import simulate
 
     X_pool, X_test, y_pool, y_test = digits_split(split)
-    strategy = {"default": None, PEER: peer_margin}.get(name, name)
-    start = time.perf_counter()
     with threadpool_limits(1):
-        result = simulate(
+        return simulate(
             X_pool, y_pool, X_test, y_test, LogisticRegression(max_iter=2000),
             strategy=strategy, initial=initial, batch_size=batch_size, budget=budget, random_state=seed,
         )
+
+
+def _run(job: tuple[str, int, int, int, int, int]) -> pd.DataFrame:
+    name, batch_size, seed, initial, budget, split = job
+    strategy = {"default": None, PEER: peer_margin}.get(name, name)
+    start = time.perf_counter()
+    result = simulate_digits(strategy, batch_size, seed, split=split, budget=budget, initial=initial)
     curve = result.curve.assign(strategy=name, batch_size=batch_size, seed=seed)
     curve.attrs["seconds"] = time.perf_counter() - start
     return curve

@@ -35,9 +35,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from threadpoolctl import threadpool_limits  # noqa: E402
-
-from benchmarks.bench_efficiency import digits_split, labels_to  # noqa: E402
+from benchmarks.bench_efficiency import labels_to, simulate_digits  # noqa: E402
 
 
 def make_strategy(spec: str):
@@ -64,16 +62,7 @@ def make_strategy(spec: str):
 def run(job: tuple[str, str, int, int, int, int]) -> pd.DataFrame:
     """One simulation: the learning curve of strategy ``spec`` (labelled ``side``)."""
     side, spec, batch_size, seed, split, budget = job
-    from sklearn.linear_model import LogisticRegression
-
-    from superintendent_core.simulate import simulate
-
-    X_pool, X_test, y_pool, y_test = digits_split(split)
-    with threadpool_limits(1):
-        result = simulate(
-            X_pool, y_pool, X_test, y_test, LogisticRegression(max_iter=2000),
-            strategy=make_strategy(spec), batch_size=batch_size, budget=budget, random_state=seed,
-        )
+    result = simulate_digits(make_strategy(spec), batch_size, seed, split=split, budget=budget)
     return result.curve.assign(side=side, batch_size=batch_size, seed=seed, split=split)
 
 
