@@ -5,7 +5,7 @@ Run: /work/main/.bench-venv/bin/python benchmarks/bench_efficiency.py [--quick]
 Protocol (issue 2): ``load_digits``, X / 16, ``train_test_split(test_size=1/3,
 stratify=y, random_state=0)``, ``LogisticRegression(max_iter=2000)``, seeds 0..9,
 ``initial=10``, ``budget=300``, batch sizes 1 and 10. Every run goes through
-:func:`superintendent_core.simulate.simulate`, i.e. the app's own ``Learner``.
+:func:`superintendent_core.learning.simulation.simulate`, i.e. the app's own ``Learner``.
 
 "Labels to X%": the smallest ``n_labels`` on the mean learning curve (test
 accuracy averaged over the seeds at each number of labels) where the mean
@@ -73,7 +73,7 @@ def simulate_digits(strategy, batch_size: int, seed: int, split: int = 0, budget
     """One run of the protocol: ``simulate`` on a digits split with its model, one BLAS thread."""
     from sklearn.linear_model import LogisticRegression
 
-    from superintendent_core.simulate import simulate
+    from superintendent_core.learning.simulation import simulate
 
     X_pool, X_test, y_pool, y_test = digits_split(split)
     with threadpool_limits(1):
@@ -185,7 +185,7 @@ def save_chart(means: pd.DataFrame, path: Path) -> None:
 
 def cost_at_scale(repeats: int = 5) -> None:
     """Seconds of the default strategy alone on a 70,000 × 784 pool (float32), 500 labelled."""
-    from superintendent_core.selection import neighbourhood
+    from superintendent_core.strategies.neighbourhood import neighbourhood
 
     rng = np.random.RandomState(0)
     features = rng.rand(70_000, 784).astype(np.float32)

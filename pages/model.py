@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from superintendent_core.acquisition import strategy_names
-from superintendent_core.learner import TrainingError
-from superintendent_core.models import MODELS, model_label, models_for
+from superintendent_core.learning.learner import TrainingError
+from superintendent_core.learning.models import MODELS, model_label, models_for
 from superintendent_core.render import format_value
 from superintendent_core.store import StoreError
 from ui import state as S

@@ -1,45 +1,54 @@
 """superintendent_core: the engine of superintendent for Streamlit.
 
-Active-learning data labelling as a library: orderings of a pool from a model's
-probabilities (:mod:`~superintendent_core.acquisition`), retraining a user's
-scikit-learn model (:mod:`~superintendent_core.learner`) and simulating active
-learning on labelled data (:mod:`~superintendent_core.simulate`). Nothing here
-imports Streamlit.
+Active-learning data labelling as a library, in layers (each imports only those
+above it in this list; nothing here imports Streamlit):
 
-Names are imported lazily (PEP 562), so ``import superintendent_core`` stays
-cheap: the app shows its first item before scikit-learn is loaded.
+- :mod:`~superintendent_core.labels`: how a multi-label value is written and read;
+- :mod:`~superintendent_core.store`: where a project lives (a folder, SQLite, PostgreSQL);
+- :mod:`~superintendent_core.strategies`: which item to ask about next
+  (public path for the orderings: :mod:`~superintendent_core.acquisition`);
+- :mod:`~superintendent_core.learning`: fitting the user's model, retraining a
+  project, simulating active learning;
+- :mod:`~superintendent_core.data`: importers and exporters;
+- :mod:`~superintendent_core.service`: a project's lifecycle (open, demo, warm-up,
+  background retrains), callable without the app.
+
+Every public name is listed in ``__all__`` below, with the module that defines it
+in ``_EXPORTS``. Names are imported when first used (PEP 562), so
+``import superintendent_core`` stays cheap: the app shows its first item before
+scikit-learn is loaded.
 """
 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-#: public name -> submodule that defines it
+#: public name -> module that defines it (relative to this package)
 _EXPORTS: dict[str, str] = {
-    "STRATEGIES": "acquisition",
-    "certainty": "acquisition",
-    "entropy": "acquisition",
-    "margin": "acquisition",
-    "random": "acquisition",
-    "rank": "acquisition",
-    "register_strategy": "acquisition",
-    "strategy_names": "acquisition",
-    "Learner": "learner",
-    "RetrainResult": "learner",
-    "Suggestion": "learner",
-    "TrainingError": "learner",
-    "default_estimator": "learner",
-    "MultiLabelModel": "multilabel",
-    "DEFAULT_STRATEGY": "selection",
-    "NeighbourhoodMargin": "selection",
-    "CalibratedSVC": "svm",
-    "simulate": "simulate",
-    "SimulationResult": "simulate",
+    # strategies: which item next
+    "STRATEGIES": "strategies.registry",
+    "rank": "strategies.registry",
+    "register_strategy": "strategies.registry",
+    "strategy_names": "strategies.registry",
+    "certainty": "strategies.uncertainty",
+    "entropy": "strategies.uncertainty",
+    "margin": "strategies.uncertainty",
+    "random": "strategies.uncertainty",
+    "DEFAULT_STRATEGY": "strategies.neighbourhood",
+    "NeighbourhoodMargin": "strategies.neighbourhood",
+    # learning: the user's model
+    "Learner": "learning.learner",
+    "RetrainResult": "learning.learner",
+    "Suggestion": "learning.learner",
+    "TrainingError": "learning.learner",
+    "default_estimator": "learning.learner",
+    "MultiLabelModel": "learning.multilabel",
+    "CalibratedSVC": "learning.svm",
+    "simulate": "learning.simulation",
+    "SimulationResult": "learning.simulation",
     # the project store
     "open_store": "store",
     "LabelStore": "store",
@@ -88,35 +97,7 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-class _Package(types.ModuleType):
-    """This package's module type: an exported name keeps its value when a submodule shares it.
-
-    Importing ``superintendent_core.simulate`` binds the submodule to the
-    package's attribute ``simulate``; without this, ``from superintendent_core
-    import simulate`` would then give the module instead of the function (as an
-    eager ``from .simulate import simulate`` would).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == name:
-            value = getattr(value, name)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-
-
 if TYPE_CHECKING:  # pragma: no cover
-    from .acquisition import (
-        STRATEGIES,
-        certainty,
-        entropy,
-        margin,
-        random,
-        rank,
-        register_strategy,
-        strategy_names,
-    )
     from .data import (
         ImportResult,
         add_features,
@@ -133,10 +114,16 @@ if TYPE_CHECKING:  # pragma: no cover
         table_import,
     )
     from .data.export import copy_project
-    from .learner import Learner, RetrainResult, Suggestion, TrainingError, default_estimator
-    from .multilabel import MultiLabelModel
-    from .selection import DEFAULT_STRATEGY
-    from .simulate import SimulationResult, simulate
+    from .learning.learner import (
+        Learner,
+        RetrainResult,
+        Suggestion,
+        TrainingError,
+        default_estimator,
+    )
+    from .learning.multilabel import MultiLabelModel
+    from .learning.simulation import SimulationResult, simulate
+    from .learning.svm import CalibratedSVC
     from .store import (
         DEFAULT_PROJECT_DIR,
         InvalidInput,
@@ -154,3 +141,6 @@ if TYPE_CHECKING:  # pragma: no cover
         open_store,
     )
     from .store.folder import FolderStore
+    from .strategies.neighbourhood import DEFAULT_STRATEGY, NeighbourhoodMargin
+    from .strategies.registry import STRATEGIES, rank, register_strategy, strategy_names
+    from .strategies.uncertainty import certainty, entropy, margin, random

@@ -78,13 +78,13 @@ class RunReport:
 
 
 def retrain_once(store: Any, *, random_state: Any = None) -> RunReport:
-    """Retrain ``store`` once with :func:`superintendent_core.training.retrain_project`.
+    """Retrain ``store`` once with :func:`superintendent_core.learning.training.retrain_project`.
 
-    A :class:`~superintendent_core.learner.TrainingError` (the labels cannot support
+    A :class:`~superintendent_core.learning.learner.TrainingError` (the labels cannot support
     a fit) becomes a report with ``ok=False``; store errors propagate.
     """
-    from .learner import TrainingError
-    from .training import retrain_project
+    from .learning.learner import TrainingError
+    from .learning.training import retrain_project
 
     start = time.perf_counter()
     n_labels = store.progress().labelled

@@ -2,7 +2,7 @@
 
 :func:`open_project` is cached with ``st.cache_resource``: every browser session
 of the process shares one store object (the store is thread-safe) and one
-:class:`~superintendent_core.training.RetrainScheduler`. Nothing here imports
+:class:`~superintendent_core.learning.training.RetrainScheduler`. Nothing here imports
 scikit-learn.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import streamlit as st
 
 from superintendent_core.data.demo import load_digits_demo
+from superintendent_core.learning.training import RetrainScheduler
 from superintendent_core.store import (
     DEFAULT_PROJECT_DIR,
     ItemBatch,
@@ -26,7 +27,6 @@ from superintendent_core.store import (
     is_database_url,
     open_store,
 )
-from superintendent_core.training import RetrainScheduler
 
 from . import state as S
 

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..labels import SEPARATOR
 from .errors import InvalidInput
 from .protocol import DATA_KINDS, ItemBatch, ProjectSettings
 
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 _KEEP_DTYPES = {np.dtype(t) for t in ("uint8", "int8", "uint16", "int16", "int32", "float32")}
-SEPARATOR = "|"
 
 
 def _few(values: Sequence[Any], k: int = 3) -> str:

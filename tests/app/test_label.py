@@ -181,7 +181,7 @@ def test_the_label_page_does_not_import_scikit_learn():
 
 def test_the_new_demo_is_served_in_its_cold_start_order(app, project):
     """Opening a never-ordered project orders it (in the background) by the strategy's cold start."""
-    from superintendent_core.cold_start import coverage_order
+    from superintendent_core.strategies.coverage import coverage_order
 
     ok(app)
     assert project.scheduler.cold_start_error is None

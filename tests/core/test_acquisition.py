@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import superintendent_core.selection  # noqa: F401  (registers the project's default strategy)
 from superintendent_core import STRATEGIES, certainty, entropy, margin, rank
 from superintendent_core.acquisition import shuffle_positions
 

@@ -12,8 +12,14 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from superintendent_core.data.demo import digits_batch
-from superintendent_core.learner import TrainingError
-from superintendent_core.models import DEFAULT_MODEL, MODELS, make_model, models_for
+from superintendent_core.learning.learner import TrainingError
+from superintendent_core.learning.models import DEFAULT_MODEL, MODELS, make_model, models_for
+from superintendent_core.learning.training import (
+    RetrainScheduler,
+    cold_start_project,
+    retrain_project,
+    run_retrain,
+)
 from superintendent_core.render import (
     display_image,
     escape_markdown,
@@ -23,12 +29,6 @@ from superintendent_core.render import (
     shortcut_keys,
 )
 from superintendent_core.store import ProjectSettings, open_store
-from superintendent_core.training import (
-    RetrainScheduler,
-    cold_start_project,
-    retrain_project,
-    run_retrain,
-)
 
 # --------------------------------------------------------------------------- models
 
@@ -280,7 +280,7 @@ def test_concurrent_notifies_start_one_retrain(digits_store):
 
 
 def test_cold_start_project_serves_representative_items_first(digits_store):
-    from superintendent_core.cold_start import coverage_order
+    from superintendent_core.strategies.coverage import coverage_order
 
     pool = digits_store.unlabelled_ids()
     ordered = cold_start_project(digits_store, random_state=0)
@@ -395,7 +395,7 @@ def test_the_second_batch_still_spans_the_classes(digits_store, strategy):
 
 def test_below_two_labels_per_class_a_project_retrain_continues_the_coverage(digits_store):
     """Through the store and the learner: the labelled items reach the strategy, which keeps covering."""
-    from superintendent_core.cold_start import coverage_continuation
+    from superintendent_core.strategies.coverage import coverage_continuation
 
     cold_start_project(digits_store, random_state=0)
     _label(digits_store, 10)

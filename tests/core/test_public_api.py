@@ -32,7 +32,7 @@ def test_importing_the_package_and_the_store_does_not_load_sklearn():
 
 
 def test_submodules_are_importable_by_their_public_path():
-    for module in ("acquisition", "learner", "multilabel", "store", "data"):
+    for module in ("acquisition", "store", "data", "strategies", "learning.learner", "learning.simulation"):
         importlib.import_module(f"superintendent_core.{module}")
 
 
@@ -44,8 +44,8 @@ def test_simulation_and_the_default_are_exported():
         simulate,
     )
     from superintendent_core import simulate as simulate_module_path  # noqa: F401  (same name, twice)
-    from superintendent_core.selection import DEFAULT_STRATEGY as in_selection
-    from superintendent_core.simulate import SimulationResult as result_class
+    from superintendent_core.learning.simulation import SimulationResult as result_class
+    from superintendent_core.strategies import DEFAULT_STRATEGY as in_selection
 
     assert callable(simulate) and simulate.__name__ == "simulate"
     assert SimulationResult is result_class
@@ -55,14 +55,20 @@ def test_simulation_and_the_default_are_exported():
     assert {"simulate", "SimulationResult", "DEFAULT_STRATEGY", "NeighbourhoodMargin"} <= set(superintendent_core.__all__)
 
 
-def test_simulate_is_the_function_even_after_its_submodule_was_imported():
-    """``import superintendent_core.simulate`` binds the submodule to the package's ``simulate``."""
+def test_simulate_is_the_function_and_its_module_is_simulation():
+    """No double identity: the module is ``learning.simulation``, the function ``simulate``."""
     code = (
-        "import superintendent_core.simulate\n"
-        "from superintendent_core.simulate import SimulationResult\n"
+        "import superintendent_core.learning.simulation\n"
+        "from superintendent_core.learning.simulation import SimulationResult\n"
         "import superintendent_core\n"
         "from superintendent_core import simulate\n"
         "print(callable(simulate), type(superintendent_core.simulate).__name__, SimulationResult.__name__)\n"
     )
     out = run_fresh(code)
     assert out.split() == ["True", "function", "SimulationResult"]
+
+
+def test_every_strategy_is_listed_in_a_fresh_interpreter():
+    """The registry is filled when the package loads, not by the accident of an import order."""
+    out = run_fresh("import superintendent_core\nprint(sorted(superintendent_core.STRATEGIES))\n")
+    assert "neighbourhood" in out and "margin" in out and "random" in out

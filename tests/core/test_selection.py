@@ -12,9 +12,17 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
 from superintendent_core import acquisition
-from superintendent_core.cold_start import coverage_continuation, coverage_order, squared_distances
-from superintendent_core.learner import Learner
-from superintendent_core.selection import DEFAULT_STRATEGY, NeighbourhoodMargin, neighbourhood
+from superintendent_core.learning.learner import Learner
+from superintendent_core.strategies.coverage import (
+    coverage_continuation,
+    coverage_order,
+    squared_distances,
+)
+from superintendent_core.strategies.neighbourhood import (
+    DEFAULT_STRATEGY,
+    NeighbourhoodMargin,
+    neighbourhood,
+)
 
 
 def _is_permutation(order, n):
@@ -42,12 +50,11 @@ def test_default_is_registered():
     assert neighbourhood.needs_features and callable(neighbourhood.cold_start)
 
 
-def test_names_resolve_before_the_selection_module_is_imported():
-    """A fresh interpreter: the resolver imports the module that registers the default."""
+def test_names_resolve_in_a_fresh_interpreter():
+    """A fresh interpreter: the public path lists the default, whatever was imported first."""
     code = (
-        "import sys\n"
         "from superintendent_core import acquisition\n"
-        "assert 'superintendent_core.selection' not in sys.modules\n"
+        "assert 'neighbourhood' in acquisition.strategy_names()\n"
         "strategy = acquisition.resolve_strategy('neighbourhood')\n"
         "import numpy as np\n"
         "order = acquisition.rank(np.array([[0.9, 0.1], [0.5, 0.5]]), 'neighbourhood')\n"
@@ -324,7 +331,7 @@ def test_principal_components_are_scikit_learns_randomized_svd():
     """Our own randomized SVD computes what sklearn's does (up to each component's sign)."""
     from sklearn.utils.extmath import randomized_svd
 
-    from superintendent_core.cold_start import _PCA_ROWS, principal_components
+    from superintendent_core.strategies.coverage import _PCA_ROWS, principal_components
 
     rng = np.random.RandomState(0)
     for shape in [(1200, 784), (700, 64), (90, 40)]:  # wide (SVD of the transpose), tall, few rows
@@ -347,7 +354,7 @@ def test_principal_components_are_scikit_learns_randomized_svd():
 
 @pytest.mark.parametrize("n", [1_100, 1_500, 30_000])  # a permutation of the pool / draws with repeats dropped
 def test_reference_draw_is_distinct_and_avoids_the_head(n):
-    from superintendent_core.selection import _draw_others
+    from superintendent_core.strategies.neighbourhood import _draw_others
 
     head = np.arange(0, 1000, 10)
     for seed in range(5):
@@ -360,7 +367,7 @@ def test_reference_draw_is_distinct_and_avoids_the_head(n):
 
 
 def test_reference_draw_from_a_large_pool_is_uniform():
-    from superintendent_core.selection import _draw_others
+    from superintendent_core.strategies.neighbourhood import _draw_others
 
     n, head, rng = 20_000, np.arange(100), np.random.RandomState(0)
     counts = np.zeros(n)
@@ -393,9 +400,7 @@ def test_float64_features_order_like_their_float32_values():
 def test_strategy_names_list_the_default_in_a_fresh_interpreter():
     """What the Model page offers: the default's name too, before anything imported its module."""
     code = (
-        "import sys\n"
         "from superintendent_core.acquisition import strategy_names\n"
-        "assert 'superintendent_core.selection' not in sys.modules\n"
         "print(' '.join(strategy_names()))\n"
     )
     out = run_fresh(code)
@@ -491,7 +496,7 @@ def test_coverage_continuation_bad_shapes():
 
 
 def test_gaussian_cache_serves_every_row_count_from_one_matrix_per_width():
-    from superintendent_core import cold_start
+    from superintendent_core.strategies import coverage as cold_start
 
     cold_start._GAUSSIAN.clear()
     for rows in (37, 500, 120, 501, 3):

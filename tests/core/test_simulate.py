@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
 from superintendent_core.acquisition import margin
-from superintendent_core.simulate import SimulationResult, simulate
+from superintendent_core.learning.simulation import SimulationResult, simulate
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_a_strategy_with_a_cold_start_chooses_the_initial_items(digits):
 
 
 def test_default_strategy_runs_and_is_named(digits):
-    from superintendent_core.selection import DEFAULT_STRATEGY
+    from superintendent_core.strategies.neighbourhood import DEFAULT_STRATEGY
 
     result = _run(digits, strategy=None, batch_size=5, budget=30)
     assert result.strategy == DEFAULT_STRATEGY

@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 from sklearn.svm import SVC
 
 from superintendent_core import CalibratedSVC, Learner
-from superintendent_core.models import make_model
+from superintendent_core.learning.models import make_model
 
 
 @pytest.fixture(scope="module")

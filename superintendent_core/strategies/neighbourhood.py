@@ -22,9 +22,9 @@ asks *where labelling one item settles the most*:
 4. The rest of the pool follows by plain margin.
 
 Before any model exists, :meth:`NeighbourhoodMargin.cold_start` serves a
-coverage order of the pool (:func:`~superintendent_core.cold_start.coverage_order`).
+coverage order of the pool (:func:`~superintendent_core.strategies.coverage.coverage_order`).
 Until there are ``cover_per_class`` (2) labels per class, the batches continue
-that coverage (:func:`~superintendent_core.cold_start.coverage_continuation`):
+that coverage (:func:`~superintendent_core.strategies.coverage.coverage_continuation`):
 a model trained on one label per class is too weak for its uncertainty to
 guide the next picks, and uncertainty picks then pile into a few confused
 classes; the retrain on them lost accuracy (digits, batch 10: 0.83 at 10
@@ -61,8 +61,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from sklearn.utils import check_random_state
 
-from . import acquisition
-from .cold_start import (
+from . import uncertainty
+from .coverage import (
     coverage_continuation,
     coverage_order,
     principal_components,
@@ -107,7 +107,7 @@ def _draw_others(n: int, exclude: np.ndarray, size: int, rng: np.random.RandomSt
     return np.concatenate(chosen)
 
 
-def _n_classes(probabilities: acquisition.ProbabilityInput) -> int:
+def _n_classes(probabilities: uncertainty.ProbabilityInput) -> int:
     """Classes the model knows: the widest output's."""
     outputs = probabilities if isinstance(probabilities, list | tuple) else [probabilities]
     return max(np.shape(p)[1] for p in outputs)
@@ -141,7 +141,7 @@ class NeighbourhoodMargin:
     cover_per_class : int, default=2
         While fewer than ``cover_per_class`` labels per class are in (e.g. 20 for
         10 classes), the batch continues the coverage order instead
-        (:func:`~superintendent_core.cold_start.coverage_continuation`). 0: never.
+        (:func:`~superintendent_core.strategies.coverage.coverage_continuation`). 0: never.
     handover_per_class : int, default=12
         From this many labels per class on (e.g. 120 for 10 classes), items score
         by their own margin, not their neighbourhood's; batches stay spread. 0: never.
@@ -204,7 +204,7 @@ class NeighbourhoodMargin:
 
     def __call__(
         self,
-        probabilities: acquisition.ProbabilityInput,
+        probabilities: uncertainty.ProbabilityInput,
         *,
         features: np.ndarray | None = None,
         labelled_features: np.ndarray | None = None,
@@ -237,10 +237,10 @@ class NeighbourhoodMargin:
             the probabilities', labelled features of another width, or
             ``batch_size`` < 1.
         """
-        key = acquisition._key(probabilities, "margin")  # validated; small = unsure
+        key = uncertainty._key(probabilities, "margin")  # validated; small = unsure
         n = key.shape[0]
         if features is None or n < 2:
-            return acquisition._order_from_key(key)
+            return uncertainty._order_from_key(key)
         features = np.asarray(features)
         if features.ndim != 2 or features.shape[0] != n:
             raise ValueError(
@@ -259,10 +259,10 @@ class NeighbourhoodMargin:
         rng = check_random_state(random_state)
         handed_over = labelled_features is not None and self._handed_over(probabilities, len(labelled_features))
         if handed_over and batch_size == 1:  # one item: the smallest margin, i.e. plain margin's order
-            return acquisition._order_from_key(key)
+            return uncertainty._order_from_key(key)
         m = min(n, max(self.n_candidates, 10 * batch_size))  # smallest margins, always in the sample
         if n <= m + self.n_reference:  # the sample is the whole pool, in margin order
-            margin_order = acquisition._order_from_key(key)
+            margin_order = uncertainty._order_from_key(key)
             picked = self._batch(
                 key, margin_order, probabilities, features, labelled_features, batch_size, rng, handed_over
             )
@@ -271,8 +271,8 @@ class NeighbourhoodMargin:
             # thread (numpy's sort releases the GIL) while the batch is chosen from the
             # m smallest margins (a partition, same rows as the sort's first m).
             with ThreadPoolExecutor(max_workers=1) as executor:
-                sorting = executor.submit(acquisition._order_from_key, key)
-                head = acquisition._order_from_key(key, m)
+                sorting = executor.submit(uncertainty._order_from_key, key)
+                head = uncertainty._order_from_key(key, m)
                 picked = self._batch(
                     key, head, probabilities, features, labelled_features, batch_size, rng, handed_over
                 )
@@ -285,7 +285,7 @@ class NeighbourhoodMargin:
         self,
         key: np.ndarray,
         head: np.ndarray,
-        probabilities: acquisition.ProbabilityInput,
+        probabilities: uncertainty.ProbabilityInput,
         features: np.ndarray,
         labelled_features: np.ndarray | None,
         batch_size: int,
@@ -311,11 +311,11 @@ class NeighbourhoodMargin:
 
     # ------------------------------------------------------------------ internals
 
-    def _too_few_labels(self, probabilities: acquisition.ProbabilityInput, n_labelled: int) -> bool:
+    def _too_few_labels(self, probabilities: uncertainty.ProbabilityInput, n_labelled: int) -> bool:
         """Fewer than ``cover_per_class`` labels per class the model knows (the widest output's)."""
         return n_labelled < self.cover_per_class * _n_classes(probabilities)
 
-    def _handed_over(self, probabilities: acquisition.ProbabilityInput, n_labelled: int) -> bool:
+    def _handed_over(self, probabilities: uncertainty.ProbabilityInput, n_labelled: int) -> bool:
         """At least ``handover_per_class`` labels per class (never when it is 0)."""
         return 0 < self.handover_per_class and n_labelled >= self.handover_per_class * _n_classes(probabilities)
 
@@ -391,9 +391,8 @@ class NeighbourhoodMargin:
         return sample[np.asarray(picked, dtype=np.intp)]
 
 
-#: The project's default strategy, registered in :data:`acquisition.STRATEGIES`.
+#: The project's default strategy (the registry, :mod:`.registry`, lists it under its name).
 neighbourhood = NeighbourhoodMargin()
-acquisition.register_strategy(neighbourhood.__name__, neighbourhood)
 
 #: Name of the strategy the learner uses when none is given.
 DEFAULT_STRATEGY: str = neighbourhood.__name__

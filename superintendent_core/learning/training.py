@@ -2,7 +2,7 @@
 
 :func:`retrain_project` is one retrain, start to end: it reads the project's
 settings, labels and unlabelled features from a store, runs a
-:class:`~superintendent_core.learner.Learner`, writes the new order back with
+:class:`~superintendent_core.learning.learner.Learner`, writes the new order back with
 ``store.set_order`` and appends the retrain to the history. The app's Model page,
 the background :class:`RetrainScheduler` and the ``orchestrate`` command all call it.
 
@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..labels import join_labels
 from .models import DEFAULT_MODEL, MODELS, make_model
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..store.protocol import LabelStore
     from .learner import RetrainResult
-    from .store.protocol import LabelStore
 
 __all__ = [
     "ModelSnapshot",
@@ -127,17 +128,11 @@ class ModelSnapshot:
         return out
 
 
-def _join(label: Any) -> str:
-    if isinstance(label, tuple | list | np.ndarray):
-        return "|".join(str(v) for v in label)
-    return str(label)
-
-
 def _strategy_for(settings) -> tuple[Any, list[str]]:
     """The project's strategy; None is the engine's default (:data:`selection.DEFAULT_STRATEGY`)."""
     if settings.strategy is not None:
         return settings.strategy, []
-    from .selection import DEFAULT_STRATEGY
+    from ..strategies.neighbourhood import DEFAULT_STRATEGY
 
     return DEFAULT_STRATEGY, []
 
@@ -221,12 +216,12 @@ def run_retrain(
     result.messages[:0] = notes
     report(0.75, "Suggesting a label for every unlabelled item")
     suggestions = learner.suggest(X_pool)
-    pool_labels = np.array([_join(s.label) for s in suggestions], dtype=object)
+    pool_labels = np.array([join_labels(s.label) for s in suggestions], dtype=object)
     pool_probability = np.array([s.probability for s in suggestions], dtype=float)
     if result.cv_predictions is not None:
-        opinions = np.array([_join(v) for v in result.cv_predictions], dtype=object)
+        opinions = np.array([join_labels(v) for v in result.cv_predictions], dtype=object)
     else:
-        opinions = np.array([_join(s.label) for s in learner.suggest(X)], dtype=object)
+        opinions = np.array([join_labels(s.label) for s in learner.suggest(X)], dtype=object)
     report(0.9, "Saving the new order")
     store.set_order(pool_ids[np.asarray(result.order, dtype=np.int64)])
     seconds = time.perf_counter() - start
@@ -243,7 +238,7 @@ def run_retrain(
         }
     )
     sort = np.argsort(ids, kind="stable")
-    y_text = np.array([_join(v) for v in y], dtype=object)
+    y_text = np.array([join_labels(v) for v in y], dtype=object)
     report(1.0, "Done")
     return ModelSnapshot(
         version=version,

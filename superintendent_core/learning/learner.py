@@ -29,7 +29,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, check_random_state
 from threadpoolctl import ThreadpoolController
 
-from . import acquisition
+from ..strategies import registry
 from .multilabel import MultiLabelModel, binarize_labels
 
 __all__ = ["Learner", "RetrainResult", "Suggestion", "TrainingError", "default_estimator"]
@@ -151,7 +151,7 @@ class Learner:
         superintendent's ``model_preprocess``: applied to the labelled data, and
         to the pool with ``y=None``. It must keep one row per item.
     strategy : str or callable, optional
-        A name in :data:`superintendent_core.acquisition.STRATEGIES` or a
+        A name in :data:`superintendent_core.strategies.STRATEGIES` or a
         callable; None means the project's default. A callable with
         ``needs_features = True`` is also given ``features=`` (the pool as the
         model's last step sees it: after a Pipeline's transforms), ``batch_size=``
@@ -216,11 +216,11 @@ class Learner:
     def _strategy(self) -> tuple[Any, str]:
         strategy = self.strategy
         if strategy is None:
-            from .selection import DEFAULT_STRATEGY
+            from ..strategies.neighbourhood import DEFAULT_STRATEGY
 
             strategy = DEFAULT_STRATEGY
-        function = acquisition.resolve_strategy(strategy)
-        return function, acquisition._strategy_name(strategy)
+        function = registry.resolve_strategy(strategy)
+        return function, registry._strategy_name(strategy)
 
     def _check_params(self) -> None:
         if not 0.0 <= float(self.shuffle_prop) <= 1.0:
@@ -374,10 +374,10 @@ class Learner:
                     probabilities, features=features, batch_size=int(self.batch_size), random_state=rng, **extra
                 )
             )
-            if not acquisition._is_permutation(order, n):
+            if not registry._is_permutation(order, n):
                 raise ValueError(f"strategy {self._strategy()[1]!r} did not return a permutation of the pool.")
-            return acquisition.shuffle_positions(order, self.shuffle_prop, rng)
-        return acquisition.rank(probabilities, function, shuffle_prop=self.shuffle_prop, random_state=rng)
+            return registry.shuffle_positions(order, self.shuffle_prop, rng)
+        return registry.rank(probabilities, function, shuffle_prop=self.shuffle_prop, random_state=rng)
 
     # ------------------------------------------------------------------ public API
 
@@ -491,7 +491,7 @@ class Learner:
             return rng.permutation(n)
         with self._limits():
             order = np.asarray(hook(features, random_state=rng))
-        if not acquisition._is_permutation(order, n):
+        if not registry._is_permutation(order, n):
             raise ValueError("the strategy's cold start did not return a permutation of the pool.")
         return order
 

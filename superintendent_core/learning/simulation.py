@@ -2,7 +2,7 @@
 
 :func:`simulate` replays what a labeller would do with the app: serve the first
 items, "label" them from the known answers, retrain with the same
-:class:`~superintendent_core.learner.Learner` the app uses (cross-validation
+:class:`~superintendent_core.learning.learner.Learner` the app uses (cross-validation
 skipped), serve the next batch from the new order, and so on until the budget
 is spent. After every retrain the model is scored on a held-out test set, which
 gives a learning curve per strategy: the app uses it to let people compare
@@ -21,9 +21,9 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, check_random_state
 
-from . import acquisition
+from ..strategies import registry
+from ..strategies.neighbourhood import DEFAULT_STRATEGY
 from .learner import Learner
-from .selection import DEFAULT_STRATEGY
 
 __all__ = ["SimulationResult", "simulate"]
 
@@ -143,7 +143,7 @@ def simulate(
     model : estimator with ``fit`` and ``predict_proba``
         Cloned for every fit; never modified.
     strategy : str or callable, optional
-        A name in :data:`superintendent_core.acquisition.STRATEGIES` or a
+        A name in :data:`superintendent_core.strategies.STRATEGIES` or a
         callable ordering function; None means the project's default.
     initial : int, default=10
         Labels before the first retrain.
@@ -153,7 +153,7 @@ def simulate(
         Total labels, the initial ones included.
     shuffle_prop : float, default=0.0
         Proportion of each order's positions shuffled (see
-        :func:`~superintendent_core.acquisition.shuffle_positions`).
+        :func:`~superintendent_core.strategies.shuffle_positions`).
     random_state : int, RandomState instance or None, default=0
         Seed for the initial draw, the strategy and the shuffle.
 
@@ -199,8 +199,8 @@ def simulate(
         batch_size=batch_size,
         random_state=np.random.RandomState(seeds[1]),
     )
-    function = acquisition.resolve_strategy(DEFAULT_STRATEGY if strategy is None else strategy)
-    name = acquisition._strategy_name(DEFAULT_STRATEGY if strategy is None else strategy)
+    function = registry.resolve_strategy(DEFAULT_STRATEGY if strategy is None else strategy)
+    name = registry._strategy_name(DEFAULT_STRATEGY if strategy is None else strategy)
     if getattr(function, "cold_start", None) is not None:
         start_order = np.asarray(learner.cold_start(X_pool))
     else:
