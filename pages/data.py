@@ -7,6 +7,7 @@ import streamlit as st
 from superintendent_core.data.demo import digits_batch
 from superintendent_core.data.images import images_from_folder, images_from_zip
 from superintendent_core.data.tables import read_table, table_batch
+from superintendent_core.kinds import default_model
 from superintendent_core.store import (
     InvalidInput,
     ItemBatch,
@@ -241,7 +242,7 @@ def create_section(labeller: str) -> None:
             settings = ProjectSettings(
                 name=name.strip() or slug, kind=batch.kind, classes=classes, multi_label=multi,
                 feature_kind=feature_kind,
-                model="text_logistic_regression" if feature_kind == "text" else "logistic_regression",
+                model=default_model(batch.kind, feature_kind),
             )
             with st.spinner(f"Creating the project with {len(batch):,} items…"):
                 created = create_project(path, settings, batch)

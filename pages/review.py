@@ -13,7 +13,7 @@ from superintendent_core.data.export import (
     labels_csv,
     labels_parquet,
 )
-from superintendent_core.render import data_url, format_row, format_text, thumbnail
+from superintendent_core.kinds import get_kind, preview_of
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
@@ -36,14 +36,7 @@ def _preview(project: Project, item_id: int) -> str:
         item = project.store.item(int(item_id))
     except StoreError:
         return ""
-    if item.kind == "image":
-        try:
-            return data_url(thumbnail(item.payload))
-        except ValueError:
-            return ""
-    if item.kind == "text":
-        return format_text(item.payload, width=10_000, max_chars=160)
-    return ", ".join(f"{c}={v}" for c, v in format_row(item.payload, max_chars=30))[:160]
+    return preview_of(item)  # a thumbnail's data: URL, or a line of text, as the item's data kind says
 
 
 def filtered_labels(project: Project) -> pd.DataFrame:
@@ -116,7 +109,8 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
     shown.insert(1, "item", [_preview(project, i) for i in shown["item_id"]])
     shown["model"] = shown["model"].fillna(NO_OPINION)
     view = shown[["item_id", "item", "name", "label", "model", "labeller", "time"]].reset_index(drop=True)
-    if settings.kind == "image":
+    thumbnails = get_kind(settings.kind).preview_format == "image"
+    if thumbnails:
         item_column = st.column_config.ImageColumn("item", width="small")
     else:
         item_column = st.column_config.TextColumn("item", width="large")
@@ -130,7 +124,7 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
         hide_index=True,
         disabled=["item_id", "item", "name", "model", "labeller", "time"],
         column_config={"item": item_column, "label": label_column, "time": st.column_config.DatetimeColumn("time")},
-        row_height=56 if settings.kind == "image" else None,
+        row_height=56 if thumbnails else None,
     )
     changed = edited["label"].astype(str) != view["label"].astype(str)
     if changed.any():

@@ -5,14 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from superintendent_core.auth import check_labeller_name
-from superintendent_core.render import (
-    DISPLAY_SIZE,
-    data_url,
-    display_image,
-    escape_markdown,
-    format_row,
-    format_text,
-)
+from superintendent_core.kinds import Picture, Rows, Text, display_of
+from superintendent_core.kinds.formatting import escape_markdown
+from superintendent_core.kinds.image import DISPLAY_SIZE, data_url
 from superintendent_core.store import Item
 
 from . import state as S
@@ -110,23 +105,27 @@ def labeller_input(labeller: str, *, locked: bool = False) -> None:
 
 
 def draw_item(item: Item, *, size: int = DISPLAY_SIZE) -> None:
-    """Draw an item large and readable: crisp image, wrapped text or a small table."""
+    """Draw an item large and readable, as its data kind says: crisp image, wrapped text or a small table."""
     try:
-        if item.kind == "image":
-            png = display_image(item.payload, size)
-            # Small images travel inside the page update as a data: URL, so the browser shows them
-            # without a second request to the media endpoint; big ones go through the media store.
-            st.image(data_url(png) if len(png) <= INLINE_IMAGE_BYTES else png, caption=item.name, output_format="PNG")
-        elif item.kind == "text":
-            with st.container(border=True):
-                st.markdown(escape_markdown(format_text(item.payload)))
-            st.caption(item.name)
-        else:
-            rows = format_row(item.payload if isinstance(item.payload, dict) else {})
-            st.markdown(
-                "| column | value |\n| --- | --- |\n"
-                + "\n".join(f"| {escape_markdown(c)} | {escape_markdown(v)} |" for c, v in rows)
-            )
-            st.caption(item.name)
+        view = display_of(item, size)
     except ValueError as exc:
         st.error(f"Item {item.name}: {exc}")
+        return
+    if isinstance(view, Picture):
+        # Small images travel inside the page update as a data: URL, so the browser shows them
+        # without a second request to the media endpoint; big ones go through the media store.
+        png = view.png
+        st.image(data_url(png) if len(png) <= INLINE_IMAGE_BYTES else png, caption=view.caption, output_format="PNG")
+    elif isinstance(view, Text):
+        with st.container(border=True):
+            st.markdown(escape_markdown(view.text))
+        st.caption(view.caption)
+    elif isinstance(view, Rows):
+        st.markdown(
+            "| column | value |\n| --- | --- |\n"
+            + "\n".join(f"| {escape_markdown(c)} | {escape_markdown(v)} |" for c, v in view.rows)
+        )
+        st.caption(view.caption)
+    else:
+        st.error(f"Item {item.name}: its data kind {item.kind!r} returned {type(view).__name__}, "
+                 "not a Picture, Text or Rows.")
