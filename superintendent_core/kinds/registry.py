@@ -205,12 +205,12 @@ class DataKind:
                 f"Data kind {self.name!r} has no importer {name!r}; valid ones are "
                 f"{_names(i.name for i in self.importers)}."
             )
+        if not importer.featurises:
+            if featuriser is not None:
+                raise ValueError(f"Importer {name!r} of data kind {self.name!r} does not take a featuriser.")
+            return importer.function
         chosen = self.featuriser(featuriser)
-        if importer.featurises and chosen is not None:
-            return functools.partial(importer.function, featurize=chosen.function)
-        if featuriser is not None:
-            raise ValueError(f"Importer {name!r} of data kind {self.name!r} does not take a featuriser.")
-        return importer.function
+        return importer.function if chosen is None else functools.partial(importer.function, featurize=chosen.function)
 
     def with_featuriser(self, featuriser: Featuriser, *, default: bool = False) -> DataKind:
         """A copy of this kind with ``featuriser`` added (replacing one of the same name).
