@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 
 import pytest
-from kind_samples import sample_store
 from PIL import Image
 
 from superintendent_core.kinds import (
@@ -27,6 +26,8 @@ from superintendent_core.kinds import (
 from superintendent_core.learning.models import MODELS, models_for
 from superintendent_core.render import data_url, display_image, format_row, format_text, thumbnail
 from superintendent_core.store.protocol import DATA_KINDS, FEATURE_KINDS
+
+from .kind_samples import sample_store
 
 
 @pytest.fixture(params=kind_names())

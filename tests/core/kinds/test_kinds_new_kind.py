@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,8 @@ from superintendent_core.kinds import (
 from superintendent_core.store import Item
 
 ROOT = Path(__file__).resolve().parents[3]
+if str(ROOT) not in sys.path:  # ui/ for the drawing test, whatever directory pytest runs from
+    sys.path.insert(0, str(ROOT))
 
 
 def _audio_display(item, size=None):
