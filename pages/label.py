@@ -15,9 +15,15 @@ from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
 from ui.project import Project
-from ui.widgets import current_labeller, draw_item, require_project, show_notices
+from ui.widgets import (
+    RESERVED_SHORTCUTS,
+    SKIP_KEY,
+    current_labeller,
+    draw_item,
+    require_project,
+    show_notices,
+)
 
-SKIP_KEY = "S"
 UNDO_KEY = "Backspace"
 SUBMIT_KEY = "Enter"
 
@@ -89,7 +95,7 @@ def _suggestion(project: Project, item_id: int) -> tuple[str, float] | None:
 
 
 def _class_buttons(project, item_id, classes, labeller, suggested):
-    keys = shortcut_keys(classes)
+    keys = shortcut_keys(classes, reserved=RESERVED_SHORTCUTS)
     per_row = 5 if len(classes) <= 10 else 6
     for start in range(0, len(classes), per_row):
         columns = st.columns(per_row)
