@@ -10,6 +10,7 @@ import time
 
 import streamlit as st
 
+from superintendent_core.labels import split_labels
 from superintendent_core.render import shortcut_keys
 from superintendent_core.store import StoreError
 from ui import state as S
@@ -113,7 +114,7 @@ def _class_buttons(project, item_id, classes, labeller, suggested):
 
 
 def _class_toggles(project, item_id, classes, labeller, suggested):
-    chosen = set(suggested.split("|")) if suggested else set()
+    chosen = set(split_labels(suggested)) if suggested else set()
     columns = st.columns(min(4, max(1, len(classes))))
     for i, name in enumerate(classes):
         label = f"**{name}**" if name in chosen else name
