@@ -36,21 +36,15 @@ def _seconds(item_id: int) -> float | None:
     return None
 
 
-def _after_label(project: Project) -> None:
-    if not project.store.settings.retrain_every:  # no automatic retrain: nothing to count
-        return
-    if project.scheduler.notify(project.store.progress().labelled):
-        S.notify(st.session_state, "info", "Retraining in the background…")
-
-
 def _submit(project: Project, item_id: int, label, labeller: str) -> None:
     try:
-        project.store.submit(item_id, label, labeller, seconds=_seconds(item_id))
+        retraining = project.label(item_id, label, labeller, seconds=_seconds(item_id))
     except StoreError as exc:
         S.notify(st.session_state, "error", str(exc))
         return
     st.session_state[S.LAST_LABELLED] = item_id
-    _after_label(project)
+    if retraining:
+        S.notify(st.session_state, "info", "Retraining in the background…")
 
 
 def _submit_toggles(project: Project, item_id: int, classes: tuple[str, ...], labeller: str) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from superintendent_core.agreement import agreement, disagreements
 from superintendent_core.data.export import (
     export_project_zip,
     import_project_zip,
@@ -15,6 +14,7 @@ from superintendent_core.data.export import (
 )
 from superintendent_core.labels import SEPARATOR, split_labels
 from superintendent_core.render import data_url, format_row, format_text, thumbnail
+from superintendent_core.service import agreement, disagreements
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
