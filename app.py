@@ -55,4 +55,4 @@ if project is not None:
     # (the first item is not delayed): a never-ordered project gets its strategy's cold-start
     # order (representative items first); a project retrained before gets its model back
     # (suggestions after a restart). A no-op on later reruns.
-    project.scheduler.warm_up()
+    project.warm_up()

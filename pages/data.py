@@ -8,6 +8,7 @@ from superintendent_core.data.demo import digits_batch
 from superintendent_core.data.images import images_from_folder, images_from_zip
 from superintendent_core.data.tables import read_table, table_batch
 from superintendent_core.kinds import default_model
+from superintendent_core.labels import cell_value, classes_in
 from superintendent_core.store import (
     InvalidInput,
     ItemBatch,
@@ -20,7 +21,6 @@ from ui import state as S
 from ui.auth import guard
 from ui.project import (
     add_to_project,
-    classes_in,
     create_project,
     current_project,
     is_project,
@@ -181,7 +181,7 @@ def current_section(labeller: str) -> None:
                 who = rows["labeller"].astype(str) if "labeller" in rows.columns else [labeller] * len(rows)
                 for k, (name, label, by) in enumerate(zip(rows["name"], rows["label"], who, strict=True)):
                     text = _label_text(label)
-                    value = text.split("|") if settings.multi_label else text
+                    value = cell_value(text, settings.multi_label)
                     store.relabel(ids_by_name[str(name)], value, by)
                     if k % 50 == 0:
                         bar.progress(k / len(rows), text=f"Importing labels {k:,} / {len(rows):,}")
@@ -227,7 +227,7 @@ def create_section(labeller: str) -> None:
         batch, notes = None, []
     for note in notes:
         st.caption(note)
-    proposed = classes_in(batch, multi) if batch is not None else []
+    proposed = classes_in(batch.labels or (), multi) if batch is not None else []
     if source == "demo":
         proposed = [str(i) for i in range(10)]
     S.propose(st.session_state, S.DATA_CLASSES, ", ".join(proposed))

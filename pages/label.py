@@ -10,14 +10,21 @@ import time
 
 import streamlit as st
 
+from superintendent_core.labels import split_labels
 from superintendent_core.render import shortcut_keys
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
 from ui.project import Project
-from ui.widgets import current_labeller, draw_item, require_project, show_notices
+from ui.widgets import (
+    RESERVED_SHORTCUTS,
+    SKIP_KEY,
+    current_labeller,
+    draw_item,
+    require_project,
+    show_notices,
+)
 
-SKIP_KEY = "S"
 UNDO_KEY = "Backspace"
 SUBMIT_KEY = "Enter"
 
@@ -29,21 +36,15 @@ def _seconds(item_id: int) -> float | None:
     return None
 
 
-def _after_label(project: Project) -> None:
-    if not project.store.settings.retrain_every:  # no automatic retrain: nothing to count
-        return
-    if project.scheduler.notify(project.store.progress().labelled):
-        S.notify(st.session_state, "info", "Retraining in the background…")
-
-
 def _submit(project: Project, item_id: int, label, labeller: str) -> None:
     try:
-        project.store.submit(item_id, label, labeller, seconds=_seconds(item_id))
+        retraining = project.label(item_id, label, labeller, seconds=_seconds(item_id))
     except StoreError as exc:
         S.notify(st.session_state, "error", str(exc))
         return
     st.session_state[S.LAST_LABELLED] = item_id
-    _after_label(project)
+    if retraining:
+        S.notify(st.session_state, "info", "Retraining in the background…")
 
 
 def _submit_toggles(project: Project, item_id: int, classes: tuple[str, ...], labeller: str) -> None:
@@ -89,7 +90,7 @@ def _suggestion(project: Project, item_id: int) -> tuple[str, float] | None:
 
 
 def _class_buttons(project, item_id, classes, labeller, suggested):
-    keys = shortcut_keys(classes)
+    keys = shortcut_keys(classes, reserved=RESERVED_SHORTCUTS)
     per_row = 5 if len(classes) <= 10 else 6
     for start in range(0, len(classes), per_row):
         columns = st.columns(per_row)
@@ -107,7 +108,7 @@ def _class_buttons(project, item_id, classes, labeller, suggested):
 
 
 def _class_toggles(project, item_id, classes, labeller, suggested):
-    chosen = set(suggested.split("|")) if suggested else set()
+    chosen = set(split_labels(suggested)) if suggested else set()
     columns = st.columns(min(4, max(1, len(classes))))
     for i, name in enumerate(classes):
         label = f"**{name}**" if name in chosen else name

@@ -6,7 +6,6 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from superintendent_core.agreement import agreement, disagreements
 from superintendent_core.data.export import (
     export_project_zip,
     import_project_zip,
@@ -14,6 +13,8 @@ from superintendent_core.data.export import (
     labels_parquet,
 )
 from superintendent_core.kinds import get_kind, preview_of
+from superintendent_core.labels import SEPARATOR, split_labels
+from superintendent_core.service import agreement, disagreements
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
@@ -55,7 +56,7 @@ def filtered_labels(project: Project) -> pd.DataFrame:
     )
     if classes:
         if settings.multi_label:
-            keep = df["label"].map(lambda v: bool(set(str(v).split("|")) & set(classes)))
+            keep = df["label"].map(lambda v: bool(set(split_labels(v)) & set(classes)))
         else:
             keep = df["label"].isin(classes)
         df = df[keep]
@@ -115,7 +116,7 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
     else:
         item_column = st.column_config.TextColumn("item", width="large")
     if settings.multi_label:
-        label_column = st.column_config.TextColumn("label", help="Classes joined by |", required=False)
+        label_column = st.column_config.TextColumn("label", help=f"Classes joined by {SEPARATOR}", required=False)
     else:
         label_column = st.column_config.SelectboxColumn("label", options=list(settings.classes), required=True)
     edited = st.data_editor(
@@ -132,7 +133,7 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
     if st.button("Save corrections", key=S.REVIEW_SAVE, type="primary", disabled=not changed.any()):
         saved = 0
         for item_id, label in zip(edited.loc[changed, "item_id"], edited.loc[changed, "label"], strict=True):
-            value = [p for p in str(label).split("|") if p] if settings.multi_label else str(label)
+            value = list(split_labels(str(label))) if settings.multi_label else str(label)
             try:
                 project.store.relabel(int(item_id), value, labeller)
                 saved += 1
@@ -246,7 +247,7 @@ def agreement_section(project: Project, all_labels: pd.DataFrame, labeller: str)
     item_id = cols[0].selectbox("Settle an item", items, key=S.REVIEW_SETTLE_ITEM,
                                 format_func=lambda i: f"{names[i]} — votes {to_settle.set_index('item_id').at[i, 'votes']}")
     if settings.multi_label:
-        st.caption("Multi-label project: settle in the table below (labels joined by |).")
+        st.caption(f"Multi-label project: settle in the table below (labels joined by {SEPARATOR}).")
         return
     classes = list(settings.classes)
     current = dict(zip(to_settle["item_id"], to_settle["now"], strict=True))

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "ALL_PAGES",
     "AuthConfig",
     "AuthError",
+    "Capability",
     "MIN_PASSCODE_LENGTH",
     "MIN_TOKEN_LENGTH",
     "Person",
@@ -46,9 +46,6 @@ __all__ = [
     "check_labeller_name",
     "new_token",
 ]
-
-#: Page keys the app registers; a role lists the ones it may open.
-ALL_PAGES: tuple[str, ...] = ("label", "model", "data", "review")
 
 #: Shortest passcode accepted (shorter ones are guessable through the login form).
 MIN_PASSCODE_LENGTH = 8
@@ -68,36 +65,49 @@ class AuthError(ValueError):
     """The ``[auth]`` secrets cannot be used; the message names the key and the fix (never a secret)."""
 
 
+class Capability(enum.Enum):
+    """Something a role may do in a project (the app decides which pages need which)."""
+
+    #: Label items and see one's own progress.
+    LABEL = "label"
+    #: Change the project: its data, classes, overlap, model settings, retrains, corrections.
+    MANAGE = "manage"
+    #: Download the labels or the whole project (and restore one).
+    DOWNLOAD = "download"
+    #: See other labellers' labels and progress.
+    SEE_EVERYONE = "see_everyone"
+
+
 class Role(enum.Enum):
     """What a signed-in person may do.
 
-    ``ADMIN`` opens every page and every download; ``LABELLER`` opens the Label
-    page (which shows their own progress) and nothing else.
+    ``ADMIN`` may do everything (every :class:`Capability`); ``LABELLER`` may
+    label (and sees their own progress), nothing else.
     """
 
     ADMIN = "admin"
     LABELLER = "labeller"
 
     @property
-    def pages(self) -> frozenset[str]:
-        """Page keys (from :data:`ALL_PAGES`) this role may open."""
+    def capabilities(self) -> frozenset[Capability]:
+        """What this role may do."""
         if self is Role.ADMIN:
-            return frozenset(ALL_PAGES)
-        return frozenset({"label"})
+            return frozenset(Capability)
+        return frozenset({Capability.LABEL})
 
-    def may_open(self, page: str) -> bool:
-        """Whether this role may open ``page`` (a key of :data:`ALL_PAGES`)."""
-        return page in self.pages
+    def may(self, capability: Capability) -> bool:
+        """Whether this role has ``capability``."""
+        return capability in self.capabilities
 
     @property
     def may_download(self) -> bool:
         """Whether this role may download labels or the project (admins only)."""
-        return self is Role.ADMIN
+        return self.may(Capability.DOWNLOAD)
 
     @property
     def sees_everyone(self) -> bool:
         """Whether this role sees other labellers' labels and progress (admins only)."""
-        return self is Role.ADMIN
+        return self.may(Capability.SEE_EVERYONE)
 
     @classmethod
     def parse(cls, value: Any, *, where: str = "role") -> Role:

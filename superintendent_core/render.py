@@ -12,7 +12,7 @@ on every rerun.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .kinds.formatting import escape_markdown, format_value
 from .kinds.image import DISPLAY_SIZE, THUMBNAIL_SIZE, data_url, display_image, thumbnail
@@ -32,31 +32,31 @@ __all__ = [
     "thumbnail",
 ]
 
-#: Keys Streamlit reserves (``C``, ``R``) and the ones the Label page uses for Skip (``S``).
-_RESERVED_LETTERS = frozenset("CRS")
 
-
-def shortcut_keys(classes: Sequence[str] | int) -> list[str | None]:
+def shortcut_keys(classes: Sequence[str] | int, *, reserved: Iterable[str]) -> list[str | None]:
     """Keyboard shortcuts for the class buttons, in class order.
 
     A class whose name is one digit or letter gets that key (the digits demo's
     class ``"7"`` is key 7); the others take the first free key of ``1``–``9``,
-    ``0``, then letters. Letters Streamlit reserves (``C``, ``R``) and the Label
-    page's Skip key (``S``) are never used; classes beyond the available keys
-    get ``None``.
+    ``0``, then letters. The ``reserved`` keys are never used; classes
+    beyond the available keys get ``None``.
 
     Parameters
     ----------
     classes : sequence of str, or int
         The class names (or just how many classes, for the plain sequence).
+    reserved : iterable of str
+        Keys the caller uses for something else (the app: Streamlit's ``C`` and
+        ``R``, its own Skip key ``S``); letters are compared in upper case.
 
     Returns
     -------
     list of (str or None), one per class
     """
+    taken = {str(k).upper() for k in reserved}
     names = [""] * classes if isinstance(classes, int) else [str(c) for c in classes]
-    sequence = [str(i) for i in range(1, 10)] + ["0"]
-    sequence += [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in _RESERVED_LETTERS]
+    sequence = [str(i) for i in range(1, 10)] + ["0"] + list("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    sequence = [k for k in sequence if k not in taken]
     keys: list[str | None] = [None] * len(names)
     used: set[str] = set()
     for i, name in enumerate(names):

@@ -1,7 +1,9 @@
 """Who may see what: roles from the secrets, the sign-in form, invitation links, OIDC, page guards.
 
-The rules live in :mod:`superintendent_core.auth`; this module only reads
-``st.secrets`` / ``st.query_params`` / ``st.user`` and draws the sign-in form.
+The rules live in :mod:`superintendent_core.auth` (what a role may do: its
+capabilities); this module reads ``st.secrets`` / ``st.query_params`` /
+``st.user``, draws the sign-in form and wires pages to capabilities
+(:data:`PAGE_CAPABILITIES`).
 
 * No ``[auth]`` roles in the secrets: **single-user mode**, everything open.
 * Otherwise the session's role (``st.session_state``) decides which pages
@@ -32,11 +34,21 @@ from streamlit import config as _st_config
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 from superintendent_core.attempts import Attempt, AttemptLimiter
-from superintendent_core.auth import AuthConfig, AuthError, Role, check_labeller_name
+from superintendent_core.auth import AuthConfig, AuthError, Capability, Role, check_labeller_name
 
 from . import state as S
 
-#: Page file → page key of :data:`superintendent_core.auth.ALL_PAGES`.
+#: Page key (as in ``app.py``'s ``PAGES``) → what a role must be able to do to open the page.
+PAGE_CAPABILITIES: dict[str, Capability] = {
+    "label": Capability.LABEL,
+    "model": Capability.MANAGE,
+    "data": Capability.MANAGE,
+    "review": Capability.MANAGE,  # its downloads also need Capability.DOWNLOAD (Access.may_download)
+}
+#: Every page key, in the app's order.
+ALL_PAGES: tuple[str, ...] = tuple(PAGE_CAPABILITIES)
+
+#: Page file → page key of :data:`ALL_PAGES`.
 PAGE_KEYS: dict[str, str] = {
     "pages/label.py": "label",
     "pages/model.py": "model",
@@ -51,6 +63,12 @@ OIDC_KEYS = frozenset(
 )
 #: Our keys in ``[auth]`` (anything else that is a table is taken for an OIDC provider, e.g. ``[auth.google]``).
 ROLE_KEYS = frozenset({"admin_passcode", "labeller_passcode", "admin_emails", "labeller_emails", "people"})
+
+
+def pages_for(role: Role) -> frozenset[str]:
+    """Page keys (of :data:`ALL_PAGES`) ``role`` may open."""
+    return frozenset(page for page, needs in PAGE_CAPABILITIES.items() if role.may(needs))
+
 
 REFUSED = "Wrong passcode (or name): nothing was opened. Check it with your project's admin."
 BAD_INVITE = "This invitation link is not valid (any more): ask your project's admin for a new one."
@@ -109,7 +127,7 @@ class Access:
     config: AuthConfig | None = None
 
     def may_open(self, page_key: str) -> bool:
-        return self.error is None and self.role is not None and self.role.may_open(page_key)
+        return self.error is None and self.role is not None and page_key in pages_for(self.role)
 
     @property
     def may_download(self) -> bool:
@@ -359,7 +377,7 @@ def guard(page_key: str) -> Access:
         sign_in_form(access)
     else:
         st.error("This page is for admins. Your role opens: "
-                 + ", ".join(sorted(access.role.pages)) + ".")
+                 + ", ".join(sorted(pages_for(access.role))) + ".")
     st.stop()
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from superintendent_core.auth import Role
+from superintendent_core.auth import Capability, Role
 from superintendent_core.store import ProjectSettings, open_store
 from ui import auth as A
 from ui import state as S
@@ -397,6 +397,18 @@ def test_an_empty_auth_section_is_single_user(team):
     at = team({"auth": {}, "other": "x"}).run()
     assert any("Single-user mode" in c for c in captions(at))
     assert len([b for b in at.button if b.key and b.key.startswith("label_class_")]) == 10
+
+
+def test_pages_are_wired_to_capabilities():
+    assert A.ALL_PAGES == ("label", "model", "data", "review")
+    assert set(A.PAGE_KEYS.values()) == set(A.ALL_PAGES)
+    assert A.pages_for(Role.ADMIN) == frozenset(A.ALL_PAGES)
+    assert A.pages_for(Role.LABELLER) == frozenset({"label"})
+    assert A.PAGE_CAPABILITIES["label"] is Capability.LABEL
+    for page in ("model", "data", "review"):
+        assert A.PAGE_CAPABILITIES[page] is Capability.MANAGE
+        assert A.Access(Role.ADMIN, None, False).may_open(page)
+    assert not A.Access(Role.ADMIN, None, False).may_open("no-such-page")
 
 
 def test_access_rules():

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from superintendent_core.auth import (
-    ALL_PAGES,
     AuthConfig,
     AuthError,
+    Capability,
     Role,
     check_labeller_name,
     new_token,
@@ -64,12 +64,13 @@ def test_configured_is_not_single_user():
 # --------------------------------------------------------------------------- roles
 
 
-def test_role_pages():
-    assert Role.ADMIN.pages == frozenset(ALL_PAGES)
-    assert Role.LABELLER.pages == frozenset({"label"})
-    for page in ("model", "data", "review"):
-        assert not Role.LABELLER.may_open(page)
-        assert Role.ADMIN.may_open(page)
+def test_role_capabilities():
+    assert Role.ADMIN.capabilities == frozenset(Capability)
+    assert Role.LABELLER.capabilities == frozenset({Capability.LABEL})
+    for capability in (Capability.MANAGE, Capability.DOWNLOAD, Capability.SEE_EVERYONE):
+        assert not Role.LABELLER.may(capability)
+        assert Role.ADMIN.may(capability)
+    assert Role.LABELLER.may(Capability.LABEL) and Role.ADMIN.may(Capability.LABEL)
     assert Role.ADMIN.may_download and not Role.LABELLER.may_download
     assert Role.ADMIN.sees_everyone and not Role.LABELLER.sees_everyone
 
@@ -276,6 +277,13 @@ def test_only_the_exact_passcode_unlocks(passcode, other):
     assert config.check_passcode("admin", passcode) is Role.ADMIN
     expected = Role.ADMIN if other == passcode else None
     assert config.check_passcode("admin", other) is expected
+
+
+def test_the_engine_knows_no_pages():
+    import superintendent_core.auth as engine
+
+    assert not hasattr(engine, "ALL_PAGES")
+    assert not hasattr(Role, "pages") and not hasattr(Role, "may_open")
 
 
 def test_cli_prints_tokens(capsys):

@@ -1,138 +1,22 @@
-"""The app's engine services: model registry, display helpers, retrain_project and the scheduler."""
+"""A project's retrains: retrain_project, the model snapshot, the background scheduler, the cold start."""
 
 from __future__ import annotations
 
-import io
 import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from PIL import Image
 
 from superintendent_core.data.demo import digits_batch
 from superintendent_core.learning.learner import TrainingError
-from superintendent_core.learning.models import DEFAULT_MODEL, MODELS, make_model, models_for
+from superintendent_core.learning.models import DEFAULT_MODEL
 from superintendent_core.learning.training import (
     RetrainScheduler,
     cold_start_project,
     retrain_project,
     run_retrain,
 )
-from superintendent_core.render import (
-    display_image,
-    escape_markdown,
-    format_row,
-    format_text,
-    format_value,
-    shortcut_keys,
-)
 from superintendent_core.store import ProjectSettings, open_store
-
-# --------------------------------------------------------------------------- models
-
-
-@pytest.mark.parametrize("name", list(MODELS))
-def test_every_registered_model_has_predict_proba(name):
-    model = make_model(name)
-    assert hasattr(model, "fit") and hasattr(model, "predict_proba")
-    assert make_model(name) is not model  # a fresh object each time
-
-
-@pytest.mark.parametrize("name", list(MODELS))
-def test_every_registered_model_retrains_on_a_projects_first_labels(name):
-    # A class with a single label, as on every project's first retrains; and no warning
-    # about a deprecated scikit-learn feature (SVC(probability=True) used to give one).
-    import warnings
-
-    from sklearn.datasets import load_digits
-
-    from superintendent_core import Learner
-
-    X, y = load_digits(return_X_y=True)
-    if MODELS[name].text:
-        words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-        X = [f"the digit {words[v]} drawn {i % 7} times" for i, v in enumerate(y[:300])]
-    else:
-        X = X[:300] / 16
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", FutureWarning)
-        warnings.simplefilter("error", DeprecationWarning)
-        result = Learner(make_model(name), random_state=0).retrain(X[:12], y[:12], X[12:])
-    assert len(result.order) == 288 and sorted(result.order) == list(range(288))
-    assert len(result.model.predict_proba(X[12:20])) == 8
-
-
-def test_unknown_model_names_the_valid_ones():
-    with pytest.raises(ValueError, match="logistic_regression"):
-        make_model("perceptron")
-
-
-def test_models_for_text_and_arrays():
-    assert DEFAULT_MODEL in models_for("array")
-    assert "text_logistic_regression" in models_for("text")
-    assert DEFAULT_MODEL not in models_for("text")
-
-
-# --------------------------------------------------------------------------- render
-
-
-def _png(size, mode="L") -> bytes:
-    out = io.BytesIO()
-    Image.new(mode, size, 128).save(out, "PNG")
-    return out.getvalue()
-
-
-def test_small_images_are_enlarged_with_crisp_pixels():
-    image = Image.new("L", (2, 2))
-    image.putdata([0, 255, 255, 0])
-    raw = io.BytesIO()
-    image.save(raw, "PNG")
-    out = Image.open(io.BytesIO(display_image(raw.getvalue(), 320)))
-    assert out.format == "PNG" and out.size == (320, 320)
-    values = set(np.asarray(out).ravel().tolist())
-    assert values == {0, 255}  # nearest neighbour: no blurred greys
-
-
-def test_large_images_are_reduced_to_fit():
-    out = Image.open(io.BytesIO(display_image(_png((2000, 1000), "RGB"), 320)))
-    assert out.size == (320, 160)
-
-
-def test_unreadable_image_is_a_value_error():
-    with pytest.raises(ValueError, match="cannot be read"):
-        display_image(b"not an image")
-
-
-def test_text_and_rows_are_formatted():
-    assert format_text("a " * 100, width=20).count("\n") >= 9
-    assert format_text("x" * 50, max_chars=10).endswith("cut)")
-    assert format_row({"a": 1.23456789, "b": None, "c": float("nan")}) == [("a", "1.23457"), ("b", ""), ("c", "")]
-    assert escape_markdown("*x*") == "\\*x\\*"
-
-
-@given(st.lists(st.text(min_size=1, max_size=3), max_size=60, unique=True))
-@settings(max_examples=60, deadline=None)
-def test_shortcuts_are_unique_and_avoid_reserved_keys(classes):
-    keys = shortcut_keys(classes)
-    assert len(keys) == len(classes)
-    given_keys = [k for k in keys if k is not None]
-    assert len(given_keys) == len(set(given_keys))
-    assert not {"C", "R", "S"} & set(given_keys)
-    for name, key in zip(classes, keys, strict=True):  # a one-character class keeps its own key if it can
-        if len(name) == 1 and len(classes) <= 30 and name.isascii() and name.isalnum():
-            assert key is not None
-            if name.upper() not in "CRS" and [c.upper() for c in classes].count(name.upper()) == 1:
-                assert key == name.upper()
-
-
-def test_shortcuts_for_digits_and_words():
-    assert shortcut_keys([str(i) for i in range(10)]) == [str(i) for i in range(10)]
-    assert shortcut_keys(["cat", "dog"]) == ["1", "2"]
-    assert shortcut_keys(12)[:12] == ["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "A", "B"]
-    assert shortcut_keys(60).count(None) > 0
-
 
 # --------------------------------------------------------------------------- retrain_project
 
@@ -362,13 +246,6 @@ def test_cold_start_of_a_text_project_is_a_seeded_shuffle(tmp_path):
         store.add_items(ItemBatch(names=tuple(f"r{i}" for i in range(50)), kind="text", features=texts, payloads=texts))
         ordered = cold_start_project(store, random_state=0)
         assert sorted(ordered.tolist()) == list(range(50)) and ordered.tolist() != list(range(50))
-
-
-def test_format_value_rounds_floats_and_hides_missing_values():
-    assert format_value(0.2991062739999961, digits=3) == "0.299"
-    assert format_value(2.0) == "2" and format_value(1234.5678, digits=3) == "1,235"
-    assert format_value(float("nan")) == "" and format_value(None) == ""
-    assert format_value("app") == "app" and format_value(b"abc") == "<3 bytes>"
 
 
 @pytest.mark.parametrize("strategy", [None, "margin"])

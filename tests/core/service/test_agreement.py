@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from superintendent_core.agreement import (
+from superintendent_core.service.agreement import (
     agreement,
     cohen_kappa,
     disagreements,

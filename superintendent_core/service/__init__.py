@@ -1,0 +1,60 @@
+"""A project's lifecycle, callable without the app.
+
+- :mod:`.project`: where the default project lives, opening a project (the
+  digits demo for a new default one), creating one all-or-nothing, adding
+  items, labelling with automatic retrains, the warm-up, closing;
+- :mod:`.agreement`: agreement between labellers (Cohen's / Fleiss' kappa) and
+  the disagreements to settle.
+
+The app (``ui/``) wraps these in Streamlit's process-wide cache and reads its
+secrets itself; nothing here imports Streamlit, and nothing imports
+scikit-learn until a retrain runs.
+"""
+
+from .agreement import (
+    Agreement,
+    agreement,
+    cohen_kappa,
+    disagreements,
+    fleiss_kappa,
+    rating_counts,
+    rating_table,
+)
+from .project import (
+    DEMO_NAME,
+    ENV_DATABASE_URL,
+    ENV_PROJECT_DIR,
+    MANIFEST,
+    Project,
+    add_to_project,
+    create_project,
+    default_location,
+    demo_settings,
+    import_demo,
+    is_project,
+    normalise_location,
+    open_project,
+)
+
+__all__ = [
+    "Agreement",
+    "DEMO_NAME",
+    "ENV_DATABASE_URL",
+    "ENV_PROJECT_DIR",
+    "MANIFEST",
+    "Project",
+    "add_to_project",
+    "agreement",
+    "cohen_kappa",
+    "create_project",
+    "default_location",
+    "demo_settings",
+    "disagreements",
+    "fleiss_kappa",
+    "import_demo",
+    "is_project",
+    "normalise_location",
+    "open_project",
+    "rating_counts",
+    "rating_table",
+]

@@ -1,0 +1,320 @@
+"""A labelling project's lifecycle, without the app: open, demo, create, add, warm up, retrain, close.
+
+The app (``ui/project.py``) caches the :class:`Project` objects made here, one per
+process and location, and reads where the default project lives from its
+environment and secrets; a notebook uses them directly::
+
+    from superintendent_core.service import open_project
+
+    with open_project("my-project") as project:
+        item_id = project.store.next_item("me")
+        project.label(item_id, "cat", "me")
+        snapshot = project.retrain()
+
+Nothing here imports scikit-learn (a retrain imports it when it runs) or SQLAlchemy
+(unless the location is a database URL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..data.demo import load_digits_demo
+from ..labels import split_labels
+from ..learning.training import RetrainScheduler
+from ..store import (
+    DEFAULT_PROJECT_DIR,
+    ItemBatch,
+    LabelStore,
+    ProjectSettings,
+    StoreError,
+    is_database_url,
+    open_store,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..learning.training import ModelSnapshot, ProgressCallback
+
+__all__ = [
+    "DEMO_NAME",
+    "ENV_DATABASE_URL",
+    "ENV_PROJECT_DIR",
+    "MANIFEST",
+    "Project",
+    "add_to_project",
+    "create_project",
+    "default_location",
+    "demo_settings",
+    "import_demo",
+    "is_project",
+    "normalise_location",
+    "open_project",
+]
+
+#: Environment variable naming a shared project's database (wins over everything else).
+ENV_DATABASE_URL = "DATABASE_URL"
+#: Environment variable naming the default project folder.
+ENV_PROJECT_DIR = "SUPERINTENDENT_PROJECT_DIR"
+#: File a project folder always contains.
+MANIFEST = "project.json"
+#: Name of the digits demo project (a new default project gets the demo's items).
+DEMO_NAME = "Digits demo"
+
+
+# --------------------------------------------------------------------------- where a project lives
+
+
+def normalise_location(location: str | os.PathLike) -> str:
+    """Folders are made absolute; database URLs are kept as they are."""
+    text = os.fspath(location)
+    return text if is_database_url(text) else os.path.abspath(text)
+
+
+def default_location(
+    *,
+    database_url: str | None = None,
+    project_dir: str | os.PathLike | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The project opened when nothing else is asked for.
+
+    In this order: ``$DATABASE_URL``; ``database_url`` (e.g. from the app's
+    secrets) — several app processes then share one project —; the folder
+    ``$SUPERINTENDENT_PROJECT_DIR``; ``project_dir``; ``./labelling-project``.
+
+    Parameters
+    ----------
+    database_url : str, optional
+        A database URL the caller found elsewhere (the app: its secrets).
+    project_dir : str or path, optional
+        A folder the caller found elsewhere (the app: its secrets).
+    environ : mapping, optional
+        Environment variables (default ``os.environ``).
+
+    Returns
+    -------
+    str
+        A database URL as given, or an absolute folder path.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get(ENV_DATABASE_URL) or database_url
+    if url:
+        return str(url)
+    folder = env.get(ENV_PROJECT_DIR) or project_dir
+    return os.path.abspath(str(folder or DEFAULT_PROJECT_DIR))
+
+
+def is_project(location: str | os.PathLike) -> bool:
+    """Whether a folder holds a project (a database URL always can)."""
+    return is_database_url(os.fspath(location)) or (Path(location) / MANIFEST).is_file()
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+def demo_settings() -> ProjectSettings:
+    """Settings of the digits demo project."""
+    return ProjectSettings(
+        name=DEMO_NAME, kind="image", classes=tuple(str(i) for i in range(10)), feature_kind="array"
+    )
+
+
+def import_demo(store: LabelStore) -> None:
+    """Add the digits demo to an empty project (without importing scikit-learn)."""
+    load_digits_demo(store)
+
+
+# --------------------------------------------------------------------------- an open project
+
+
+@dataclass(frozen=True)
+class Project:
+    """One open project: its store and the scheduler of its background retrains.
+
+    The app shares one ``Project`` per location between every session of its
+    process (the store and the scheduler are thread-safe).
+
+    Attributes
+    ----------
+    path : str
+        Where it lives: an absolute folder path or a database URL.
+    store : LabelStore
+    scheduler : RetrainScheduler
+        Background retrains for this store; holds the latest model snapshot.
+    """
+
+    path: str
+    store: LabelStore
+    scheduler: RetrainScheduler
+
+    @property
+    def location(self) -> str:
+        """Same as :attr:`path` (a folder or a database URL)."""
+        return self.path
+
+    def label(self, item_id: int, label: Any, labeller: str, *, seconds: float | None = None) -> bool:
+        """Record a label, then start an automatic retrain if one is due.
+
+        Parameters
+        ----------
+        item_id : int
+        label : str, or sequence of str (multi-label)
+        labeller : str
+        seconds : float, optional
+            How long the labeller looked at the item.
+
+        Returns
+        -------
+        bool
+            Whether a background retrain was started.
+
+        Raises
+        ------
+        StoreError
+            The store refused the label (unknown class, item taken ...); nothing is retrained.
+        """
+        self.store.submit(item_id, label, labeller, seconds=seconds)
+        return self.labels_changed()
+
+    def labels_changed(self) -> bool:
+        """Tell the scheduler the labels changed; start a background retrain when one is due.
+
+        A no-op (no store read) when the project retrains only on request.
+
+        Returns
+        -------
+        bool
+            Whether a background retrain was started.
+        """
+        if not self.store.settings.retrain_every:  # no automatic retrain: nothing to count
+            return False
+        return self.scheduler.notify(self.store.progress().labelled)
+
+    def warm_up(self) -> bool:
+        """Prepare the project in a background thread, once (see :meth:`RetrainScheduler.warm_up`).
+
+        A never-ordered project gets its strategy's cold-start order; a project
+        retrained before (in any process) gets its model back. Later calls return
+        False at once, so the app calls it on every rerun.
+        """
+        return self.scheduler.warm_up()
+
+    def retrain(self, progress: ProgressCallback | None = None) -> ModelSnapshot:
+        """Retrain now, in the calling thread (see :meth:`RetrainScheduler.run`)."""
+        return self.scheduler.run(progress=progress)
+
+    def close(self, timeout: float | None = 60.0) -> None:
+        """Wait (up to ``timeout`` seconds) for background work, then close the store."""
+        self.scheduler.wait(timeout)
+        self.store.close()
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_project(
+    location: str | os.PathLike, *, is_default: bool = False, random_state: Any = None
+) -> Project:
+    """Open the project at ``location``.
+
+    Parameters
+    ----------
+    location : str or path
+        A project folder or a database URL; folders are made absolute.
+    is_default : bool, default=False
+        The default project (:func:`default_location`) may be new: it is then
+        created as the digits demo, with the demo's items. Any other location
+        must already hold a project.
+    random_state : int or None
+        Seed of every retrain of the scheduler (None: the project's setting).
+
+    Returns
+    -------
+    Project
+        Its scheduler has not started anything: call :meth:`Project.warm_up`.
+
+    Raises
+    ------
+    StoreError
+        The folder is not a project, is locked by another process, or is damaged.
+    """
+    path = normalise_location(location)
+    if not is_default and not is_project(path):
+        raise StoreError(
+            f"No project at {path}: the folder does not exist or is not a project. "
+            "Create it on the Data page, or open another one."
+        )
+    store = open_store(path, settings=demo_settings() if is_default else None)
+    try:
+        if is_default and len(store) == 0 and store.settings.name == DEMO_NAME:
+            import_demo(store)
+    except BaseException:
+        store.close()
+        raise
+    return Project(path, store, RetrainScheduler(store, random_state=random_state))
+
+
+# --------------------------------------------------------------------------- creating and adding
+
+
+def _batch_labels(batch: ItemBatch, multi_label: bool) -> ItemBatch:
+    """Multi-label projects read ``"a|b"`` cells as several classes."""
+    if not multi_label or batch.labels is None:
+        return batch
+    labels = [None if v is None else split_labels(v) for v in batch.labels]
+    return dataclasses.replace(batch, labels=labels)
+
+
+def create_project(path: str | os.PathLike, settings: ProjectSettings, batch: ItemBatch | None) -> str:
+    """Create a project folder with ``settings`` and add ``batch`` (all-or-nothing for the items).
+
+    Refuses a folder that already holds a project, or one with files in it; when
+    adding the items fails, nothing half-created is left behind. The project is
+    closed afterwards: open it with :func:`open_project`.
+
+    Returns
+    -------
+    str
+        The absolute path.
+
+    Raises
+    ------
+    StoreError
+        The folder already holds a project or files, or the items cannot be added.
+    """
+    path = os.path.abspath(path)
+    if is_project(path):
+        raise StoreError(f"{path} already holds a project; open it instead, or choose another folder.")
+    existed = os.path.exists(path)
+    if existed and any(Path(path).iterdir()):
+        raise StoreError(f"{path} is a folder with files in it; choose a new or empty folder for the project.")
+    store = open_store(path, settings=settings, create=True)
+    try:
+        if batch is not None:
+            store.add_items(_batch_labels(batch, settings.multi_label))
+    except BaseException:
+        store.close()
+        # nothing half-created is left behind: the folder is removed (or emptied, if it existed)
+        shutil.rmtree(path, ignore_errors=True)
+        if existed:
+            os.makedirs(path, exist_ok=True)
+        raise
+    store.close()
+    return path
+
+
+def add_to_project(store: LabelStore, batch: ItemBatch) -> int:
+    """Add items (and their labels) to an open project; returns how many were added.
+
+    In a multi-label project a label cell ``"a|b"`` is the classes ``a`` and ``b``.
+    """
+    return len(store.add_items(_batch_labels(batch, store.settings.multi_label)))
