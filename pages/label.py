@@ -11,14 +11,12 @@ import time
 import streamlit as st
 
 from superintendent_core.labels import split_labels
-from superintendent_core.render import shortcut_keys
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
 from ui.project import Project
+from ui.shortcuts import RESERVED_SHORTCUTS, SKIP_KEY, shortcut_keys
 from ui.widgets import (
-    RESERVED_SHORTCUTS,
-    SKIP_KEY,
     current_labeller,
     draw_item,
     require_project,

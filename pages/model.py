@@ -5,9 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from superintendent_core.acquisition import strategy_names
+from superintendent_core.kinds import format_value
 from superintendent_core.learning.learner import TrainingError
 from superintendent_core.learning.models import MODELS, model_label, models_for
-from superintendent_core.render import format_value
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard

@@ -16,10 +16,6 @@ from .project import Project, current_project
 #: Images up to this size (PNG bytes) are sent inline with the page update.
 INLINE_IMAGE_BYTES = 64_000
 
-#: The Label page's Skip key.
-SKIP_KEY = "S"
-#: Keys a class button may not take: Streamlit's own (``C``: clear cache, ``R``: rerun) and Skip's.
-RESERVED_SHORTCUTS = frozenset({"C", "R", SKIP_KEY})
 
 
 def show_notices() -> None:

@@ -7,7 +7,7 @@ import os
 import pytest
 import streamlit as st
 
-from ui import config, project, widgets
+from ui import config, project, shortcuts
 
 
 class _MissingOrBrokenSecrets(dict):
@@ -54,4 +54,4 @@ def test_the_default_project_environment_first_then_secrets(secrets, monkeypatch
 
 
 def test_the_class_buttons_leave_streamlits_keys_and_skip_free():
-    assert widgets.RESERVED_SHORTCUTS == {"C", "R", widgets.SKIP_KEY} and widgets.SKIP_KEY == "S"
+    assert shortcuts.RESERVED_SHORTCUTS == {"C", "R", shortcuts.SKIP_KEY} and shortcuts.SKIP_KEY == "S"

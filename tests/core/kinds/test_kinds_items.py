@@ -23,8 +23,10 @@ from superintendent_core.kinds import (
     kind_names,
     preview_of,
 )
+from superintendent_core.kinds.image import data_url, display_image, thumbnail
+from superintendent_core.kinds.table import format_row
+from superintendent_core.kinds.text import format_text
 from superintendent_core.learning.models import MODELS, models_for
-from superintendent_core.render import data_url, display_image, format_row, format_text, thumbnail
 from superintendent_core.store.protocol import DATA_KINDS, FEATURE_KINDS
 
 from .kind_samples import sample_store

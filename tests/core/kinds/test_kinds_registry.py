@@ -124,7 +124,6 @@ def test_importing_the_kinds_loads_neither_scikit_learn_nor_streamlit():
     code = (
         "import sys\n"
         "import superintendent_core.kinds as kinds\n"
-        "import superintendent_core.render\n"
         "print(kinds.kind_names(), 'sklearn' in sys.modules, 'streamlit' in sys.modules)\n"
     )
     assert run_fresh(code).strip() == "['image', 'text', 'table'] False False"

@@ -1,39 +1,24 @@
-"""Display helpers for items, and the Label page's keyboard shortcuts.
+"""Keyboard shortcuts of the Label page's class buttons (pure Python, no Streamlit).
 
-The per-kind display helpers live with their data kind in
-:mod:`superintendent_core.kinds` (images: :mod:`~superintendent_core.kinds.image`,
-text: :mod:`~superintendent_core.kinds.text`, table rows:
-:mod:`~superintendent_core.kinds.table`; shared: :mod:`~superintendent_core.kinds.formatting`);
-they are re-exported here so ``superintendent_core.render.X`` keeps working.
-
-Nothing here imports Streamlit or scikit-learn, so the Label page can call these
-on every rerun.
+Which keys are taken is the app's business: Streamlit's own ``C`` (clear cache)
+and ``R`` (rerun), and the Label page's Skip key ``S``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from .kinds.formatting import escape_markdown, format_value
-from .kinds.image import DISPLAY_SIZE, THUMBNAIL_SIZE, data_url, display_image, thumbnail
-from .kinds.table import format_row
-from .kinds.text import format_text
+__all__ = ["RESERVED_SHORTCUTS", "SKIP_KEY", "shortcut_keys"]
 
-__all__ = [
-    "DISPLAY_SIZE",
-    "THUMBNAIL_SIZE",
-    "data_url",
-    "display_image",
-    "escape_markdown",
-    "format_row",
-    "format_text",
-    "format_value",
-    "shortcut_keys",
-    "thumbnail",
-]
+#: The Label page's Skip key.
+SKIP_KEY = "S"
+#: Keys a class button may not take: Streamlit's own (``C``: clear cache, ``R``: rerun) and Skip's.
+RESERVED_SHORTCUTS = frozenset({"C", "R", SKIP_KEY})
 
 
-def shortcut_keys(classes: Sequence[str] | int, *, reserved: Iterable[str]) -> list[str | None]:
+def shortcut_keys(
+    classes: Sequence[str] | int, *, reserved: Iterable[str] = RESERVED_SHORTCUTS
+) -> list[str | None]:
     """Keyboard shortcuts for the class buttons, in class order.
 
     A class whose name is one digit or letter gets that key (the digits demo's
