@@ -10,8 +10,18 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
+from pathlib import Path
 
 import pytest
+
+# Test helpers are imported by plain module name (``from fresh_python import run_fresh``,
+# ``from sql_helpers import ...``, ``from store_contract import ...``) from any test folder,
+# whichever subset of the tests runs: their folders go on the path here.
+_HERE = Path(__file__).resolve().parent
+for _helpers in (_HERE / "core", _HERE / "core" / "store"):
+    if str(_helpers) not in sys.path:
+        sys.path.insert(0, str(_helpers))
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..labels import SEPARATOR
+from ..labels import SEPARATOR, split_labels
+from ._rules import few as _few
+from ._rules import normalize_label
 from .errors import InvalidInput
 from .protocol import DATA_KINDS, ItemBatch, ProjectSettings
 
@@ -29,56 +31,11 @@ __all__ = [
     "PreparedBatch",
     "batch_table",
     "feature_kind_of",
-    "normalize_label",
     "prepare_batch",
     "render_grey_png",
 ]
 
 _KEEP_DTYPES = {np.dtype(t) for t in ("uint8", "int8", "uint16", "int16", "int32", "float32")}
-
-
-def _few(values: Sequence[Any], k: int = 3) -> str:
-    shown = ", ".join(repr(v) for v in list(values)[:k])
-    return shown + (f" and {len(values) - k} more" if len(values) > k else "")
-
-
-def normalize_label(label: Any, classes: Sequence[str], multi_label: bool) -> str:
-    """The canonical string of a label, or ``InvalidInput`` naming the valid classes.
-
-    Single-label: one class name (a one-element sequence is accepted).
-    Multi-label: a sequence of class names (or one name), returned joined by
-    ``"|"`` in class order; the empty sequence is allowed ("none of these").
-    """
-    if not classes:
-        raise InvalidInput("The project has no classes yet; define the classes before labelling.")
-    if isinstance(label, str):
-        parts = [label]
-    elif isinstance(label, Sequence | np.ndarray | set | frozenset):
-        parts = list(label)
-    else:
-        raise InvalidInput(f"A label must be a class name (text), got {type(label).__name__} {label!r}.")
-    if not multi_label and len(parts) != 1:
-        raise InvalidInput(
-            f"This project takes exactly one label per item, got {len(parts)}: {parts!r}."
-        )
-    bad = [p for p in parts if not isinstance(p, str) or p not in classes]
-    if bad:
-        raise InvalidInput(
-            f"Label {_few(bad)} is not one of the project's classes ({_few(list(classes), 12)}). "
-            "Add the class in the project settings first, or fix the label."
-        )
-    if len(set(parts)) != len(parts):
-        raise InvalidInput(f"Label {parts!r} names a class twice.")
-    if not multi_label:
-        return parts[0]
-    chosen = set(parts)
-    return SEPARATOR.join(c for c in classes if c in chosen)
-
-
-def split_label(text: str, multi_label: bool) -> str | tuple[str, ...]:
-    if not multi_label:
-        return text
-    return tuple(text.split(SEPARATOR)) if text else ()
 
 
 def feature_kind_of(features: Any) -> str:
@@ -331,7 +288,7 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
             if lab is None or (isinstance(lab, float) and math.isnan(lab)) or lab is pd.NA or lab == "":
                 continue
             if settings.multi_label and isinstance(lab, str) and SEPARATOR in lab:
-                lab = lab.split(SEPARATOR)
+                lab = list(split_labels(lab))
             try:
                 values.append(normalize_label(lab, settings.classes, settings.multi_label))
                 positions.append(i)

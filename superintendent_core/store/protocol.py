@@ -4,8 +4,9 @@ A *store* holds one labelling project: the pool of items (stable int64 ids
 ``0 .. n-1`` in insertion order, a ``name`` each), the label events, the order
 in which items are served, the settings and the retrain history. Two backends
 implement :class:`LabelStore`: a project folder of parquet files
-(:mod:`superintendent_core.store.folder`) and a SQL database (later). One
-contract test suite (``tests/core/store_contract.py``) runs against both.
+(:mod:`superintendent_core.store.folder`) and a SQL database, SQLite or PostgreSQL
+(:mod:`superintendent_core.store.sql`). One contract test suite
+(``tests/core/store/store_contract.py``) runs against every backend.
 
 Conventions
 -----------
@@ -331,6 +332,50 @@ class LabelStore(Protocol):
 
     def relabel(self, item_id: int, label: Label, labeller: str) -> None:
         """Replace ``labeller``'s label on the item (or add one), durably."""
+        ...
+
+    def import_labels(
+        self,
+        ids: Sequence[int] | np.ndarray,
+        labels: Sequence[Label],
+        labellers: str | Sequence[str],
+    ) -> int:
+        """Record many labels at once, all or none (an import of a labels file).
+
+        Each row means what ``relabel(ids[k], labels[k], labellers[k])`` means:
+        it replaces that labeller's label on the item (or adds one), is recorded
+        as a relabel, and releases that labeller's lease on the item. Rows are
+        applied in order, so a later row for the same item and labeller wins.
+
+        Parameters
+        ----------
+        ids : sequence of int, length n
+            Item ids.
+        labels : sequence, length n
+            One label per row, as :meth:`relabel` takes it: a class name, or in a
+            multi-label project a sequence of class names (split a joined
+            ``"a|b"`` cell with :func:`superintendent_core.labels.cell_value` first).
+        labellers : str or sequence of str, length n
+            Who made each label; one name labels every row.
+
+        Returns
+        -------
+        int
+            The number of labels recorded (``n``).
+
+        Raises
+        ------
+        InvalidInput
+            Lengths that differ, or rows that cannot be recorded (an unknown item
+            id, a label that is not a class, an empty labeller). Every row is
+            checked before anything is written; the message names the first
+            rows at fault and how many there are. Nothing is recorded.
+
+        Notes
+        -----
+        One durable write (a snapshot in a folder project, one transaction in a
+        database): after a crash either every row is recorded or none is.
+        """
         ...
 
     def set_order(self, ids: Sequence[int] | np.ndarray) -> None:

@@ -7,8 +7,8 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
+from ..labels import SEPARATOR
 from .errors import InvalidInput
-from .items import SEPARATOR
 from .protocol import DATA_KINDS, FEATURE_KINDS, ProjectSettings
 
 __all__ = ["check_classes", "validate_settings"]

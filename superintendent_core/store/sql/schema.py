@@ -35,7 +35,8 @@ Tables
     read alone), zstd-compressed Arrow IPC for text and table features. Written
     once, never updated.
 ``si_events``
-    Every label, relabel, undo and skip, in order (``seq``). ``active`` marks the
+    Every label, relabel, undo and skip, in order (``seq``); ``kind`` is one of
+    the event kinds of :mod:`superintendent_core.store.ledger`. ``active`` marks the
     labels in force; a unique partial index on ``(item_id, labeller) WHERE
     active`` guarantees one label in force per labeller and item.
 ``si_skips``
@@ -55,12 +56,17 @@ __all__ = [
     "TABLES",
     "TALLY_CLASS",
     "TALLY_LABELLER",
+    "UNRANKED",
     "metadata",
 ]
 
 #: Version of the tables below. Bump it (and add a migration) when they change.
 SCHEMA_VERSION = 1
 PREFIX = "si_"
+
+#: Rank of an item outside the current order: ``UNRANKED + id`` (after every ordered item, by id).
+#: Stable across ``set_order`` calls, so re-ordering writes only the rows whose place changes.
+UNRANKED = 1 << 40
 
 metadata = sa.MetaData()
 
@@ -211,7 +217,7 @@ TABLES = tuple(metadata.sorted_tables)
 #
 # The hot path on PostgreSQL runs server-side, one round trip per call. Lock order, everywhere:
 # item row(s) -> si_tally rows (kind, key ascending) -> si_counters. The SQLite path in
-# sql.py does the same steps in Python inside one BEGIN IMMEDIATE transaction.
+# serving.py and labels.py does the same steps in Python inside one BEGIN IMMEDIATE transaction.
 
 _PG_TALLY = """
 CREATE OR REPLACE FUNCTION si_tally_move(p_kind smallint, p_old text, p_new text) RETURNS void

@@ -561,4 +561,90 @@ def test_random_operations_keep_invariants(store_factory, ops):
         store.close()
 
 
+# --------------------------------------------------------------------------- importing labels
+
+
+def _state(store):
+    labels = store.labels().drop(columns=["time"])
+    return labels, store.progress(), store.revision().events, store.training_data()[2]
+
+
+def test_import_labels_means_relabel_row_by_row(store_factory):
+    rows = [(0, "cat", "ann"), (1, "dog", "bob"), (0, "owl", "ann"), (2, "dog", "ann"), (1, "cat", "ann")]
+    with new_store(store_factory, 6) as a, new_store(store_factory, 6) as b:
+        a.submit(1, "owl", "bob")
+        b.submit(1, "owl", "bob")
+        for i, label, who in rows:
+            a.relabel(i, label, who)
+        ids, labels, who = (list(c) for c in zip(*rows, strict=True))
+        assert b.import_labels(np.array(ids), labels, who) == len(rows)
+        la, pa_, ea, ya = _state(a)
+        lb, pb, eb, yb = _state(b)
+        pd.testing.assert_frame_equal(la, lb)
+        assert pa_ == pb and ea == eb and ya == yb
+        assert lb["label"].tolist() == ["dog", "owl", "dog", "cat"]  # later rows win, oldest first
+        assert lb["item_id"].tolist() == [1, 0, 2, 1]
+        assert b.unlabelled_ids().tolist() == [3, 4, 5]
+        b = store_factory.reopen(b)
+        pd.testing.assert_frame_equal(b.labels().drop(columns=["time"]), la)
+        b.close()
+
+
+def test_import_labels_releases_leases_and_finishes_items(store_factory):
+    with new_store(store_factory, 4) as store:
+        assert store.next_item("ann") == 0
+        assert store.next_item("bob") == 1
+        assert store.import_labels([0, 1], ["cat", "dog"], "ann") == 2  # one labeller for every row
+        assert store.progress().leased == 0 and store.progress().done == 2
+        assert store.next_item("bob") == 2
+        assert set(store.labels()["labeller"]) == {"ann"}
+
+
+def test_import_labels_bad_row_in_the_middle_writes_nothing(store_factory):
+    with new_store(store_factory, 5) as store:
+        store.submit(4, "cat", "ann")
+        before = store.revision()
+        with pytest.raises(InvalidInput) as err:
+            store.import_labels([0, 1, 2, 3], ["cat", "dog", "fish", "owl"], ["ann"] * 4)
+        message = str(err.value)
+        assert "1 of 4" in message and "row 2" in message and "fish" in message
+        assert "row 0" not in message and "row 3" not in message
+        assert store.revision() == before
+        assert store.labels()["item_id"].tolist() == [4]
+        assert store.unlabelled_ids().tolist() == [0, 1, 2, 3]
+        store = store_factory.reopen(store)
+        assert store.labels()["item_id"].tolist() == [4] and store.revision().events == before.events
+        store.close()
+
+
+def test_import_labels_names_the_first_bad_rows_and_counts_them(store_factory):
+    with new_store(store_factory, 3) as store:
+        ids = [0, 99, 1, 2, -1, 0, 1, 2, 0]
+        labels = ["cat", "dog", "fish", "owl", "cat", "cat", ["dog", "owl"], "dog", "cat"]
+        who = ["ann", "ann", "ann", "", "ann", "ann", "ann", "ann", 7]
+        with pytest.raises(InvalidInput) as err:
+            store.import_labels(ids, labels, who)
+        message = str(err.value)
+        assert "6 of 9" in message and "and 1 more" in message
+        for shown in ("row 1 (item 99)", "row 2", "fish", "row 3", "row 4 (item -1)", "row 6"):
+            assert shown in message
+        assert "row 8" not in message  # beyond the first five
+        assert store.labels().empty and store.revision().events == 0
+        with pytest.raises(InvalidInput, match="must match"):
+            store.import_labels([0, 1], ["cat"], "ann")
+        with pytest.raises(InvalidInput, match="must match"):
+            store.import_labels([0, 1], ["cat", "dog"], ["ann"])
+        assert store.import_labels([], [], "ann") == 0
+        assert store.labels().empty
+
+
+def test_import_labels_multi_label(store_factory):
+    with new_store(store_factory, 3, multi_label=True) as store:
+        assert store.import_labels([0, 1, 2], [["owl", "cat"], [], "dog"], "ann") == 3
+        assert store.labels()["label"].tolist() == ["cat|owl", "", "dog"]
+        assert store.training_data()[2] == [("cat", "owl"), (), ("dog",)]
+        with pytest.raises(InvalidInput, match="row 0"):
+            store.import_labels([0], ["cat|owl"], "ann")  # joined cells are split by the caller
+
+
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["FakeClock", "image_batch"]

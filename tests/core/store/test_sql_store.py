@@ -375,7 +375,7 @@ def test_sigkill_loses_no_acknowledged_label(tmp_path):
     url = f"sqlite:///{tmp_path / 'p.db'}"
     with SQLStore(url, settings=ProjectSettings(classes=CLASSES)) as store:
         store.add_items(batch(400))
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     acknowledged: set[int] = set()
     for round_ in range(8):
         proc = subprocess.Popen(

@@ -26,7 +26,7 @@ from superintendent_core.store import (
 )
 from superintendent_core.store.folder import FolderStore
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_project(path: Path, n: int = 50) -> None:
@@ -273,7 +273,7 @@ def test_overlap_serves_each_item_to_n_labellers(tmp_path):
 
 def test_pictures_are_read_per_row_group_not_held_in_memory(tmp_path, monkeypatch):
     from superintendent_core.store import ItemBatch
-    from superintendent_core.store import folder as folder_mod
+    from superintendent_core.store.folder import items as folder_mod
 
     monkeypatch.setattr(folder_mod, "DISPLAY_GROUP_BYTES", 4096)  # small groups for a small test
     rng = np.random.default_rng(0)

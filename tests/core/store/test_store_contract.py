@@ -1,16 +1,19 @@
-"""The store contract (tests/core/store_contract.py) run against the parquet folder backend."""
+"""The store contract (store_contract.py) run against every backend: folder, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import itertools
 
 import pytest
+from sql_helpers import PostgresFactory, SQLiteFactory, postgres_available, require
 from store_contract import *  # noqa: F401,F403  (the contract's tests)
 
 from superintendent_core.store.folder import FolderStore
 
 
 class FolderFactory:
+    """Contract factory: every project a new folder under ``root``."""
+
     def __init__(self, root):
         self.root = root
         self.counter = itertools.count()
@@ -27,7 +30,18 @@ class FolderFactory:
         store.close()
         return FolderStore(store.path, create=False, **self.clocks.get(store.path, {}))
 
+    def cleanup(self) -> None:
+        pass
 
-@pytest.fixture
-def store_factory(tmp_path):
-    return FolderFactory(tmp_path)
+
+@pytest.fixture(params=["folder", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_factory(request, tmp_path):
+    if request.param == "folder":
+        factory = FolderFactory(tmp_path)
+    elif request.param == "sqlite":
+        factory = SQLiteFactory(tmp_path)
+    else:
+        require(postgres_available(), "PostgreSQL")
+        factory = PostgresFactory()
+    yield factory
+    factory.cleanup()

@@ -1,0 +1,62 @@
+"""The project folder's files: names, format version, and writing a file so a crash cannot tear it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DISPLAY_GROUP_BYTES",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LOG",
+    "MANIFEST",
+    "OWN_PREFIXES",
+    "fsync_dir",
+    "utc_times",
+    "write_atomic",
+]
+
+FORMAT = "superintendent-project"
+FORMAT_VERSION = 1
+MANIFEST = "project.json"
+LOG = "labels.log"
+OWN_PREFIXES = ("items-", "labels-", "order-", "history-")
+DISPLAY_GROUP_BYTES = 1 << 20
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so the names of files just created or renamed in it survive a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Write a file via ``write(tmp_path)``, fsync it, rename it into place, fsync the folder."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def utc_times(seconds: np.ndarray) -> pd.Series:
+    """Epoch seconds as UTC timestamps, to the microsecond (so they survive a round trip)."""
+    us = np.round(np.asarray(seconds, dtype=np.float64) * 1e6).astype(np.int64)
+    return pd.Series(us.astype("datetime64[us]")).dt.tz_localize("UTC").astype("datetime64[ns, UTC]")
+

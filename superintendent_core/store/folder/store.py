@@ -1,0 +1,414 @@
+"""The folder store itself: opening, locking, the manifest, compaction and settings.
+
+The other methods of :class:`FolderStore` are grouped by concern in
+:mod:`.items` (the pool), :mod:`.labels` (labelling, serving, reading labels)
+and :mod:`.history` (retrain history); they share the state set up here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from filelock import FileLock, Timeout
+
+from .. import _rules
+from ..errors import LockedError, StoreError, VersionError
+from ..eventlog import EventLog
+from ..items import PoolShape
+from ..ledger import EVENT_SKIP, Event, LabelLedger
+from ..protocol import ProjectSettings
+from ..queue import ServeQueue
+from ..settings import validate_settings
+from .batches import ItemsFile
+from .files import FORMAT, FORMAT_VERSION, LOG, MANIFEST, OWN_PREFIXES, write_atomic
+from .history import FolderHistory
+from .items import FolderItems
+from .labels import FolderLabels
+
+__all__ = ["FolderStore"]
+
+
+class FolderStore(FolderItems, FolderLabels, FolderHistory):
+    """A labelling project in a folder (the layout is described in :mod:`superintendent_core.store.folder`).
+
+    Parameters
+    ----------
+    path : path
+        The project folder; created when missing (if ``create``).
+    settings : ProjectSettings, optional
+        Settings of a new project (ignored when it exists).
+    create : bool, default=True
+        Create the project if the folder holds none.
+    clock : callable, default=time.monotonic
+        Time source for leases (tests pass a fake clock).
+    sync : bool, default=True
+        fsync every label. Only tests of other things may turn it off.
+    compact_every : int, default=50_000
+        Fold the log into a snapshot after this many records.
+
+    Raises
+    ------
+    LockedError
+        Another process has the project open.
+    VersionError
+        The project was written by a newer version, or is damaged.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        settings: ProjectSettings | None = None,
+        create: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sync: bool = True,
+        compact_every: int = 50_000,
+    ) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._clock = clock
+        self._sync = sync
+        self.compact_every = int(compact_every)
+        self._closed = True
+        self._log: EventLog | None = None
+        if self.path.exists() and not self.path.is_dir():
+            raise StoreError(f"{self.path} is a file, not a project folder; choose a folder.")
+        if not (self.path / MANIFEST).exists():
+            if not create:
+                raise StoreError(f"There is no labelling project in {self.path}.")
+            if self.path.exists() and any(
+                p.name not in (".lock", ".lock.info") for p in self.path.iterdir()
+            ):
+                raise StoreError(
+                    f"{self.path} is not empty and holds no labelling project; choose an empty or new folder."
+                )
+            self.path.mkdir(parents=True, exist_ok=True)
+        # Not thread-local: Streamlit opens the store in one script thread and may close it
+        # in another; a thread-local lock would stay held until the process exits.
+        self._flock = FileLock(str(self.path / ".lock"), timeout=0, thread_local=False)
+        try:
+            self._flock.acquire()
+        except Timeout:
+            raise LockedError(
+                f"Project {self.path} is open in another process ({self._lock_owner()}). "
+                "Close it there first, or open another folder."
+            ) from None
+        try:
+            (self.path / ".lock.info").write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+            if (self.path / MANIFEST).exists():
+                self._load()
+            else:
+                self._create(settings or ProjectSettings())
+        except BaseException:
+            if self._log is not None:
+                self._log.close()
+            self._flock.release()
+            raise
+        self._closed = False
+
+    def _lock_owner(self) -> str:
+        try:
+            info = json.loads((self.path / ".lock.info").read_text())
+            return f"pid {info['pid']} on {info['host']}"
+        except (OSError, ValueError, KeyError):
+            return "pid unknown"
+
+    # ------------------------------------------------------------------ manifest
+
+    def _create(self, settings: ProjectSettings) -> None:
+        settings = validate_settings(ProjectSettings(), settings.to_dict() | {"classes": settings.classes,
+                                                                            "extra": settings.extra},
+                                     class_usage={}, n_items=0)
+        self._settings = settings
+        self._shape: PoolShape | None = None
+        self._batches: list[ItemsFile] = []
+        self._generation = 0
+        self._snapshot: str | None = None
+        self._snapshot_upto = -1
+        self._order_file: str | None = None
+        self._order_revision = 0
+        self._history_file: str | None = None
+        self._history: list[dict[str, Any]] = []
+        self._write_manifest()
+        self._log = EventLog(self.path / LOG, sync=self._sync)
+        self._log.read()
+        self._ledger = LabelLedger(0, overlap=settings.overlap)
+        self._queue = self._new_queue(0)
+
+    def _manifest(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "written_by": "superintendent_core",
+            "generation": self._generation,
+            "settings": self._settings.to_dict(),
+            "pool": None if self._shape is None else self._shape.to_dict(),
+            "batches": [b.meta for b in self._batches],
+            "labels": {"file": self._snapshot, "upto": self._snapshot_upto},
+            "order": {"file": self._order_file, "revision": self._order_revision},
+            "history": self._history_file,
+        }
+
+    def _write_manifest(self, manifest: dict[str, Any] | None = None) -> None:
+        data = json.dumps(manifest or self._manifest(), indent=1).encode("utf-8")
+        write_atomic(self.path / MANIFEST, lambda p: p.write_bytes(data))
+
+    def _next_name(self, prefix: str) -> str:
+        self._generation += 1
+        return f"{prefix}-{self._generation:06d}.parquet"
+
+    def _load(self) -> None:
+        try:
+            manifest = json.loads((self.path / MANIFEST).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise VersionError(f"The project file {self.path / MANIFEST} is damaged ({exc}).") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise VersionError(f"{self.path / MANIFEST} is not a superintendent project file.")
+        version = manifest.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise VersionError(
+                f"This project was written by a newer version of superintendent (format {version}); "
+                f"this version reads format {FORMAT_VERSION}. Upgrade superintendent_core to open it."
+            )
+        try:
+            self._settings = ProjectSettings.from_dict(manifest["settings"])
+            self._shape = PoolShape.from_dict(manifest["pool"]) if manifest.get("pool") else None
+            self._batches = [ItemsFile(self.path, m) for m in manifest["batches"]]
+            self._generation = int(manifest["generation"])
+            self._snapshot = manifest["labels"]["file"]
+            self._snapshot_upto = int(manifest["labels"]["upto"])
+            self._order_file = manifest["order"]["file"]
+            self._order_revision = int(manifest["order"]["revision"])
+            self._history_file = manifest.get("history")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise VersionError(f"The project file {self.path / MANIFEST} is damaged (missing {exc}).") from None
+        self._remove_stale_files()
+        n = sum(b.count for b in self._batches)
+        self._ledger = self._load_snapshot(n)
+        self._log = EventLog(self.path / LOG, sync=self._sync)
+        for event in self._log.read():
+            if event.seq <= self._snapshot_upto:
+                continue
+            if event.seq != len(self._ledger) or not 0 <= event.item < n:
+                raise VersionError(
+                    f"The label log of {self.path} does not match its snapshot (event {event.seq}); "
+                    "the project is damaged."
+                )
+            self._ledger.apply(event)
+        self._history = self._load_history()
+        self._queue = self._new_queue(n)
+        self._rebuild_queue()
+
+    def _remove_stale_files(self) -> None:
+        live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file}
+        for p in self.path.iterdir():
+            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix == ".parquet"
+                                          and p.name not in live):
+                p.unlink(missing_ok=True)
+
+    def _load_snapshot(self, n: int) -> LabelLedger:
+        if self._snapshot is None:
+            return LabelLedger(n, overlap=self._settings.overlap)
+        try:
+            t = pq.read_table(self.path / self._snapshot)
+        except (OSError, pa.ArrowException) as exc:
+            raise VersionError(f"The labels file {self._snapshot} cannot be read ({exc}).") from None
+        if t.num_rows != self._snapshot_upto + 1:
+            raise VersionError(f"The labels file {self._snapshot} is incomplete; the project is damaged.")
+
+        def codes(name: str) -> tuple[np.ndarray, list[str]]:
+            enc = pc.dictionary_encode(t.column(name)).combine_chunks()
+            idx = enc.indices.to_numpy(zero_copy_only=False)
+            idx = np.where(enc.is_null().to_numpy(zero_copy_only=False), -1, idx).astype(np.int32)
+            return idx, enc.dictionary.to_pylist()
+
+        lab_codes, lab_names = codes("labeller")
+        label_codes, label_names = codes("label")
+        col = lambda k: t.column(k).to_numpy()  # noqa: E731
+        return LabelLedger.from_arrays(
+            n, overlap=self._settings.overlap, type=col("type"), item=col("item"),
+            labeller_codes=lab_codes, labeller_names=lab_names, label_codes=label_codes,
+            label_names=label_names, time=col("time"), seconds=col("seconds"),
+            active=col("active"), prev=col("prev"), ref=col("ref"),
+        )
+
+    def _load_history(self) -> list[dict[str, Any]]:
+        if self._history_file is None:
+            return []
+        t = pq.read_table(self.path / self._history_file)
+        return [json.loads(s) for s in t.column("entry").to_pylist()]
+
+    def _new_queue(self, n: int) -> ServeQueue:
+        overlap = self._settings.overlap
+        excluded = None if overlap <= 1 else (lambda i, who: self._ledger.has_labelled(i, who))
+        return ServeQueue(n, lease_seconds=self._settings.lease_seconds, clock=self._clock, excluded=excluded)
+
+    def _rebuild_queue(self) -> None:
+        q = self._queue
+        q._done[:] = self._ledger.n_active >= self._settings.overlap
+        if self._order_file is not None:
+            ids = pq.read_table(self.path / self._order_file).column("id").to_numpy()
+            q.set_order(ids)
+        else:
+            q.set_done(np.empty(0, dtype=np.int64))
+        types = self._ledger.col("type")
+        skips = np.flatnonzero(types == EVENT_SKIP)
+        if len(skips):
+            items = self._ledger.col("item")[skips]
+            who = self._ledger.labellers.lookup(self._ledger.col("labeller")[skips])
+            for i, w in zip(items.tolist(), who.tolist(), strict=True):
+                if not q.is_done(i) and not self._ledger.has_labelled(i, w):
+                    q._skipped.setdefault(i, set()).add(w)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"The project {self.path} is closed; open it again.")
+
+    def _check_id(self, item_id: Any) -> int:
+        n = len(self._queue)
+        return _rules.check_id(item_id, n, lambda: n)
+
+    def _check_ids(self, ids: Any) -> np.ndarray:
+        n = len(self._queue)
+        return _rules.check_ids(ids, n, lambda: n)
+
+    _check_labeller = staticmethod(_rules.check_labeller)
+
+    def _record(self, event: Event) -> None:
+        """Durably log, then apply to memory."""
+        assert self._log is not None
+        try:
+            self._log.append(event)
+        except OSError as exc:
+            raise StoreError(f"Could not save to {self.path} ({exc.strerror or exc}); nothing was recorded.") from None
+
+    def _maybe_compact(self) -> None:
+        if self._log is not None and self._log.n_records >= self.compact_every:
+            self._compact()
+
+    def _compact(self, extra_manifest: Callable[[], None] | None = None) -> None:
+        assert self._log is not None
+        old = self._snapshot
+        name = self._next_name("labels")
+        table = pa.Table.from_pandas(self._ledger.to_frame(), preserve_index=False)
+        write_atomic(self.path / name, lambda p: pq.write_table(table, p, compression="zstd"))
+        self._snapshot = name
+        self._snapshot_upto = self._ledger.last_event_seq()
+        self._write_manifest()
+        self._log.truncate()
+        if old and old != name:
+            (self.path / old).unlink(missing_ok=True)
+
+    def _reload(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self._load()
+
+    # ------------------------------------------------------------------ settings
+
+    @property
+    def settings(self) -> ProjectSettings:
+        return self._settings
+
+    def _class_usage(self) -> tuple[dict[str, int], list[str]]:
+        led = self._ledger
+        codes = led.col("label")[led.active_mask()]
+        uniq, counts = np.unique(codes, return_counts=True)
+        strings = [led.labels.names[c] for c in uniq.tolist()]
+        return _rules.class_usage(zip(strings, counts.tolist(), strict=True)), strings
+
+    def update_settings(self, **changes: Any) -> ProjectSettings:
+        with self._lock:
+            self._check_open()
+            usage, strings = self._class_usage()
+            new = validate_settings(self._settings, changes, class_usage=usage, n_items=len(self._queue),
+                                    label_strings=strings)
+            old = self._settings
+            self._settings = new
+            try:
+                self._write_manifest()
+            except BaseException:
+                self._settings = old
+                raise
+            self._queue.lease_seconds = new.lease_seconds
+            if new.overlap != old.overlap:
+                self._ledger.overlap = new.overlap
+                leases = dict(self._queue._leases)
+                self._queue = self._new_queue(len(self._queue))
+                self._rebuild_queue()
+                for i, (who, _) in leases.items():
+                    if not self._queue.is_done(i):
+                        self._queue.lease(i, who)
+            return new
+
+    # ------------------------------------------------------------------ lifetime
+
+    @contextmanager
+    def open_files(self) -> Iterator[dict[str, IO[bytes]]]:
+        """The project's current files, opened, for a consistent copy (export).
+
+        The log is folded into a snapshot first, so the files alone are the whole
+        project. The store is locked only while the files are opened: the data
+        files are never modified in place and open handles survive a later
+        compaction, so labelling goes on while the caller reads them.
+        """
+        handles: dict[str, IO[bytes]] = {}
+        try:
+            with self._lock:
+                self._check_open()
+                if self._log is not None and self._log.n_records:
+                    self._compact()
+                handles[MANIFEST] = io.BytesIO((self.path / MANIFEST).read_bytes())
+                names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
+                for name in names:
+                    if name:
+                        handles[name] = open(self.path / name, "rb")  # noqa: SIM115
+            yield handles
+        finally:
+            for fh in handles.values():
+                fh.close()
+
+    def compact(self) -> None:
+        """Fold the label log into a snapshot now."""
+        with self._lock:
+            self._check_open()
+            self._compact()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            try:
+                if self._log is not None and self._log.n_records:
+                    self._compact()
+            finally:
+                self._closed = True
+                if self._log is not None:
+                    self._log.close()
+                (self.path / ".lock.info").unlink(missing_ok=True)
+                self._flock.release()
+
+    def __enter__(self) -> FolderStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"FolderStore({str(self.path)!r}, items={len(self._queue) if not self._closed else '?'})"

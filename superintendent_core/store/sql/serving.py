@@ -1,0 +1,163 @@
+"""Serving a SQL project's items: the next item and its lease, skips, the serving order.
+
+PostgreSQL runs ``si_next_item`` (:mod:`.schema`) server-side; SQLite runs the
+same steps here inside one ``BEGIN IMMEDIATE`` transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from .. import _rules
+from ..errors import UnknownItem
+from ..ledger import EVENT_SKIP
+from .schema import UNRANKED
+
+__all__ = ["SQLServing"]
+
+
+class SQLServing:
+    """Serving: methods of :class:`~.store.SQLStore` (its state is set up there)."""
+
+    def next_item(self, labeller: str) -> int | None:
+        labeller = self._check_labeller(labeller)
+        now = float(self._clock())
+        if self.d.pg:
+
+            def attempt() -> int | None:
+                with self._single() as conn:
+                    got = self._x(
+                        conn, "SELECT si_next_item(:who, :now)", {"who": labeller, "now": now}
+                    ).scalar()
+                return None if got is None else int(got)
+
+            return self._retrying(attempt)
+        return self._run(lambda c: self._sqlite_next(c, labeller, now), lease=True)
+
+    _CANDIDATE = (
+        "SELECT i.id FROM si_items i WHERE {d.open_i} AND (i.lease_until IS NULL OR i.lease_until <= :now) "
+        "AND NOT EXISTS (SELECT 1 FROM si_skips s WHERE s.item_id = i.id AND s.labeller = :who) "
+        "AND (:overlap = 1 OR NOT EXISTS (SELECT 1 FROM si_events e WHERE e.item_id = i.id "
+        "AND e.labeller = :who AND e.{d.active})) ORDER BY i.rank LIMIT 1"
+    )
+    _OWN_SKIPPED = (
+        "SELECT i.id FROM si_items i JOIN si_skips s ON s.item_id = i.id AND s.labeller = :who "
+        "WHERE {d.open_i} AND (i.lease_until IS NULL OR i.lease_until <= :now) "
+        "AND (:overlap = 1 OR NOT EXISTS (SELECT 1 FROM si_events e WHERE e.item_id = i.id "
+        "AND e.labeller = :who AND e.{d.active})) ORDER BY i.rank LIMIT 1"
+    )
+
+    def _sqlite_next(self, conn: Connection, labeller: str, now: float) -> int | None:
+        """SQLite: the steps of ``si_next_item`` inside one BEGIN IMMEDIATE transaction."""
+        current = self._x(
+            conn,
+            "SELECT id FROM si_items WHERE lease_owner = :who AND lease_until > :now "
+            "ORDER BY lease_until DESC LIMIT 1",
+            {"who": labeller, "now": now},
+        ).first()
+        if current is not None:
+            return int(current[0])
+        settings = self._parse_settings(
+            self._x(conn, "SELECT settings FROM si_project WHERE id = 1").scalar_one()
+        )
+        params = {"who": labeller, "now": now, "overlap": settings.overlap}
+        row = self._x(conn, self._CANDIDATE, params).first()
+        if row is None:
+            row = self._x(conn, self._OWN_SKIPPED, params).first()
+            if row is not None:
+                self._x(
+                    conn,
+                    "DELETE FROM si_skips WHERE item_id = :id AND labeller = :who",
+                    {"id": int(row[0]), "who": labeller},
+                )
+        if row is None:
+            return None
+        chosen = int(row[0])
+        self._x(
+            conn,
+            "UPDATE si_items SET lease_owner = :who, lease_until = :until WHERE id = :id",
+            {"who": labeller, "until": now + settings.lease_seconds, "id": chosen},
+        )
+        return chosen
+
+    def skip(self, item_id: int, labeller: str) -> None:
+        labeller = self._check_labeller(labeller)
+        item_id = self._check_id(item_id)
+        now = time.time()
+
+        def work(conn: Connection) -> None:
+            done = self._x(
+                conn, "SELECT done FROM si_items WHERE id = :id {d.for_update}", {"id": item_id}
+            ).scalar_one()
+            if not done:
+                self._x(
+                    conn,
+                    "INSERT INTO si_skips (item_id, labeller) VALUES (:id, :who) ON CONFLICT DO NOTHING",
+                    {"id": item_id, "who": labeller},
+                )
+                self._x(
+                    conn,
+                    "UPDATE si_items SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE id = :id AND lease_owner = :who",
+                    {"id": item_id, "who": labeller},
+                )
+            self._x(
+                conn,
+                "INSERT INTO si_events (kind, item_id, labeller, at, active) "
+                "VALUES (:k, :id, :who, :at, {d.false})",
+                {"k": EVENT_SKIP, "id": item_id, "who": labeller, "at": now},
+            )
+            self._x(conn, "UPDATE si_counters SET events = events + 1 WHERE id = 1")
+
+        self._run(work)
+
+
+    def set_order(self, ids: Sequence[int] | np.ndarray) -> None:
+        self._check_open()
+        arr = _rules.check_order(ids)
+
+        def work(conn: Connection) -> None:
+            n = int(
+                self._x(
+                    conn, "SELECT n_items FROM si_project WHERE id = 1 {d.for_update}"
+                ).scalar_one()
+            )
+            bad = arr[(arr < 0) | (arr >= n)]
+            if len(bad):
+                raise UnknownItem(f"There is no item {int(bad[0])} in this project ({n} items).")
+            if self.d.pg:
+                # Two statements, only rows whose rank changes are written: items leaving the order
+                # go back to UNRANKED + id; the order's items get ranks 0 .. k-1.
+                self._x(
+                    conn,
+                    "UPDATE si_items SET rank = :big + id WHERE rank < :big "
+                    "AND id <> ALL(CAST(:ids AS bigint[]))",
+                    {"big": UNRANKED, "ids": arr.tolist()},
+                )
+                self._x(
+                    conn,
+                    "UPDATE si_items SET rank = t.k - 1 FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY "
+                    "AS t(id, k) WHERE si_items.id = t.id AND si_items.rank <> t.k - 1",
+                    {"ids": arr.tolist()},
+                )
+            else:
+                rows = self._x(conn, "SELECT id, rank FROM si_items").all()
+                old = np.zeros(n, dtype=np.int64)
+                if rows:
+                    got = np.array(rows, dtype=np.int64)
+                    old[got[:, 0]] = got[:, 1]
+                rank = UNRANKED + np.arange(n, dtype=np.int64)
+                rank[arr] = np.arange(len(arr), dtype=np.int64)
+                changed = np.flatnonzero(old != rank)
+                if len(changed):
+                    conn.exec_driver_sql(
+                        "UPDATE si_items SET rank = ? WHERE id = ?",
+                        list(zip(rank[changed].tolist(), changed.tolist(), strict=True)),
+                    )
+            self._x(conn, "UPDATE si_project SET order_version = order_version + 1 WHERE id = 1")
+
+        self._run(work)
