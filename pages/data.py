@@ -6,11 +6,11 @@ import streamlit as st
 
 from superintendent_core.data.demo import digits_batch
 from superintendent_core.data.images import images_from_folder, images_from_zip
+from superintendent_core.data.label_import import import_label_table
 from superintendent_core.data.tables import read_table, table_batch
 from superintendent_core.kinds import default_model
-from superintendent_core.labels import cell_value, classes_in
+from superintendent_core.labels import classes_in
 from superintendent_core.store import (
-    InvalidInput,
     ItemBatch,
     ProjectSettings,
     StoreError,
@@ -45,13 +45,6 @@ def _parse_classes(text: str) -> tuple[str, ...]:
         if p and p not in out:
             out.append(p)
     return tuple(out)
-
-
-def _label_text(value) -> str:
-    """A label cell as text (a CSV column with gaps reads 3 as 3.0)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def _progress_callback(bar):
@@ -164,29 +157,9 @@ def current_section(labeller: str) -> None:
         if upload is not None and st.button("Import labels", key=S.DATA_IMPORT_LABELS):
             try:
                 df, notes = read_table(upload.getvalue())
-                for column in ("name", "label"):
-                    if column not in df.columns:
-                        raise InvalidInput(
-                            f"The labels file needs a {column!r} column; its columns are {list(df.columns)}."
-                        )
-                ids_by_name = {n: i for i, n in enumerate(store.names(range(len(store))))}
-                rows = df.dropna(subset=["label"])
-                unknown = [str(n) for n in rows["name"] if str(n) not in ids_by_name]
-                if unknown:
-                    raise InvalidInput(
-                        f"{len(unknown)} name(s) are not items of this project, e.g. {unknown[0]!r}; "
-                        "nothing was imported."
-                    )
-                bar = st.progress(0.0, text="Importing labels…")
-                who = rows["labeller"].astype(str) if "labeller" in rows.columns else [labeller] * len(rows)
-                for k, (name, label, by) in enumerate(zip(rows["name"], rows["label"], who, strict=True)):
-                    text = _label_text(label)
-                    value = cell_value(text, settings.multi_label)
-                    store.relabel(ids_by_name[str(name)], value, by)
-                    if k % 50 == 0:
-                        bar.progress(k / len(rows), text=f"Importing labels {k:,} / {len(rows):,}")
-                bar.empty()
-                st.success(f"Imported {len(rows):,} labels.")
+                with st.spinner("Importing labels…"):
+                    n = import_label_table(store, df, labeller=labeller)
+                st.success(f"Imported {n:,} labels.")
             except (StoreError, ValueError) as exc:
                 st.error(str(exc))
 

@@ -9,6 +9,7 @@ from .images import (
     images_from_zip,
     thumbnail_features,
 )
+from .label_import import import_label_table
 from .python import add_features, batch_from_python
 from .tables import read_table, table_batch, table_import
 
@@ -23,6 +24,7 @@ __all__ = [
     "images_from_files",
     "images_from_folder",
     "images_from_zip",
+    "import_label_table",
     "import_project_zip",
     "labels_csv",
     "labels_parquet",

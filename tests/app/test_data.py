@@ -177,6 +177,17 @@ def test_import_labels_with_unknown_names_imports_nothing(app, project):
     assert len(project.store.labels()) == 0
 
 
+def test_import_labels_with_a_bad_row_in_the_middle_imports_nothing(app, project):
+    """All or nothing: row 3's class does not exist, so rows 1, 2 and 4 are not recorded either."""
+    csv = b"name,label\ndigit-0000,0\ndigit-0001,1\ndigit-0002,dog\ndigit-0003,3\n"
+    _data_page(app)
+    app.file_uploader(key=S.DATA_LABELS_FILE).upload("labels.csv", csv, "text/csv").run()
+    app.button(key=S.DATA_IMPORT_LABELS).click().run()
+    assert app.exception == []
+    assert any("dog" in e and "nothing was imported" in e for e in errors(app))
+    assert len(project.store.labels()) == 0
+
+
 def test_open_a_missing_project_is_a_message(app, tmp_path):
     _data_page(app)
     app.text_input(key=S.DATA_OPEN_PATH).input(str(tmp_path / "nope")).run()
