@@ -185,20 +185,24 @@ def save_chart(means: pd.DataFrame, path: Path) -> None:
 
 def cost_at_scale(repeats: int = 5) -> None:
     """Seconds of the default strategy alone on a 70,000 × 784 pool (float32), 500 labelled."""
+    from superintendent_core.strategies.base import PoolContext
     from superintendent_core.strategies.neighbourhood import neighbourhood
+    from superintendent_core.strategies.uncertainty import margin
 
     rng = np.random.RandomState(0)
     features = rng.rand(70_000, 784).astype(np.float32)
     labelled = rng.rand(500, 784).astype(np.float32)
     probabilities = rng.dirichlet(np.ones(10), 70_000)
-    from superintendent_core.acquisition import margin
+
+    def default(batch_size: int):  # as the learner calls it: through the protocol
+        return lambda: neighbourhood.order(PoolContext(probabilities, features, labelled, batch_size, 0))
 
     print("\nCost on a 70,000 × 784 float32 pool, 10 classes, 500 labelled (median of repeats, one thread)")
     with threadpool_limits(1):
         for label, call in [
             ("plain margin, full order", lambda: margin(probabilities)),
-            ("default, batch 1", lambda: neighbourhood(probabilities, features=features, labelled_features=labelled, batch_size=1, random_state=0)),
-            ("default, batch 10", lambda: neighbourhood(probabilities, features=features, labelled_features=labelled, batch_size=10, random_state=0)),
+            ("default, batch 1", default(1)),
+            ("default, batch 10", default(10)),
             ("default, cold start", lambda: neighbourhood.cold_start(features, random_state=0)),
         ]:
             times = []

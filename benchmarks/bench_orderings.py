@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from superintendent_core import acquisition as ours
+from superintendent_core.strategies import uncertainty as ours
 
 
 def _median_seconds(function, repeats: int) -> float:

@@ -41,9 +41,9 @@ from benchmarks.bench_efficiency import labels_to, simulate_digits  # noqa: E402
 def make_strategy(spec: str):
     """A registered name as it is; anything else evaluated with the engine's public names in scope."""
     import superintendent_core
-    from superintendent_core import acquisition
+    from superintendent_core.strategies import Strategy, strategy_names
 
-    if spec in acquisition.strategy_names():
+    if spec in strategy_names():
         return spec
     scope = {name: getattr(superintendent_core, name) for name in superintendent_core.__all__}
     try:
@@ -51,11 +51,11 @@ def make_strategy(spec: str):
     except Exception as error:
         raise SystemExit(
             f"Cannot make a strategy of {spec!r}: {type(error).__name__}: {error}. Give a registered name "
-            f"({', '.join(acquisition.strategy_names())}) or an expression such as "
+            f"({', '.join(strategy_names())}) or an expression such as "
             "'NeighbourhoodMargin(handover_per_class=8)'."
         ) from None
-    if not callable(strategy):
-        raise SystemExit(f"{spec!r} gives {type(strategy).__name__}, not a strategy (a callable).")
+    if not (isinstance(strategy, Strategy) or callable(strategy)):
+        raise SystemExit(f"{spec!r} gives {type(strategy).__name__}, not a strategy (a Strategy or a callable).")
     return strategy
 
 

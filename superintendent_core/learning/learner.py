@@ -30,6 +30,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 from threadpoolctl import ThreadpoolController
 
 from ..strategies import registry
+from ..strategies.base import PoolContext, Strategy, check_order, order_pool
 from .multilabel import MultiLabelModel, binarize_labels
 
 __all__ = ["Learner", "RetrainResult", "Suggestion", "TrainingError", "default_estimator"]
@@ -150,14 +151,15 @@ class Learner:
     preprocess : callable ``(x, y) -> (x, y)``, optional
         superintendent's ``model_preprocess``: applied to the labelled data, and
         to the pool with ``y=None``. It must keep one row per item.
-    strategy : str or callable, optional
-        A name in :data:`superintendent_core.strategies.STRATEGIES` or a
-        callable; None means the project's default. A callable with
-        ``needs_features = True`` is also given ``features=`` (the pool as the
-        model's last step sees it: after a Pipeline's transforms), ``batch_size=``
-        and ``random_state=``; one that also has ``needs_labelled_features =
-        True`` gets ``labelled_features=``, the labelled items in that same
-        representation (None when it is not a dense numeric array).
+    strategy : str, Strategy or callable, optional
+        A name in :data:`superintendent_core.strategies.STRATEGIES`, a
+        :class:`~superintendent_core.strategies.base.Strategy` or a plain
+        ordering function; None means the project's default. The strategy's
+        :class:`~superintendent_core.strategies.base.PoolContext` carries the
+        pool as the model's last step sees it (after a Pipeline's transforms;
+        None when that is not a dense numeric array), the batch size and the
+        random state, and, for a strategy with ``uses_features``, the labelled
+        items in that same representation.
     shuffle_prop : float, default=0.0
         Proportion of the order's positions shuffled among themselves.
     cv : int or None, default=3
@@ -213,14 +215,14 @@ class Learner:
             )
         return estimator
 
-    def _strategy(self) -> tuple[Any, str]:
+    def _strategy(self) -> tuple[Strategy, str]:
+        """The strategy to call, and the name results show."""
         strategy = self.strategy
         if strategy is None:
             from ..strategies.neighbourhood import DEFAULT_STRATEGY
 
             strategy = DEFAULT_STRATEGY
-        function = registry.resolve_strategy(strategy)
-        return function, registry._strategy_name(strategy)
+        return registry.resolve_strategy(strategy), registry._strategy_name(strategy)
 
     def _check_params(self) -> None:
         if not 0.0 <= float(self.shuffle_prop) <= 1.0:
@@ -356,28 +358,17 @@ class Learner:
 
     def _order(
         self,
+        strategy: Strategy,
+        name: str,
         probabilities: Any,
         features: np.ndarray | None,
         rng: np.random.RandomState,
         labelled_features: np.ndarray | None = None,
     ) -> np.ndarray:
-        function, _ = self._strategy()
-        n = _n_rows(probabilities[0] if isinstance(probabilities, list) else probabilities)
-        if n == 0:
+        context = PoolContext(probabilities, features, labelled_features, int(self.batch_size), rng)
+        if context.n_items == 0:
             return np.empty(0, dtype=np.intp)
-        if getattr(function, "needs_features", False):
-            extra = {}
-            if getattr(function, "needs_labelled_features", False):
-                extra["labelled_features"] = labelled_features
-            order = np.asarray(
-                function(
-                    probabilities, features=features, batch_size=int(self.batch_size), random_state=rng, **extra
-                )
-            )
-            if not registry._is_permutation(order, n):
-                raise ValueError(f"strategy {self._strategy()[1]!r} did not return a permutation of the pool.")
-            return registry.shuffle_positions(order, self.shuffle_prop, rng)
-        return registry.rank(probabilities, function, shuffle_prop=self.shuffle_prop, random_state=rng)
+        return order_pool(strategy, context, self.shuffle_prop, name=name)
 
     # ------------------------------------------------------------------ public API
 
@@ -407,7 +398,7 @@ class Learner:
         start = time.perf_counter()
         self._check_params()
         estimator = self._estimator()
-        strategy_function, strategy_name = self._strategy()
+        strategy, strategy_name = self._strategy()
         n = _n_rows(X_labelled)
         if n != len(y):
             raise TrainingError(f"Got {n} labelled items but {len(y)} labels; they must match.")
@@ -439,9 +430,9 @@ class Learner:
             timings["predict"] = time.perf_counter() - t
             t = time.perf_counter()
             labelled_features = None
-            if features is not None and getattr(strategy_function, "needs_labelled_features", False):
+            if features is not None and strategy.uses_features:  # a transform of every labelled item
                 labelled_features = self._representation(model, X)
-            order = self._order(probabilities, features, rng, labelled_features)
+            order = self._order(strategy, strategy_name, probabilities, features, rng, labelled_features)
             timings["ordering"] = time.perf_counter() - t
 
         self.model_ = model
@@ -465,19 +456,21 @@ class Learner:
     def cold_start(self, X_pool: Any) -> np.ndarray:
         """Order the pool before any model exists.
 
-        Strategies with a ``cold_start`` hook (the project default) choose
-        representative items; the plain ones give a random order.
+        Strategies with an ``informed_cold_start`` (the project default) choose
+        representative items from the pool's features; the others, and any
+        strategy when the pool has no numeric representation, give a random
+        order (the protocol's default cold start, drawn here without computing
+        features).
 
         Returns
         -------
         order : ndarray of shape (n_pool,)
         """
-        function, _ = self._strategy()
+        strategy, name = self._strategy()
         rng = check_random_state(self.random_state)
         X_pool, _ = self._preprocess(X_pool, None)
         n = _n_rows(X_pool)
-        hook = getattr(function, "cold_start", None)
-        if hook is None or n == 0:
+        if not strategy.informed_cold_start or n == 0:
             return rng.permutation(n)
         features = _numeric_2d(X_pool)
         estimator = self.estimator
@@ -490,10 +483,8 @@ class Learner:
         if features is None:  # e.g. raw text with no unsupervised front: nothing to cover
             return rng.permutation(n)
         with self._limits():
-            order = np.asarray(hook(features, random_state=rng))
-        if not registry._is_permutation(order, n):
-            raise ValueError("the strategy's cold start did not return a permutation of the pool.")
-        return order
+            order = strategy.cold_start(features, random_state=rng)
+        return check_order(order, n, f"the cold start of strategy {name!r}")
 
     def suggest(self, X: Any) -> list[Suggestion]:
         """The fitted model's label and probability for each row of ``X``.

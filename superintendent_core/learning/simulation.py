@@ -120,8 +120,9 @@ def simulate(
 ) -> SimulationResult:
     """Run active learning on labelled data, with the known labels as the oracle.
 
-    The first ``initial`` items come from the strategy's cold start when it has
-    one (the project default picks representative items), otherwise they are a
+    The first ``initial`` items come from the strategy's cold start when it is
+    informed (``informed_cold_start``: the project default picks representative
+    items), otherwise they are a
     uniformly random draw from ``random_state`` — the same draw for every plain
     strategy, so their curves start from the same labels. Should those items
     all carry one class, items keep coming from the same order, one at a time,
@@ -142,9 +143,10 @@ def simulate(
     y_test : sequence of length n_test
     model : estimator with ``fit`` and ``predict_proba``
         Cloned for every fit; never modified.
-    strategy : str or callable, optional
-        A name in :data:`superintendent_core.strategies.STRATEGIES` or a
-        callable ordering function; None means the project's default.
+    strategy : str, Strategy or callable, optional
+        A name in :data:`superintendent_core.strategies.STRATEGIES`, a
+        :class:`~superintendent_core.strategies.base.Strategy` or a plain
+        ordering function; None means the project's default.
     initial : int, default=10
         Labels before the first retrain.
     batch_size : int, default=1
@@ -199,9 +201,9 @@ def simulate(
         batch_size=batch_size,
         random_state=np.random.RandomState(seeds[1]),
     )
-    function = registry.resolve_strategy(DEFAULT_STRATEGY if strategy is None else strategy)
-    name = registry._strategy_name(DEFAULT_STRATEGY if strategy is None else strategy)
-    if getattr(function, "cold_start", None) is not None:
+    spec = DEFAULT_STRATEGY if strategy is None else strategy
+    name = registry._strategy_name(spec)
+    if registry.resolve_strategy(spec).informed_cold_start:
         start_order = np.asarray(learner.cold_start(X_pool))
     else:
         start_order = np.random.RandomState(seeds[0]).permutation(n_pool)

@@ -1,5 +1,9 @@
 """Strategies: which unlabelled item to ask about next.
 
+- :mod:`.base`: the one :class:`~.base.Strategy` protocol (``order(context)``
+  with a :class:`~.base.PoolContext`, ``cold_start(features, random_state)``),
+  the adapter of plain ordering functions (:func:`~.base.as_strategy`) and
+  :func:`~.base.order_pool`, which calls, checks and shuffles;
 - :mod:`.uncertainty`: plain functions of a model's probabilities (margin,
   entropy, certainty, random), with the validation every strategy shares;
 - :mod:`.neighbourhood`: the project's default, margin smoothed over the pool's
@@ -8,6 +12,7 @@
 - :mod:`.registry`: every strategy by name, filled here, and :func:`rank`.
 """
 
+from .base import FunctionStrategy, PoolContext, Strategy, as_strategy, order_pool
 from .coverage import coverage_continuation, coverage_order
 from .neighbourhood import DEFAULT_STRATEGY, NeighbourhoodMargin, neighbourhood
 from .registry import (
@@ -23,7 +28,11 @@ from .uncertainty import certainty, check_probabilities, entropy, margin, random
 __all__ = [
     "DEFAULT_STRATEGY",
     "STRATEGIES",
+    "FunctionStrategy",
     "NeighbourhoodMargin",
+    "PoolContext",
+    "Strategy",
+    "as_strategy",
     "certainty",
     "check_probabilities",
     "coverage_continuation",
@@ -31,6 +40,7 @@ __all__ = [
     "entropy",
     "margin",
     "neighbourhood",
+    "order_pool",
     "random",
     "rank",
     "register_strategy",

@@ -62,6 +62,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from . import uncertainty
+from .base import PoolContext, Strategy
 from .coverage import (
     coverage_continuation,
     coverage_order,
@@ -113,14 +114,17 @@ def _n_classes(probabilities: uncertainty.ProbabilityInput) -> int:
     return max(np.shape(p)[1] for p in outputs)
 
 
-class NeighbourhoodMargin:
+class NeighbourhoodMargin(Strategy):
     """Margin smoothed over neighbourhoods, with a coverage cold start and diverse batches.
 
-    A feature-aware strategy (``needs_features = True``): the learner calls it
-    with the pool's representation — what the model's last step sees, e.g. after
-    a Pipeline's transforms — and, as it declares ``needs_labelled_features =
-    True``, with the labelled items in the same representation. Without features
-    it is plain margin.
+    A :class:`~superintendent_core.strategies.base.Strategy` that uses features
+    (``uses_features = True``): the learner gives it, in the
+    :class:`~superintendent_core.strategies.base.PoolContext`, the pool's
+    representation — what the model's last step sees, e.g. after a Pipeline's
+    transforms — and the labelled items in the same representation. Without
+    features it is plain margin. Its cold start covers the pool
+    (``informed_cold_start = True``). It can also be called as a function
+    (``neighbourhood(probabilities, features=..., ...)``).
 
     Parameters
     ----------
@@ -149,8 +153,8 @@ class NeighbourhoodMargin:
         The name the strategy is listed under.
     """
 
-    needs_features = True
-    needs_labelled_features = True
+    uses_features = True
+    informed_cold_start = True
 
     def __init__(
         self,
@@ -173,7 +177,8 @@ class NeighbourhoodMargin:
                 f"handover_per_class ({handover_per_class}) must be 0 or at least cover_per_class "
                 f"({cover_per_class}): the coverage continues up to cover_per_class labels per class."
             )
-        self.__name__ = name
+        self.name = name
+        self.__name__ = name  # as a function's, for code that reads it
 
     def __repr__(self) -> str:
         return (
@@ -185,7 +190,7 @@ class NeighbourhoodMargin:
     # ------------------------------------------------------------------ cold start
 
     def cold_start(
-        self, features: np.ndarray | None, *, random_state: int | np.random.RandomState | None = None
+        self, features: np.ndarray | None, random_state: int | np.random.RandomState | None = None
     ) -> np.ndarray:
         """Order the pool before any model exists: a coverage order of its features.
 
@@ -201,6 +206,16 @@ class NeighbourhoodMargin:
         return coverage_order(features, random_state=random_state)
 
     # ------------------------------------------------------------------ ordering
+
+    def order(self, context: PoolContext) -> np.ndarray:
+        """Order the pool from a :class:`~superintendent_core.strategies.base.PoolContext` (see :meth:`__call__`)."""
+        return self(
+            context.probabilities,
+            features=context.features,
+            labelled_features=context.labelled_features,
+            batch_size=context.batch_size,
+            random_state=context.random_state,
+        )
 
     def __call__(
         self,
@@ -395,4 +410,4 @@ class NeighbourhoodMargin:
 neighbourhood = NeighbourhoodMargin()
 
 #: Name of the strategy the learner uses when none is given.
-DEFAULT_STRATEGY: str = neighbourhood.__name__
+DEFAULT_STRATEGY: str = neighbourhood.name

@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from superintendent_core import acquisition
 from superintendent_core.learning.learner import Learner
+from superintendent_core.strategies.base import Strategy
 from superintendent_core.strategies.coverage import (
     coverage_continuation,
     coverage_order,
@@ -47,7 +48,8 @@ def test_default_is_registered():
     assert DEFAULT_STRATEGY == "neighbourhood"
     assert acquisition.STRATEGIES[DEFAULT_STRATEGY] is neighbourhood
     assert acquisition.resolve_strategy(DEFAULT_STRATEGY) is neighbourhood
-    assert neighbourhood.needs_features and callable(neighbourhood.cold_start)
+    assert isinstance(neighbourhood, Strategy)
+    assert neighbourhood.uses_features and neighbourhood.informed_cold_start
 
 
 def test_names_resolve_in_a_fresh_interpreter():
