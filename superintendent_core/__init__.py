@@ -38,6 +38,8 @@ _EXPORTS: dict[str, str] = {
     "margin": "strategies.uncertainty",
     "random": "strategies.uncertainty",
     "DEFAULT_STRATEGY": "strategies.neighbourhood",
+    "PoolContext": "strategies.base",
+    "Strategy": "strategies.base",
     "NeighbourhoodMargin": "strategies.neighbourhood",
     # learning: the user's model
     "Learner": "learning.learner",
@@ -141,6 +143,7 @@ if TYPE_CHECKING:  # pragma: no cover
         open_store,
     )
     from .store.folder import FolderStore
+    from .strategies.base import PoolContext, Strategy
     from .strategies.neighbourhood import DEFAULT_STRATEGY, NeighbourhoodMargin
     from .strategies.registry import STRATEGIES, rank, register_strategy, strategy_names
     from .strategies.uncertainty import certainty, entropy, margin, random

@@ -25,9 +25,12 @@ PACKAGE = "superintendent_core"
 
 #: package (relative to superintendent_core) -> engine packages it must not import
 FORBIDDEN = {
+    "labels": {"store", "strategies", "learning", "data", "kinds", "service"},
     "strategies": {"store", "learning", "data", "service", "kinds"},
     "store": {"strategies", "learning", "data", "service", "kinds"},
     "learning": {"data", "service", "kinds", "ui"},
+    "data": {"strategies", "learning", "service", "kinds"},
+    "kinds": {"service"},
 }
 #: top-level packages no engine module may import
 APP = {"streamlit", "ui", "pages"}

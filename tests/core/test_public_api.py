@@ -72,3 +72,49 @@ def test_every_strategy_is_listed_in_a_fresh_interpreter():
     """The registry is filled when the package loads, not by the accident of an import order."""
     out = run_fresh("import superintendent_core\nprint(sorted(superintendent_core.STRATEGIES))\n")
     assert "neighbourhood" in out and "margin" in out and "random" in out
+
+
+#: What users' scripts could import before the restructure (issue 16): each must still resolve.
+PROMISED = {
+    "superintendent_core": [
+        "CalibratedSVC", "DEFAULT_PROJECT_DIR", "DEFAULT_STRATEGY", "FolderStore", "ImportResult", "InvalidInput",
+        "Item", "ItemBatch", "LabelStore", "Learner", "LockedError", "MultiLabelModel", "NeighbourhoodMargin",
+        "Progress", "ProjectSettings", "RetrainResult", "Revision", "STRATEGIES", "SimulationResult", "StoreError",
+        "Suggestion", "TrainingError", "UnknownItem", "VersionError", "add_features", "certainty", "copy_project",
+        "default_estimator", "default_project_path", "digits_settings", "entropy", "export_project_zip",
+        "images_from_folder", "images_from_zip", "import_project_zip", "labels_csv", "labels_parquet",
+        "load_digits_demo", "margin", "open_store", "random", "rank", "read_table", "register_strategy", "simulate",
+        "strategy_names", "table_batch", "table_import",
+    ],
+    "superintendent_core.store": [
+        "DEFAULT_PROJECT_DIR", "InvalidInput", "Item", "ItemBatch", "LabelStore", "LockedError", "Progress",
+        "ProjectSettings", "Revision", "StoreError", "UnknownItem", "VersionError", "default_project_path",
+        "display_location", "is_database_url", "open_store",
+    ],
+    "superintendent_core.data": [
+        "DIGIT_CLASSES", "ImportResult", "add_features", "batch_from_python", "digits_batch", "digits_settings",
+        "export_project_zip", "images_from_files", "images_from_folder", "images_from_zip", "import_project_zip",
+        "labels_csv", "labels_parquet", "load_digits_demo", "read_table", "table_batch", "table_import",
+        "thumbnail_features",
+    ],
+    "superintendent_core.acquisition": [
+        "STRATEGIES", "certainty", "check_probabilities", "entropy", "margin", "random", "rank", "register_strategy",
+        "resolve_strategy", "shuffle_positions", "strategy_names",
+    ],
+    "superintendent_core.store.folder": ["FolderStore"],
+    "superintendent_core.store.sql": ["SQLStore"],
+}
+
+
+def test_every_name_promised_before_the_restructure_still_imports():
+    code = (
+        f"import importlib\npromised = {PROMISED!r}\n"
+        "missing = [f'{m}.{n}' for m, names in promised.items() for n in names\n"
+        "           if not hasattr(importlib.import_module(m), n)]\n"
+        "print(missing)\n"
+    )
+    assert run_fresh(code).strip() == "[]"
+    import superintendent_core
+
+    assert set(PROMISED["superintendent_core"]) <= set(superintendent_core.__all__)
+    assert callable(superintendent_core.simulate) and superintendent_core.simulate.__name__ == "simulate"

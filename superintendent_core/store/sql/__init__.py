@@ -41,6 +41,6 @@ from __future__ import annotations
 
 from .. import is_database_url  # defined beside open_store; re-exported here
 from .store import SQLStore
-from .urls import database_url_from, normalise_url
+from .urls import normalise_url
 
-__all__ = ["SQLStore", "database_url_from", "is_database_url", "normalise_url"]
+__all__ = ["SQLStore", "is_database_url", "normalise_url"]

@@ -27,7 +27,6 @@ from superintendent_core.store import (
 )
 from superintendent_core.store.sql import (
     SQLStore,
-    database_url_from,
     is_database_url,
     normalise_url,
 )
@@ -92,32 +91,6 @@ def test_urls_are_normalised():
             normalise_url(bad)
     assert is_database_url("sqlite:///x.db") and is_database_url("postgres://h/d")
     assert not is_database_url("labelling-project") and not is_database_url(None)
-
-
-def test_database_url_from_env_then_secrets():
-    assert database_url_from({}, {}) is None
-    assert database_url_from({"DATABASE_URL": "sqlite:///a.db"}, {}) == "sqlite:///a.db"
-    assert database_url_from({"database": {"url": "sqlite:///b.db"}}, {}) == "sqlite:///b.db"
-    assert (
-        database_url_from({"DATABASE_URL": "sqlite:///a.db"}, {"DATABASE_URL": "sqlite:///e.db"})
-        == "sqlite:///e.db"
-    )
-
-
-def test_database_url_from_streamlit_secrets_without_or_with_a_broken_file():
-    class Missing(dict):
-        def __len__(self):
-            raise FileNotFoundError(self.message)
-
-        get = __len__
-
-    absent, broken = Missing(), Missing()
-    absent.message = "No secrets found. Valid paths for a secrets.toml file are: ..."
-    broken.message = "Error parsing secrets file at /app/.streamlit/secrets.toml: Expected ']'"
-    assert database_url_from(absent, {}) is None
-    with pytest.raises(InvalidInput, match="cannot be read"):
-        database_url_from(broken, {})
-    assert database_url_from(broken, {"DATABASE_URL": "sqlite:///e.db"}) == "sqlite:///e.db"
 
 
 def test_bad_schema_names_are_refused(tmp_path):
