@@ -21,3 +21,11 @@ def test_ci_runs_the_readme_test_command():
 def test_requirements_files_exist_and_chain():
     assert (ROOT / "requirements.txt").is_file()
     assert "-r requirements.txt" in (ROOT / "requirements-test.txt").read_text()
+
+
+def test_the_architecture_section_names_every_package_of_the_engine():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Architecture") :]
+    packages = sorted(p.name for p in (ROOT / "superintendent_core").iterdir() if (p / "__init__.py").is_file())
+    missing = [name for name in packages if f"`{name}/`" not in section]
+    assert missing == [], f"README's Architecture section does not describe: {missing}"

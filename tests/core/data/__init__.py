@@ -1,0 +1,1 @@
+"""Tests of superintendent_core.data: importers and exporters."""
