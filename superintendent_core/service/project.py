@@ -37,6 +37,7 @@ from ..store import (
     is_database_url,
     open_store,
 )
+from ..store.folder.files import MANIFEST  # the file a project folder always contains
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..learning.training import ModelSnapshot, ProgressCallback
@@ -61,8 +62,6 @@ __all__ = [
 ENV_DATABASE_URL = "DATABASE_URL"
 #: Environment variable naming the default project folder.
 ENV_PROJECT_DIR = "SUPERINTENDENT_PROJECT_DIR"
-#: File a project folder always contains.
-MANIFEST = "project.json"
 #: Name of the digits demo project (a new default project gets the demo's items).
 DEMO_NAME = "Digits demo"
 
