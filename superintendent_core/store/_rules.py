@@ -19,6 +19,10 @@ count the caller already knows (free), and only when that fails against the true
 count (``count()``, which may cost a database round trip). Items are never
 removed, so a known count only ever grows and an id below it is always valid.
 
+Leases
+    How many items identities that have not labelled anything may hold at once
+    (:func:`idle_lease_cap`, :data:`IDLE_LEASE_MIN`, :data:`IDLE_LEASE_PERCENT`).
+
 The rules of *who may undo what* and *which item is served next* are the same
 in both backends and documented in :mod:`.ledger` and :mod:`.queue` (the folder
 store's in-memory state) and in :mod:`.sql.schema` (the same steps in SQL).
@@ -49,6 +53,7 @@ __all__ = [
     "class_usage",
     "few",
     "history_frame",
+    "idle_lease_cap",
     "names_taken",
     "normalize_label",
     "per_class",
@@ -166,6 +171,35 @@ def check_seconds(seconds: Any) -> float | None:
     ):
         raise InvalidInput(f"seconds must be a non-negative number or None, got {seconds!r}.")
     return float(seconds)
+
+
+# --------------------------------------------------------------------------- leases
+
+#: Items that identities with no label in force may hold at once, at least (see :func:`idle_lease_cap`).
+IDLE_LEASE_MIN = 20
+#: ... or this percentage of the open items (rounded up), whichever is larger.
+IDLE_LEASE_PERCENT = 5
+
+
+def idle_lease_cap(n_open: int) -> int:
+    """How many items *idle* identities may hold at once: ``max(20, ceil(5 % of n_open))``.
+
+    An identity is idle while it has no label in force (a name just typed, or
+    invented by a script). Every identity holds at most one item (``next_item``
+    returns the item it already holds). Once idle identities together hold this
+    many items, a further idle identity is *shown* the best free item without a
+    lease (it may label it; the item stays free for everybody else), so names
+    invented in bulk cannot reserve more than this share of the pool, and a
+    labeller who has labelled before gets a free item while more than this many
+    items are open. A lease expires after ``ProjectSettings.lease_seconds``.
+
+    Parameters
+    ----------
+    n_open : int
+        Items that still need labels (not done).
+    """
+    # integer arithmetic, exactly as the PostgreSQL function computes it
+    return max(IDLE_LEASE_MIN, (IDLE_LEASE_PERCENT * max(0, int(n_open)) + 99) // 100)
 
 
 # --------------------------------------------------------------------------- labels

@@ -16,6 +16,11 @@ O(log n) amortised, whatever the pool size and however full it is.
 
 Skips: an item skipped by a labeller stays at its rank for everybody else and
 is served to the skipper only when nothing else is open for them.
+
+Bounded leases: a labeller holds at most one item (``next_item`` returns the one
+it holds). Labellers with no label in force (``idle``) together hold at most
+:func:`~._rules.idle_lease_cap` items; past that an idle labeller is shown the
+best free item without a lease (it goes back into the heap at its rank).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+
+from ._rules import idle_lease_cap
 
 __all__ = ["ServeQueue"]
 
@@ -43,6 +50,9 @@ class ServeQueue:
     excluded : callable (item_id, labeller) -> bool, optional
         Items a labeller must not be served although they are open (for example
         ones they have already labelled when several labels per item are wanted).
+    idle : callable (labeller) -> bool, optional
+        Whether a labeller has no label in force; such labellers together hold at
+        most :func:`~._rules.idle_lease_cap` leases. None: no cap.
     """
 
     def __init__(
@@ -52,10 +62,12 @@ class ServeQueue:
         lease_seconds: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
         excluded: Callable[[int, str], bool] | None = None,
+        idle: Callable[[str], bool] | None = None,
     ) -> None:
         self.lease_seconds = float(lease_seconds)
         self.clock = clock
         self.excluded = excluded
+        self.idle = idle
         self._done = np.zeros(n_items, dtype=bool)
         self._rank = np.arange(n_items, dtype=np.int64)
         self._serve = np.arange(n_items, dtype=np.int64)
@@ -201,6 +213,7 @@ class ServeQueue:
         current = self._lease_of.get(labeller)
         if current is not None:
             return current
+        may_lease = self._may_lease(labeller)
         deferred: list[tuple[int, int]] = []
         chosen: int | None = None
         serve, rank = self._serve, self._rank
@@ -228,14 +241,25 @@ class ServeQueue:
             own = [e for e in own if self.excluded is None or not self.excluded(e[1], labeller)]
             if own:
                 best = min(own)
-                deferred.remove(best)
                 chosen = best[1]
-                self._skipped[chosen].discard(labeller)
+                if may_lease:
+                    deferred.remove(best)
+                    self._skipped[chosen].discard(labeller)
+        elif not may_lease:
+            # shown, not reserved: the item stays open at its rank for everybody
+            deferred.append((int(rank[chosen]), chosen))
         for entry in deferred:
             heapq.heappush(self._heap, entry)
-        if chosen is not None:
+        if chosen is not None and may_lease:
             self.lease(chosen, labeller)
         return chosen
+
+    def _may_lease(self, labeller: str) -> bool:
+        """Whether ``labeller`` may take a lease now (idle labellers share :func:`idle_lease_cap`)."""
+        if self.idle is None or not self.idle(labeller):
+            return True
+        held = sum(1 for who in self._lease_of if self.idle(who))
+        return held < idle_lease_cap(len(self._done) - self.n_done())
 
     def n_done(self) -> int:
         return int(self._done.sum())

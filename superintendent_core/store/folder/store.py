@@ -254,7 +254,14 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
     def _new_queue(self, n: int) -> ServeQueue:
         overlap = self._settings.overlap
         excluded = None if overlap <= 1 else (lambda i, who: self._ledger.has_labelled(i, who))
-        return ServeQueue(n, lease_seconds=self._settings.lease_seconds, clock=self._clock, excluded=excluded)
+        return ServeQueue(n, lease_seconds=self._settings.lease_seconds, clock=self._clock, excluded=excluded,
+                          idle=self._idle)
+
+    def _idle(self, labeller: str) -> bool:
+        """Whether ``labeller`` has no label in force (see :func:`~.._rules.idle_lease_cap`)."""
+        led = self._ledger
+        code = led.labellers.codes.get(labeller)
+        return code is None or not led.labeller_counts.get(code, 0)
 
     def _rebuild_queue(self) -> None:
         q = self._queue

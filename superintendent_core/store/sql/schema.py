@@ -49,6 +49,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from .._rules import IDLE_LEASE_MIN, IDLE_LEASE_PERCENT
+
 __all__ = [
     "PG_FUNCTIONS",
     "PREFIX",
@@ -250,6 +252,9 @@ DECLARE
     v_settings json;
     v_overlap int;
     v_attempt int;
+    v_lease boolean := true;
+    v_open bigint;
+    v_held bigint;
 BEGIN
     -- a lease is a reservation, not data: do not wait for the WAL flush at commit
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -263,6 +268,17 @@ BEGIN
     END IF;
     SELECT settings::json INTO v_settings FROM si_project WHERE id = 1;
     v_overlap := (v_settings->>'overlap')::int;
+    IF NOT EXISTS (SELECT 1 FROM si_tally WHERE kind = 1 AND key = p_who AND n > 0) THEN
+        -- an idle labeller (no label in force): idle labellers together hold at most
+        -- _rules.idle_lease_cap(open items) leases; counted one idle call at a time
+        PERFORM pg_advisory_xact_lock(1506, 0);
+        SELECT p.n_items - c.done INTO v_open FROM si_project p CROSS JOIN si_counters c
+            WHERE p.id = 1 AND c.id = 1;
+        SELECT COUNT(*) INTO v_held FROM si_items i
+            WHERE i.lease_owner IS NOT NULL AND i.lease_until > p_now
+              AND NOT EXISTS (SELECT 1 FROM si_tally t WHERE t.kind = 1 AND t.key = i.lease_owner AND t.n > 0);
+        v_lease := v_held < GREATEST(@IDLE_MIN@, (@IDLE_PERCENT@ * v_open + 99) / 100);
+    END IF;
     FOR v_attempt IN 1..50 LOOP
         SELECT i.id INTO v_id FROM si_items i
             WHERE NOT i.done AND (i.lease_until IS NULL OR i.lease_until <= p_now)
@@ -299,11 +315,11 @@ BEGIN
                    SELECT 1 FROM si_events e WHERE e.item_id = i.id AND e.labeller = p_who AND e.active))
             ORDER BY i.rank LIMIT 1
             FOR UPDATE OF i SKIP LOCKED;
-        IF FOUND THEN
+        IF FOUND AND v_lease THEN
             DELETE FROM si_skips WHERE item_id = v_id AND labeller = p_who;
         END IF;
     END IF;
-    IF v_id IS NOT NULL THEN
+    IF v_id IS NOT NULL AND v_lease THEN
         UPDATE si_items SET lease_owner = p_who,
                             lease_until = p_now + (v_settings->>'lease_seconds')::float8
             WHERE id = v_id;
@@ -415,4 +431,6 @@ $body$;
 """
 
 #: DDL of the server-side functions (created with the tables; PostgreSQL only).
+_PG_NEXT = _PG_NEXT.replace("@IDLE_MIN@", str(IDLE_LEASE_MIN)).replace("@IDLE_PERCENT@", str(IDLE_LEASE_PERCENT))
+
 PG_FUNCTIONS: tuple[str, ...] = (_PG_TALLY, _PG_NEXT, _PG_LABEL, _PG_UNDO)

@@ -51,6 +51,23 @@ class SQLServing:
         "AND e.labeller = :who AND e.{d.active})) ORDER BY i.rank LIMIT 1"
     )
 
+    _ACTIVE = "SELECT COUNT(*) FROM si_tally WHERE kind = 1 AND key = :who AND n > 0"
+    _IDLE_HELD = (
+        "SELECT COUNT(*) FROM si_items i WHERE i.lease_owner IS NOT NULL AND i.lease_until > :now "
+        "AND NOT EXISTS (SELECT 1 FROM si_tally t WHERE t.kind = 1 AND t.key = i.lease_owner AND t.n > 0)"
+    )
+
+    def _sqlite_may_lease(self, conn: Connection, labeller: str, now: float) -> bool:
+        """Idle labellers (no label in force) together hold at most ``_rules.idle_lease_cap`` items."""
+        if self._x(conn, self._ACTIVE, {"who": labeller}).scalar_one():
+            return True
+        n_open = self._x(
+            conn,
+            "SELECT p.n_items - c.done FROM si_project p CROSS JOIN si_counters c WHERE p.id = 1 AND c.id = 1",
+        ).scalar_one()
+        held = self._x(conn, self._IDLE_HELD, {"now": now}).scalar_one()
+        return int(held) < _rules.idle_lease_cap(int(n_open))
+
     def _sqlite_next(self, conn: Connection, labeller: str, now: float) -> int | None:
         """SQLite: the steps of ``si_next_item`` inside one BEGIN IMMEDIATE transaction."""
         current = self._x(
@@ -65,10 +82,11 @@ class SQLServing:
             self._x(conn, "SELECT settings FROM si_project WHERE id = 1").scalar_one()
         )
         params = {"who": labeller, "now": now, "overlap": settings.overlap}
+        may_lease = self._sqlite_may_lease(conn, labeller, now)
         row = self._x(conn, self._CANDIDATE, params).first()
         if row is None:
             row = self._x(conn, self._OWN_SKIPPED, params).first()
-            if row is not None:
+            if row is not None and may_lease:
                 self._x(
                     conn,
                     "DELETE FROM si_skips WHERE item_id = :id AND labeller = :who",
@@ -77,6 +95,8 @@ class SQLServing:
         if row is None:
             return None
         chosen = int(row[0])
+        if not may_lease:
+            return chosen  # shown, not reserved (see _rules.idle_lease_cap)
         self._x(
             conn,
             "UPDATE si_items SET lease_owner = :who, lease_until = :until WHERE id = :id",

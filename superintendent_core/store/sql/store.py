@@ -136,6 +136,11 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                 ours = {t.name for t in TABLES}
                 if "si_schema_version" in existing:
                     self._check_version(conn, ours - existing)
+                    if self.d.pg:
+                        # The server-side functions of this version (CREATE OR REPLACE: the
+                        # serving rules of the code that opens the project apply).
+                        for ddl in PG_FUNCTIONS:
+                            conn.exec_driver_sql(ddl)
                 elif ours & existing:
                     raise VersionError(
                         f"The database {self._where()} has some project tables but no schema version; "

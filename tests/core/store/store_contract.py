@@ -33,6 +33,7 @@ from superintendent_core.store import (
     StoreError,
     UnknownItem,
 )
+from superintendent_core.store._rules import IDLE_LEASE_MIN, IDLE_LEASE_PERCENT, idle_lease_cap
 
 __all__ = [name for name in dict(globals()) if name.startswith("test_")]  # filled at the end
 
@@ -169,6 +170,51 @@ def test_lease_blocks_others_until_it_expires(store_factory):
         assert store.next_item("ann") == 1  # ann's old lease is gone; she gets another item
         store.submit(0, "cat", "cid")
         assert store.progress().labelled == 1
+
+
+# --------------------------------------------------------------------------- bounded leases (issue 13)
+
+
+def test_one_identity_holds_one_item_however_often_it_asks(store_factory):
+    with new_store(store_factory, 50) as store:
+        got = {store.next_item("ann") for _ in range(30)}
+        assert len(got) == 1
+        assert store.progress().leased == 1
+
+
+def test_invented_names_hold_at_most_the_idle_share_and_real_labellers_still_get_items(store_factory):
+    n = 1797
+    with new_store(store_factory, n) as store:
+        first = store.next_item("ann")
+        store.submit(first, "cat", "ann")  # ann has labelled: not idle any more
+        store.submit(store.next_item("bob"), "dog", "bob")
+        cap = idle_lease_cap(n - 2)
+        assert cap == max(IDLE_LEASE_MIN, -(-IDLE_LEASE_PERCENT * (n - 2) // 100)) == 90
+        shown = [store.next_item(f"script-{k}") for k in range(2000)]
+        assert all(i is not None for i in shown)  # a newcomer is always shown an item...
+        assert store.progress().leased == cap  # ...but invented names reserve at most the cap
+        mine = store.next_item("ann")
+        assert mine is not None and store.next_item("ann") == mine  # reserved for ann
+        assert mine == shown[-1]  # the best free item: shown to the script, not held by it
+        theirs = store.next_item("bob")
+        assert theirs not in (None, mine)
+        assert store.progress().leased == cap + 2
+        assert store.next_item("newcomer") not in (None, mine, theirs)
+        store.submit(mine, "owl", "ann")
+        assert store.progress().labelled == 3
+
+
+def test_idle_leases_expire_and_the_items_come_back(store_factory):
+    clock = FakeClock()
+    with new_store(store_factory, 100, clock=clock, lease_seconds=60) as store:
+        cap = idle_lease_cap(100)
+        held = [store.next_item(f"script-{k}") for k in range(cap + 10)]
+        assert store.progress().leased == cap
+        assert held[:cap] == list(range(cap))
+        clock.now += 61  # the names labelled nothing: their items go back
+        assert store.progress().leased == 0
+        assert store.next_item("late") == 0
+        assert store.progress().leased == 1
 
 
 def test_submit_releases_and_records(store_factory):
