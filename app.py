@@ -24,7 +24,8 @@ if not access.single_user and not access.is_admin:
     # Only an admin may choose the project folder; everyone else works on the configured one.
     st.query_params.pop(S.QP_PROJECT, None)
     st.session_state[S.PROJECT] = None
-labeller = sync_labeller(fixed=access.name)
+# Signed in (team mode): the sign-in fixes the name; the URL's ?labeller= cannot change it.
+labeller = sync_labeller(fixed=access.name, from_url=access.single_user or access.role is None)
 
 PAGES = {
     "label": st.Page("pages/label.py", title="Label", icon=":material/label:", default=True),
@@ -45,7 +46,7 @@ with st.sidebar:
     if project is not None:
         st.caption(f"Project: **{project.store.settings.name}**")
     if access.role is not None:
-        labeller_input(labeller, locked=access.name is not None)
+        labeller_input(labeller, locked=not access.single_user)
     auth.sidebar(access)
 
 show_notices()

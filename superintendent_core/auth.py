@@ -44,6 +44,7 @@ __all__ = [
     "Person",
     "Role",
     "check_labeller_name",
+    "labeller_key",
     "new_token",
 ]
 
@@ -58,7 +59,13 @@ _TOP_KEYS = frozenset(
 )
 _PERSON_KEYS = frozenset({"role", "token", "passcode", "email"})
 _NAME_MAX = 64
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Unicode categories refused in a name: controls, format characters (direction marks and
+#: overrides, zero-width spaces and joiners, the BOM), surrogates, private use, unassigned,
+#: line and paragraph separators.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: Combining marks allowed in a row (more stack into unreadable "zalgo" text).
+_MAX_COMBINING = 3
+_SPACES = re.compile(r"\s+")
 
 
 class AuthError(ValueError):
@@ -206,7 +213,10 @@ def check_labeller_name(name: Any) -> str:
     Raises
     ------
     ValueError
-        Empty, longer than 64 characters, or containing control characters.
+        Not text; empty; longer than 64 characters; containing control or
+        invisible characters (direction overrides, zero-width spaces, line
+        separators, unassigned code points); more than 3 combining marks in a
+        row; or no letter or digit at all. The message says what to type.
     """
     if not isinstance(name, str):
         raise ValueError("Labeller name: type your name (text).")
@@ -215,9 +225,31 @@ def check_labeller_name(name: Any) -> str:
         raise ValueError("Labeller name: it is empty; type your name.")
     if len(text) > _NAME_MAX:
         raise ValueError(f"Labeller name: at most {_NAME_MAX} characters, please shorten it.")
-    if _CONTROL.search(text):
-        raise ValueError("Labeller name: it contains control characters; type plain text.")
+    combining = 0
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in _REFUSED_CATEGORIES:
+            raise ValueError(
+                "Labeller name: it contains control or invisible characters (such as tabs, "
+                "direction marks or zero-width spaces); type it again as plain text."
+            )
+        combining = combining + 1 if category in ("Mn", "Me") else 0
+        if combining > _MAX_COMBINING:
+            raise ValueError("Labeller name: too many accents on one letter; type it as plain text.")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in text):
+        raise ValueError("Labeller name: it needs at least one letter or digit.")
     return text
+
+
+def labeller_key(name: str) -> str:
+    """What two names must share to be *the same person*: NFKC, case-folded, spaces collapsed.
+
+    "Alice", "ALICE", "Ａｌｉｃｅ" (full-width) and "alice" with a no-break space
+    all have one key. Used to decide whether a name is someone else's; the name
+    recorded with labels stays as :func:`check_labeller_name` returns it.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return _SPACES.sub(" ", folded).strip()
 
 
 def new_token(nbytes: int = 24) -> str:
@@ -344,12 +376,20 @@ class AuthConfig:
                 "e.g. [auth.people.alice]."
             )
         people = []
+        keys: dict[str, str] = {}
         for raw_name, entry in value.items():
             try:
                 name = check_labeller_name(raw_name)
             except ValueError as exc:
                 raise AuthError(f"[auth.people]: {exc}") from None
             where = f"[auth.people.{name}]"
+            key = labeller_key(name)
+            if key in keys:
+                raise AuthError(
+                    f"[auth.people]: {keys[key]} and {name} would be the same labeller (names are "
+                    "compared ignoring case and width); rename one of them."
+                )
+            keys[key] = name
             if not isinstance(entry, Mapping):
                 raise AuthError(f"{where} must be a section with role = ... and token = ...")
             _check_keys(entry, _PERSON_KEYS, where)
@@ -413,15 +453,49 @@ class AuthConfig:
         return bool(self.admin_emails or self.labeller_emails) or any(p.email for p in self.people)
 
     def person(self, name: str) -> Person | None:
-        """The configured person called ``name`` (normalised like a labeller name), or None."""
+        """The configured person called ``name`` (compared by :func:`labeller_key`), or None."""
         try:
-            key = check_labeller_name(name)
+            key = labeller_key(check_labeller_name(name))
         except ValueError:
             return None
         for p in self.people:
-            if p.name == key:
+            if labeller_key(p.name) == key:
                 return p
         return None
+
+    def check_shared_name(self, name: Any) -> str:
+        """The display name someone signing in with a *shared* passcode may use.
+
+        A personal identity fixes its own name, so a shared-passcode user may not
+        take one: not a configured person's name (``[auth.people.X]``, which also
+        covers people who sign in with a link, their own passcode or an account
+        e-mail), and not an e-mail-shaped name (names with ``@`` are the names of
+        account sign-ins, ``admin_emails`` / ``labeller_emails``). Names are
+        compared by :func:`labeller_key` (case, width and Unicode form ignored).
+
+        Returns
+        -------
+        str
+            The name, as :func:`check_labeller_name` returns it.
+
+        Raises
+        ------
+        ValueError
+            The name is invalid or belongs to a personal identity; the message
+            says to choose another (it does not repeat the name).
+        """
+        text = check_labeller_name(name)
+        if "@" in labeller_key(text):
+            raise ValueError(
+                "Labeller name: names with @ are kept for people who sign in with their account; "
+                "choose a name without @."
+            )
+        if self.person(text) is not None:
+            raise ValueError(
+                "Labeller name: that name belongs to someone with their own sign-in; "
+                "choose another name."
+            )
+        return text
 
     def check_passcode(self, role_or_name: str | Role, given: str) -> Role | None:
         """The role ``given`` unlocks, or None.

@@ -111,8 +111,9 @@ class Access:
     role : Role or None
         None: not signed in (team mode) or the secrets cannot be used.
     name : str or None
-        The name the sign-in fixes (invitation, personal passcode, OIDC); None
-        when the person chooses their own (single-user mode, shared passcode).
+        The name the sign-in fixes for the session (invitation, personal
+        passcode, OIDC, or the display name chosen with a shared passcode);
+        None in single-user mode (a free name field) or before signing in.
     single_user : bool
         No roles configured: everything is open.
     error : str or None
@@ -302,9 +303,14 @@ def _check_sign_in() -> None:
     if person is not None:
         _grant(person.name, attempt.result)
         return
-    _grant(None, attempt.result)
-    st.session_state[S.LABELLER] = name
-    st.query_params[S.QP_LABELLER] = name
+    # A shared passcode: the person chooses a display name, but not a personal identity's
+    # (checked only after the passcode, so a visitor without it learns nothing about names).
+    try:
+        name = config.check_shared_name(name)
+    except ValueError as exc:
+        st.session_state[S.AUTH_REFUSED] = str(exc)
+        return
+    _grant(name, attempt.result)  # fixed for this session, like a personal sign-in
 
 
 def sign_in_form(access: Access) -> None:

@@ -39,7 +39,7 @@ PROPOSED = "proposed"
 #: The session's role in team mode (``Role.value``: "admin" / "labeller"), None until signed in.
 #: Lives only in the session: a refresh asks again unless an invitation link is opened again.
 ROLE = "auth_role"
-#: The name bound to the sign-in (invitation, personal passcode, OIDC e-mail); None for a shared passcode.
+#: The name bound to the sign-in (invitation, personal passcode, OIDC e-mail, or the name chosen with a shared passcode).
 AUTH_NAME = "auth_name"
 #: The last sign-in attempt failed (the refusal message is shown once, nothing else).
 AUTH_REFUSED = "auth_refused"

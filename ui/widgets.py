@@ -44,16 +44,17 @@ def require_project() -> Project:
 # --------------------------------------------------------------------------- the labeller
 
 
-def sync_labeller(fixed: str | None = None) -> str:
+def sync_labeller(fixed: str | None = None, *, from_url: bool = True) -> str:
     """Keep the labeller's name in the session and in the URL; return it.
 
     The URL wins (a bookmark or shared link names the labeller); otherwise the
     session's name is written back (page navigation clears query parameters);
     in single-user mode a new visitor is ``"me"`` until they type a name.
-    ``fixed`` (a name the sign-in gave: invitation, personal passcode, OIDC)
-    wins over both.
+    ``fixed`` (the name the sign-in gave) wins over both. ``from_url=False``
+    (a signed-in session in team mode) ignores the URL's name: it is
+    overwritten with the session's.
     """
-    name = fixed or st.query_params.get(S.QP_LABELLER)
+    name = fixed or (st.query_params.get(S.QP_LABELLER) if from_url else None)
     try:
         name = check_labeller_name(name) if name else None
     except ValueError:
@@ -75,7 +76,11 @@ def go(page: str) -> None:
     st.switch_page(page, query_params=st.query_params.to_dict())
 
 
-def _rename() -> None:
+def _rename(locked: bool = False) -> None:
+    if locked:
+        # A disabled field can still be sent a value by a hostile client: the sign-in's name stays.
+        st.session_state[S.LABELLER_INPUT] = st.session_state.get(S.LABELLER) or S.DEFAULT_LABELLER
+        return
     typed = st.session_state.get(S.LABELLER_INPUT, "")
     try:
         name = check_labeller_name(typed)
@@ -96,8 +101,9 @@ def labeller_input(labeller: str, *, locked: bool = False) -> None:
         "Labelling as",
         key=S.LABELLER_INPUT,
         on_change=_rename,
+        args=(locked,),
         disabled=locked,
-        help="Your sign-in gives your name." if locked else
+        help="Your sign-in gives your name; sign out to use another." if locked else
         "Recorded with every label. Kept in the page's address, so a refresh or a bookmark resumes.",
     )
 
