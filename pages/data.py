@@ -21,9 +21,11 @@ from ui import state as S
 from ui.auth import guard
 from ui.project import (
     add_to_project,
+    check_location,
     create_project,
     current_project,
     is_project,
+    new_folder,
     open_project,
     projects_parent,
     set_current_path,
@@ -218,7 +220,7 @@ def create_section(labeller: str) -> None:
                 model=default_model(batch.kind, feature_kind),
             )
             with st.spinner(f"Creating the project with {len(batch):,} items…"):
-                created = create_project(path, settings, batch)
+                created = create_project(new_folder(path), settings, batch)
         except (StoreError, ValueError, OSError) as exc:
             st.error(str(exc))
             return
@@ -237,14 +239,13 @@ def open_section() -> None:
     path = st.text_input("Project folder", key=S.DATA_OPEN_PATH)
     if st.button("Open", key=S.DATA_OPEN):
         try:
-            if not is_project(path):
-                raise StoreError(f"No project at {os.path.abspath(path)}; check the path or create one.")
-            open_project(os.path.abspath(path))
+            target = check_location(path)
+            open_project(target)
         except (StoreError, OSError) as exc:
             st.error(str(exc))
             return
-        set_current_path(path)
-        go("pages/label.py")
+        if set_current_path(target):
+            go("pages/label.py")
 
 
 guard("data")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,11 +50,13 @@ __all__ = [
     "MANIFEST",
     "Project",
     "add_to_project",
+    "allowed_location",
     "create_project",
     "default_location",
     "demo_settings",
     "import_demo",
     "is_project",
+    "new_project_location",
     "normalise_location",
     "open_project",
 ]
@@ -112,6 +115,136 @@ def default_location(
 def is_project(location: str | os.PathLike) -> bool:
     """Whether a folder holds a project (a database URL always can)."""
     return is_database_url(os.fspath(location)) or (Path(location) / MANIFEST).is_file()
+
+
+# --------------------------------------------------------------------------- which locations a link may name
+
+#: A location that names a scheme (``sqlite:``, ``postgresql://``, ``file:``, ``http://`` ...), not a folder.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_LOCATION = 1024
+#: PostgreSQL schema names a project may live in (as the SQL store accepts them).
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def _refuse(why: str, projects_root: str | None, database_url: str | None) -> StoreError:
+    allowed = []
+    if projects_root is not None:
+        allowed.append(f"a project folder in {projects_root}")
+    if database_url is not None:
+        allowed.append("the configured database")
+    where = " or ".join(allowed) or "its default project"
+    return StoreError(f"{why} This app opens only {where}; nothing was opened or created.")
+
+
+def _same_database(wanted: str, database_url: str) -> str | None:
+    """``wanted`` if it is ``database_url`` itself or the same database with another ``?schema=``."""
+    if wanted == database_url:
+        return wanted
+    if not is_database_url(wanted) or not is_database_url(database_url):
+        return None
+    from ..store.sql.urls import normalise_url  # SQLAlchemy only when a database is configured
+
+    try:
+        want, schema = normalise_url(wanted)
+        have, _ = normalise_url(database_url)
+    except Exception:  # noqa: BLE001 — an unreadable URL is simply not the configured one
+        return None
+    if want.get_backend_name() != "postgresql" or schema is None or not SCHEMA_NAME.match(schema):
+        return None
+    same = want.render_as_string(hide_password=False) == have.render_as_string(hide_password=False)
+    return wanted if same else None
+
+
+def _inside(path: str, root: str) -> bool:
+    """Whether ``path`` (symlinks and ``..`` resolved) is ``root`` or below it."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def _checked_text(wanted: object, projects_root: str | None, database_url: str | None) -> str:
+    if not isinstance(wanted, str | os.PathLike):
+        raise _refuse("That project location is not a path.", projects_root, database_url)
+    text = os.fspath(wanted)
+    if not isinstance(text, str) or not text.strip() or len(text) > _MAX_LOCATION or _CONTROL.search(text):
+        raise _refuse("That project location is empty, too long or has control characters.",
+                      projects_root, database_url)
+    return text
+
+
+def allowed_location(
+    wanted: object,
+    *,
+    projects_root: str | os.PathLike | None,
+    database_url: str | None = None,
+    default: str | None = None,
+) -> str:
+    """The project location ``wanted`` names, if the app may open it; refuse anything else.
+
+    A location from a link (``?project=``) or a form is input from anyone who has
+    the link. This checks it without touching anything but the file system's
+    metadata: no file, folder, table or connection is made.
+
+    Parameters
+    ----------
+    wanted : str or path
+        A folder (absolute, or relative to ``projects_root``) or a database URL.
+    projects_root : str or path or None
+        The projects folder: a folder below it (symlinks and ``..`` resolved) that
+        already holds a project is allowed. None: no folder is.
+    database_url : str, optional
+        The configured database: that URL, or the same PostgreSQL database with
+        another ``?schema=`` (a project beside the default one), is allowed.
+    default : str, optional
+        The default location (always allowed, even before it exists).
+
+    Returns
+    -------
+    str
+        The location as :func:`open_project` takes it (an absolute folder path, or the URL).
+
+    Raises
+    ------
+    StoreError
+        Anything else: other folders, other URLs (``sqlite:``, ``postgresql:``,
+        ``file:``, ``http:`` ...), control characters. The message does not repeat
+        the location (it may be anything) and says what may be opened.
+    """
+    root = None if projects_root is None else os.path.abspath(os.fspath(projects_root))
+    text = _checked_text(wanted, root, database_url)
+    if default is not None and text == default:
+        return default
+    if _SCHEME.match(text) or is_database_url(text):
+        match = _same_database(text, database_url) if database_url else None
+        if match is None:
+            raise _refuse("That project location is a URL this app is not configured for.", root, database_url)
+        return match
+    if root is None:
+        raise _refuse("That project location is a folder.", root, database_url)
+    path = os.path.normpath(os.path.join(root, text))
+    if default is not None and not is_database_url(default) and path == os.path.abspath(default):
+        return os.path.abspath(default)
+    if not _inside(path, root):
+        raise _refuse("That folder is outside the projects folder.", root, database_url)
+    if not is_project(path):
+        raise _refuse("That folder holds no project.", root, database_url)
+    return path
+
+
+def new_project_location(wanted: object, *, projects_root: str | os.PathLike | None) -> str:
+    """Where a new project folder may go: below ``projects_root`` (checked like :func:`allowed_location`).
+
+    Returns the absolute path; raises ``StoreError`` for a folder outside the
+    projects folder (symlinks and ``..`` resolved) or without one configured.
+    """
+    root = None if projects_root is None else os.path.abspath(os.fspath(projects_root))
+    text = _checked_text(wanted, root, None)
+    if root is None or _SCHEME.match(text) or is_database_url(text):
+        raise StoreError("A new project folder must be in the projects folder; nothing was created.")
+    path = os.path.normpath(os.path.join(root, text))
+    if path == os.path.realpath(root) or path == root or not _inside(path, root):
+        raise StoreError(f"A new project folder must be inside {root}; nothing was created.")
+    return path
 
 
 # --------------------------------------------------------------------------- the demo
@@ -252,7 +385,9 @@ def open_project(
             f"No project at {path}: the folder does not exist or is not a project. "
             "Create it on the Data page, or open another one."
         )
-    store = open_store(path, settings=demo_settings() if is_default else None)
+    # Only the default project may be made here; any other location must already hold one
+    # (a database URL too: opening never creates tables or a schema for it).
+    store = open_store(path, settings=demo_settings() if is_default else None, create=is_default)
     try:
         if is_default and len(store) == 0 and store.settings.name == DEMO_NAME:
             import_demo(store)

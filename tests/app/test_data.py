@@ -193,7 +193,7 @@ def test_open_a_missing_project_is_a_message(app, tmp_path):
     app.text_input(key=S.DATA_OPEN_PATH).input(str(tmp_path / "nope")).run()
     app.button(key=S.DATA_OPEN).click().run()
     assert app.exception == []
-    assert any("No project at" in e for e in errors(app))
+    assert any("holds no project" in e for e in errors(app))  # (message reworded with the location rule)
 
 
 def test_switch_projects_and_back(app, tmp_path, project_dir):
