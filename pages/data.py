@@ -10,6 +10,7 @@ from superintendent_core.data.label_import import import_label_table
 from superintendent_core.data.tables import read_table, table_batch
 from superintendent_core.kinds import default_model
 from superintendent_core.labels import classes_in
+from superintendent_core.service.project import IMPORT_OFF, import_folder_location
 from superintendent_core.store import (
     ItemBatch,
     ProjectSettings,
@@ -19,6 +20,7 @@ from superintendent_core.store import (
 from superintendent_core.store.items import feature_kind_of
 from ui import state as S
 from ui.auth import guard
+from ui.config import import_root
 from ui.project import (
     add_to_project,
     check_location,
@@ -74,10 +76,16 @@ def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | No
         bar.empty()
         return result.batch, result.notes
     if source == "folder":
-        folder = st.text_input("Folder of images on the server", key=f"{prefix}{S.DATA_FOLDER}")
+        # The Data page is admin-only in team mode; in every mode only the configured folder may be read.
+        root = import_root()
+        if root is None:
+            st.info(IMPORT_OFF)
+            return None, []
+        folder = st.text_input(f"Folder of images inside {root}", key=f"{prefix}{S.DATA_FOLDER}")
         from_folders = st.checkbox("Use each image's folder name as its label", key=f"{prefix}_folder_labels")
         if not folder:
             return None, []
+        folder = import_folder_location(folder, import_root=root)
         bar = st.progress(0.0, text="Reading the folder…")
         result = images_from_folder(folder, labels_from_folders=from_folders, progress=_progress_callback(bar))
         bar.empty()

@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DEMO_NAME",
     "ENV_DATABASE_URL",
+    "ENV_IMPORT_ROOT",
     "ENV_PROJECT_DIR",
     "MANIFEST",
     "Project",
@@ -55,6 +56,7 @@ __all__ = [
     "default_location",
     "demo_settings",
     "import_demo",
+    "import_folder_location",
     "is_project",
     "new_project_location",
     "normalise_location",
@@ -65,6 +67,8 @@ __all__ = [
 ENV_DATABASE_URL = "DATABASE_URL"
 #: Environment variable naming the default project folder.
 ENV_PROJECT_DIR = "SUPERINTENDENT_PROJECT_DIR"
+#: Environment variable naming the only folder whose images may be imported from the server.
+ENV_IMPORT_ROOT = "SUPERINTENDENT_IMPORT_ROOT"
 #: Name of the digits demo project (a new default project gets the demo's items).
 DEMO_NAME = "Digits demo"
 
@@ -244,6 +248,49 @@ def new_project_location(wanted: object, *, projects_root: str | os.PathLike | N
     path = os.path.normpath(os.path.join(root, text))
     if path == os.path.realpath(root) or path == root or not _inside(path, root):
         raise StoreError(f"A new project folder must be inside {root}; nothing was created.")
+    return path
+
+
+IMPORT_OFF = (
+    "Importing a folder on the server is off. To allow it, the admin names the folder that may be "
+    f"read: import_root = \"/path/to/images\" in the secrets, or ${ENV_IMPORT_ROOT}."
+)
+
+
+def import_folder_location(wanted: object, *, import_root: str | os.PathLike | None) -> str:
+    """The server folder of images ``wanted`` names, if it is ``import_root`` or below it.
+
+    Parameters
+    ----------
+    wanted : str or path
+        Absolute, or relative to ``import_root``.
+    import_root : str or path or None
+        The only folder whose images may be read (None: the import is off).
+
+    Returns
+    -------
+    str
+        The absolute path of an existing folder inside ``import_root`` (symlinks and ``..`` resolved).
+
+    Raises
+    ------
+    StoreError
+        The import is off, or the folder is outside ``import_root`` or missing; the
+        message never lists or repeats other folders.
+    """
+    if import_root is None or not os.fspath(import_root).strip():
+        raise StoreError(IMPORT_OFF)
+    root = os.path.abspath(os.fspath(import_root))
+    if not isinstance(wanted, str | os.PathLike):
+        raise StoreError("Give the folder of images as a path.")
+    text = os.fspath(wanted)
+    if not isinstance(text, str) or len(text) > _MAX_LOCATION or _CONTROL.search(text) or _SCHEME.match(text):
+        raise StoreError(f"That is not a folder inside {root}; nothing was read.")
+    path = os.path.normpath(os.path.join(root, text))
+    if not _inside(path, root):
+        raise StoreError(f"Only folders inside {root} may be imported; nothing was read.")
+    if not os.path.isdir(path):
+        raise StoreError(f"There is no such folder inside {root}; nothing was read.")
     return path
 
 
