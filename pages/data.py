@@ -24,8 +24,10 @@ from ui.config import import_root
 from ui.project import (
     add_to_project,
     check_location,
+    configured_database,
     create_project,
     current_project,
+    database_location,
     is_project,
     new_folder,
     open_project,
@@ -199,8 +201,14 @@ def create_section(labeller: str) -> None:
     name = st.text_input("Project name", key=S.DATA_NAME)
     parent = projects_parent()
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()) or "project"
-    S.propose(st.session_state, S.DATA_PATH, str(parent / slug))
-    path = st.text_input("Project folder", key=S.DATA_PATH)
+    database = configured_database()
+    if database is None:
+        S.propose(st.session_state, S.DATA_PATH, str(parent / slug))
+        path = st.text_input("Project folder", key=S.DATA_PATH)
+    else:
+        # A database is configured: the project goes there (a local folder would vanish on a hosted restart).
+        path = None
+        st.caption("The project is created in the configured database, beside the default one.")
     source = st.radio("Items", list(SOURCES), format_func=SOURCES.get, key=S.DATA_SOURCE)
     multi = st.checkbox("Several labels per item (multi-label)", key=S.DATA_MULTI)
     try:
@@ -228,13 +236,14 @@ def create_section(labeller: str) -> None:
                 model=default_model(batch.kind, feature_kind),
             )
             with st.spinner(f"Creating the project with {len(batch):,} items…"):
-                created = create_project(new_folder(path), settings, batch)
+                location = new_folder(path) if database is None else database_location(slug)
+                created = create_project(location, settings, batch)
         except (StoreError, ValueError, OSError) as exc:
             st.error(str(exc))
             return
-        set_current_path(created)
-        S.notify(st.session_state, "success", f"Created {settings.name} with {len(batch):,} items.")
-        go("pages/label.py")
+        if set_current_path(created):
+            S.notify(st.session_state, "success", f"Created {settings.name} with {len(batch):,} items.")
+            go("pages/label.py")
 
 
 def open_section() -> None:

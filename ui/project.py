@@ -24,12 +24,14 @@ from superintendent_core.service import (
     add_to_project,
     allowed_location,
     create_project,
+    database_project_location,
     default_location,
     is_project,
     new_project_location,
     normalise_location,
 )
 from superintendent_core.service import open_project as _open_project
+from superintendent_core.service.project import SCHEMA_NAME
 from superintendent_core.store import StoreError, is_database_url
 
 from . import config
@@ -39,11 +41,13 @@ __all__ = [
     "Project",
     "add_to_project",
     "check_location",
+    "configured_database",
     "create_project",
     "current_path",
     "current_project",
     "default_path",
     "forget_project",
+    "database_location",
     "is_project",
     "new_folder",
     "open_project",
@@ -85,14 +89,32 @@ def check_location(wanted: object) -> str:
         Not the default project, a project folder in :func:`projects_parent`, or the
         configured database; the message says so and does not repeat ``wanted``.
     """
-    return allowed_location(
-        wanted, projects_root=projects_parent(), database_url=configured_database(), default=default_path()
-    )
+    database = configured_database()
+    if database is not None and isinstance(wanted, str) and SCHEMA_NAME.match(wanted):
+        wanted = database_project_location(database, wanted)  # a project's name in the configured database
+    return allowed_location(wanted, projects_root=projects_parent(), database_url=database, default=default_path())
+
+
+def _in_link(location: str) -> str:
+    """What the URL shows for a location: a database project by its schema (never the URL and its password)."""
+    if not is_database_url(location):
+        return location
+    from superintendent_core.store.sql.urls import normalise_url
+
+    return normalise_url(location)[1] or location
 
 
 def new_folder(wanted: object) -> str:
     """Where a new project folder named ``wanted`` may go (inside :func:`projects_parent`), or StoreError."""
     return new_project_location(wanted, projects_root=projects_parent())
+
+
+def database_location(name: str) -> str:
+    """Where a project called ``name`` lives in the configured database (its own schema), or StoreError."""
+    database = configured_database()
+    if database is None:
+        raise StoreError("No database is configured; projects are folders.")
+    return database_project_location(database, name)
 
 
 def current_path() -> str:
@@ -123,7 +145,7 @@ def sync_project() -> None:
             st.session_state[S.PROJECT] = None
             S.notify(st.session_state, "error", f"The link's project was not opened. {exc}")
     elif st.session_state.get(S.PROJECT):
-        st.query_params[S.QP_PROJECT] = st.session_state[S.PROJECT]
+        st.query_params[S.QP_PROJECT] = _in_link(st.session_state[S.PROJECT])
 
 
 def set_current_path(path: str) -> bool:
@@ -141,7 +163,7 @@ def set_current_path(path: str) -> bool:
         st.query_params.pop(S.QP_PROJECT, None)
     else:
         st.session_state[S.PROJECT] = path
-        st.query_params[S.QP_PROJECT] = path
+        st.query_params[S.QP_PROJECT] = _in_link(path)
     return True
 
 

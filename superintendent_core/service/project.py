@@ -53,6 +53,7 @@ __all__ = [
     "add_to_project",
     "allowed_location",
     "create_project",
+    "database_project_location",
     "default_location",
     "demo_settings",
     "import_demo",
@@ -458,6 +459,9 @@ def _batch_labels(batch: ItemBatch, multi_label: bool) -> ItemBatch:
 def create_project(path: str | os.PathLike, settings: ProjectSettings, batch: ItemBatch | None) -> str:
     """Create a project folder with ``settings`` and add ``batch`` (all-or-nothing for the items).
 
+    ``path`` may also be a PostgreSQL URL with ``?schema=`` (see
+    :func:`database_project_location`): the project is then made in that new schema.
+
     Refuses a folder that already holds a project, or one with files in it; when
     adding the items fails, nothing half-created is left behind. The project is
     closed afterwards: open it with :func:`open_project`.
@@ -472,6 +476,8 @@ def create_project(path: str | os.PathLike, settings: ProjectSettings, batch: It
     StoreError
         The folder already holds a project or files, or the items cannot be added.
     """
+    if is_database_url(os.fspath(path)):
+        return _create_in_database(os.fspath(path), settings, batch)
     path = os.path.abspath(path)
     if is_project(path):
         raise StoreError(f"{path} already holds a project; open it instead, or choose another folder.")
@@ -491,6 +497,77 @@ def create_project(path: str | os.PathLike, settings: ProjectSettings, batch: It
         raise
     store.close()
     return path
+
+
+def database_project_location(database_url: str, name: str) -> str:
+    """The URL of a new project ``name`` beside the default one: its own schema in the same PostgreSQL database.
+
+    Parameters
+    ----------
+    database_url : str
+        The configured database (the default project's URL).
+    name : str
+        The project's name; its schema is the name in lower case, other characters as ``_``.
+
+    Raises
+    ------
+    StoreError
+        The configured database is SQLite (one project per file: a new file is not made
+        beside it, so the project would not be where the configuration says), or the
+        name gives the default project's own schema.
+    """
+    from ..store.sql.urls import normalise_url  # SQLAlchemy only when a database is configured
+
+    url, schema_now = normalise_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise StoreError(
+            "This app keeps its project in a SQLite database, which holds one project; a new project "
+            "cannot be made beside it. Use a PostgreSQL database (each project gets its own schema), "
+            "or run without a database to keep projects in folders. Nothing was created."
+        )
+    schema = re.sub(r"[^a-z0-9_]", "_", str(name).strip().lower())[:63].strip("_") or "project"
+    if not schema[0].isalpha():
+        schema = ("p_" + schema)[:63]
+    if schema in {schema_now or "public", "public", "information_schema"} or schema.startswith("pg_"):
+        raise StoreError(f"The name gives the schema {schema}, which is taken; choose another name.")
+    return url.update_query_dict({"schema": schema}).render_as_string(hide_password=False)
+
+
+def _schema_exists(url: str) -> bool:
+    import sqlalchemy as sa
+
+    from ..store.sql.urls import normalise_url
+
+    parsed, schema = normalise_url(url)
+    engine = sa.create_engine(parsed, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %(s)s", {"s": schema}
+            ).first() is not None
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"The database cannot be reached ({type(exc.orig).__name__}); nothing was created.") from None
+    finally:
+        engine.dispose()
+
+
+def _create_in_database(url: str, settings: ProjectSettings, batch: ItemBatch | None) -> str:
+    """Create a project in its own (new) PostgreSQL schema; on failure the schema is dropped again."""
+    if _schema_exists(url):
+        raise StoreError("A project (or schema) of that name is already in the database; choose another name.")
+    store = open_store(url, settings=settings, create=True)
+    try:
+        if batch is not None:
+            store.add_items(_batch_labels(batch, settings.multi_label))
+    except BaseException:
+        try:
+            with store.engine.begin() as conn:  # it did not exist before: nothing else is in it
+                conn.exec_driver_sql(f'DROP SCHEMA "{store.schema}" CASCADE')
+        finally:
+            store.close()
+        raise
+    store.close()
+    return url
 
 
 def add_to_project(store: LabelStore, batch: ItemBatch) -> int:
