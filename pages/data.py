@@ -10,6 +10,7 @@ from superintendent_core.data.label_import import import_label_table
 from superintendent_core.data.tables import read_table, table_batch
 from superintendent_core.kinds import default_model
 from superintendent_core.labels import classes_in
+from superintendent_core.service.project import IMPORT_OFF, import_folder_location
 from superintendent_core.store import (
     ItemBatch,
     ProjectSettings,
@@ -19,11 +20,16 @@ from superintendent_core.store import (
 from superintendent_core.store.items import feature_kind_of
 from ui import state as S
 from ui.auth import guard
+from ui.config import import_root
 from ui.project import (
     add_to_project,
+    check_location,
+    configured_database,
     create_project,
     current_project,
+    database_location,
     is_project,
+    new_folder,
     open_project,
     projects_parent,
     set_current_path,
@@ -72,10 +78,16 @@ def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | No
         bar.empty()
         return result.batch, result.notes
     if source == "folder":
-        folder = st.text_input("Folder of images on the server", key=f"{prefix}{S.DATA_FOLDER}")
+        # The Data page is admin-only in team mode; in every mode only the configured folder may be read.
+        root = import_root()
+        if root is None:
+            st.info(IMPORT_OFF)
+            return None, []
+        folder = st.text_input(f"Folder of images inside {root}", key=f"{prefix}{S.DATA_FOLDER}")
         from_folders = st.checkbox("Use each image's folder name as its label", key=f"{prefix}_folder_labels")
         if not folder:
             return None, []
+        folder = import_folder_location(folder, import_root=root)
         bar = st.progress(0.0, text="Reading the folder…")
         result = images_from_folder(folder, labels_from_folders=from_folders, progress=_progress_callback(bar))
         bar.empty()
@@ -189,8 +201,14 @@ def create_section(labeller: str) -> None:
     name = st.text_input("Project name", key=S.DATA_NAME)
     parent = projects_parent()
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()) or "project"
-    S.propose(st.session_state, S.DATA_PATH, str(parent / slug))
-    path = st.text_input("Project folder", key=S.DATA_PATH)
+    database = configured_database()
+    if database is None:
+        S.propose(st.session_state, S.DATA_PATH, str(parent / slug))
+        path = st.text_input("Project folder", key=S.DATA_PATH)
+    else:
+        # A database is configured: the project goes there (a local folder would vanish on a hosted restart).
+        path = None
+        st.caption("The project is created in the configured database, beside the default one.")
     source = st.radio("Items", list(SOURCES), format_func=SOURCES.get, key=S.DATA_SOURCE)
     multi = st.checkbox("Several labels per item (multi-label)", key=S.DATA_MULTI)
     try:
@@ -218,13 +236,14 @@ def create_section(labeller: str) -> None:
                 model=default_model(batch.kind, feature_kind),
             )
             with st.spinner(f"Creating the project with {len(batch):,} items…"):
-                created = create_project(path, settings, batch)
+                location = new_folder(path) if database is None else database_location(slug)
+                created = create_project(location, settings, batch)
         except (StoreError, ValueError, OSError) as exc:
             st.error(str(exc))
             return
-        set_current_path(created)
-        S.notify(st.session_state, "success", f"Created {settings.name} with {len(batch):,} items.")
-        go("pages/label.py")
+        if set_current_path(created):
+            S.notify(st.session_state, "success", f"Created {settings.name} with {len(batch):,} items.")
+            go("pages/label.py")
 
 
 def open_section() -> None:
@@ -237,14 +256,13 @@ def open_section() -> None:
     path = st.text_input("Project folder", key=S.DATA_OPEN_PATH)
     if st.button("Open", key=S.DATA_OPEN):
         try:
-            if not is_project(path):
-                raise StoreError(f"No project at {os.path.abspath(path)}; check the path or create one.")
-            open_project(os.path.abspath(path))
+            target = check_location(path)
+            open_project(target)
         except (StoreError, OSError) as exc:
             st.error(str(exc))
             return
-        set_current_path(path)
-        go("pages/label.py")
+        if set_current_path(target):
+            go("pages/label.py")
 
 
 guard("data")

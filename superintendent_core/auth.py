@@ -10,6 +10,7 @@ Secrets layout (``.streamlit/secrets.toml`` or Community Cloud's secrets box)::
     labeller_passcode = "another phrase for the labelling team"   # optional
     admin_emails = ["lead@example.org"]       # optional: OIDC (st.login) users
     labeller_emails = ["*"]                   # optional: "*" = anyone who logged in
+    trusted_proxies = ["127.0.0.1"]           # optional: proxies whose X-Forwarded-For counts
 
     [auth.people.alice]                       # optional: one block per person
     role = "labeller"                         # "admin" or "labeller"
@@ -35,6 +36,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .attempts import parse_networks
+
 __all__ = [
     "AuthConfig",
     "AuthError",
@@ -55,7 +58,7 @@ MIN_TOKEN_LENGTH = 16
 
 _SECTION = "auth"
 _TOP_KEYS = frozenset(
-    {"admin_passcode", "labeller_passcode", "admin_emails", "labeller_emails", "people"}
+    {"admin_passcode", "labeller_passcode", "admin_emails", "labeller_emails", "people", "trusted_proxies"}
 )
 _PERSON_KEYS = frozenset({"role", "token", "passcode", "email"})
 _NAME_MAX = 64
@@ -271,6 +274,9 @@ class AuthConfig:
         Per-person tokens / passcodes / e-mails.
     admin_emails, labeller_emails : frozenset of str
         Lower-cased e-mail addresses of OIDC users per role; ``"*"`` = anyone.
+    trusted_proxies : tuple of ip networks
+        The proxies in front of the app: only their ``X-Forwarded-For`` says who a
+        client is (see :func:`superintendent_core.attempts.client_key`).
     """
 
     admin_passcode: bytes | None = field(default=None, repr=False)
@@ -278,6 +284,7 @@ class AuthConfig:
     people: tuple[Person, ...] = ()
     admin_emails: frozenset[str] = frozenset()
     labeller_emails: frozenset[str] = frozenset()
+    trusted_proxies: tuple[Any, ...] = ()
 
     # ------------------------------------------------------------------ parsing
     @classmethod
@@ -333,6 +340,10 @@ class AuthConfig:
                 "list the admins' addresses instead."
             )
         people = cls._parse_people(section.get("people"))
+        try:
+            trusted_proxies = parse_networks(section.get("trusted_proxies"), "[auth] trusted_proxies")
+        except ValueError as exc:
+            raise AuthError(str(exc)) from None
 
         if admin_passcode is not None and admin_passcode == labeller_passcode:
             raise AuthError(
@@ -351,6 +362,7 @@ class AuthConfig:
             people=people,
             admin_emails=admin_emails,
             labeller_emails=labeller_emails,
+            trusted_proxies=trusted_proxies,
         )
         if config.single_user:
             return config

@@ -33,7 +33,7 @@ import streamlit as st
 from streamlit import config as _st_config
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-from superintendent_core.attempts import Attempt, AttemptLimiter
+from superintendent_core.attempts import SERVER_TRUSTS, Attempt, AttemptLimiter, client_key
 from superintendent_core.auth import AuthConfig, AuthError, Capability, Role, check_labeller_name
 
 from . import state as S
@@ -62,7 +62,9 @@ OIDC_KEYS = frozenset(
      "expose_tokens"}
 )
 #: Our keys in ``[auth]`` (anything else that is a table is taken for an OIDC provider, e.g. ``[auth.google]``).
-ROLE_KEYS = frozenset({"admin_passcode", "labeller_passcode", "admin_emails", "labeller_emails", "people"})
+ROLE_KEYS = frozenset(
+    {"admin_passcode", "labeller_passcode", "admin_emails", "labeller_emails", "people", "trusted_proxies"}
+)
 
 
 def pages_for(role: Role) -> frozenset[str]:
@@ -81,17 +83,51 @@ def attempt_limiter() -> AttemptLimiter:
     return AttemptLimiter()
 
 
-def _client() -> str:
-    """Who is trying: the client's IP address, or one shared key when Streamlit cannot tell.
+def _connection() -> tuple[str | None, list[str], str | None]:
+    """``(peer, X-Forwarded-For values, session id)`` of this session's connection.
 
-    Without an address (a local connection, some proxies) every client shares one
-    count: guessing then slows down for everyone, which is the safe side.
+    The peer is the address Streamlit's server reports for the websocket (not
+    ``st.context.ip_address``, which turns loopback into None); Streamlit's uvicorn
+    has already replaced it by a forwarded hop when the connection came from
+    ``$FORWARDED_ALLOW_IPS`` (default loopback) — :func:`client_key` accounts for that.
     """
     try:
-        address = st.context.ip_address
-    except Exception:  # no request context (e.g. some test harnesses)
-        address = None
-    return f"ip:{address}" if isinstance(address, str) and address else "unknown-client"
+        from streamlit.runtime import context as st_context
+
+        client_context = st_context._get_client_context()
+        peer = getattr(client_context, "remote_ip", None) if client_context is not None else None
+    except Exception:  # noqa: BLE001 — no runtime (bare mode) or Streamlit moved it
+        peer = None
+    try:
+        forwarded = [v for v in st.context.headers.get_all("X-Forwarded-For") if isinstance(v, str)]
+    except Exception:  # noqa: BLE001 — no request context
+        forwarded = []
+    ctx = get_script_run_ctx()
+    return (peer if isinstance(peer, str) else None), forwarded, (ctx.session_id if ctx is not None else None)
+
+
+def _server_trusts() -> tuple[str, ...]:
+    """Whose X-Forwarded-For Streamlit's server itself applies (uvicorn's ``$FORWARDED_ALLOW_IPS``)."""
+    value = os.environ.get("FORWARDED_ALLOW_IPS")
+    if value is None:
+        return SERVER_TRUSTS
+    return tuple(h.strip() for h in value.split(",") if h.strip())
+
+
+def _client() -> str:
+    """Who is trying: see :func:`superintendent_core.attempts.client_key`.
+
+    The address of the connection; a forwarded address only from ``[auth]
+    trusted_proxies``; when the address cannot be known, this session (and the
+    limiter's shared ceiling for such sessions), never one key for everybody.
+    """
+    peer, forwarded, session_id = _connection()
+    config, _ = load_config()
+    return client_key(
+        peer, forwarded, session_id=session_id,
+        trusted_proxies=config.trusted_proxies if config is not None else (),
+        server_trusts=_server_trusts(),
+    )
 
 
 def _refusal(attempt: Attempt, message: str) -> str:

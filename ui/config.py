@@ -9,13 +9,17 @@ Secrets layout::
 
     DATABASE_URL = "postgresql+psycopg://…"   # or: [database] url = "…" — a shared project
     project_dir = "/srv/labelling-project"     # the default project folder
+    import_root = "/srv/images"                # the only server folder the Data page may import from
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 import streamlit as st
+
+from superintendent_core.service.project import ENV_IMPORT_ROOT
 
 #: Key in ``st.secrets`` naming a shared project's database.
 SECRET_DATABASE_URL = "DATABASE_URL"
@@ -23,6 +27,8 @@ SECRET_DATABASE_URL = "DATABASE_URL"
 SECRET_DATABASE_SECTION = "database"
 #: Key in ``st.secrets`` naming the default project folder.
 SECRET_PROJECT_DIR = "project_dir"
+#: Key in ``st.secrets`` naming the only server folder images may be imported from.
+SECRET_IMPORT_ROOT = "import_root"
 
 
 def secret_database_url() -> str | None:
@@ -46,4 +52,15 @@ def secret_project_dir() -> str | None:
         value = st.secrets.get(SECRET_PROJECT_DIR)
     except Exception:  # no secrets file at all: that is the normal local case
         return None
+    return str(value) if value else None
+
+
+def import_root() -> str | None:
+    """``$SUPERINTENDENT_IMPORT_ROOT``, else the secrets' ``import_root``; None: no server folder may be read."""
+    value = os.environ.get(ENV_IMPORT_ROOT)
+    if not value:
+        try:
+            value = st.secrets.get(SECRET_IMPORT_ROOT)
+        except Exception:  # no secrets file at all: that is the normal local case
+            return None
     return str(value) if value else None

@@ -22,12 +22,16 @@ import streamlit as st
 from superintendent_core.service import (
     Project,
     add_to_project,
+    allowed_location,
     create_project,
+    database_project_location,
     default_location,
     is_project,
+    new_project_location,
     normalise_location,
 )
 from superintendent_core.service import open_project as _open_project
+from superintendent_core.service.project import SCHEMA_NAME
 from superintendent_core.store import StoreError, is_database_url
 
 from . import config
@@ -36,12 +40,16 @@ from . import state as S
 __all__ = [
     "Project",
     "add_to_project",
+    "check_location",
+    "configured_database",
     "create_project",
     "current_path",
     "current_project",
     "default_path",
     "forget_project",
+    "database_location",
     "is_project",
+    "new_folder",
     "open_project",
     "projects_parent",
     "set_current_path",
@@ -66,34 +74,97 @@ def projects_parent() -> Path:
     return Path.cwd() if is_database_url(default) else Path(default).parent
 
 
+def configured_database() -> str | None:
+    """The configured database URL (the default project lives there), or None."""
+    default = default_path()
+    return default if is_database_url(default) else None
+
+
+def check_location(wanted: object) -> str:
+    """``wanted`` as a location this app may open (see :func:`superintendent_core.service.allowed_location`).
+
+    Raises
+    ------
+    StoreError
+        Not the default project, a project folder in :func:`projects_parent`, or the
+        configured database; the message says so and does not repeat ``wanted``.
+    """
+    database = configured_database()
+    if database is not None and isinstance(wanted, str) and SCHEMA_NAME.match(wanted):
+        wanted = database_project_location(database, wanted)  # a project's name in the configured database
+    return allowed_location(wanted, projects_root=projects_parent(), database_url=database, default=default_path())
+
+
+def _in_link(location: str) -> str:
+    """What the URL shows for a location: a database project by its schema (never the URL and its password)."""
+    if not is_database_url(location):
+        return location
+    from superintendent_core.store.sql.urls import normalise_url
+
+    return normalise_url(location)[1] or location
+
+
+def new_folder(wanted: object) -> str:
+    """Where a new project folder named ``wanted`` may go (inside :func:`projects_parent`), or StoreError."""
+    return new_project_location(wanted, projects_root=projects_parent())
+
+
+def database_location(name: str) -> str:
+    """Where a project called ``name`` lives in the configured database (its own schema), or StoreError."""
+    database = configured_database()
+    if database is None:
+        raise StoreError("No database is configured; projects are folders.")
+    return database_project_location(database, name)
+
+
 def current_path() -> str:
-    """The project folder this session works on (see :func:`sync_project`)."""
+    """The project this session works on (see :func:`sync_project`): the default unless allowed."""
     wanted = st.session_state.get(S.PROJECT) or st.query_params.get(S.QP_PROJECT)
-    return normalise_location(wanted) if wanted else default_path()
+    if not wanted:
+        return default_path()
+    try:
+        return check_location(wanted)
+    except StoreError:
+        return default_path()
 
 
 def sync_project() -> None:
     """Keep the session's project and the URL's ``project`` parameter in step.
 
-    The URL wins when it names a project (a bookmark, a refresh); otherwise the
-    session's choice is written back to the URL (page navigation clears it).
+    The URL wins when it names a project the app may open (a bookmark, a
+    refresh); anything else in it is dropped with a message, and the session
+    stays on its project. Otherwise the session's choice is written back to the
+    URL (page navigation clears it).
     """
     in_url = st.query_params.get(S.QP_PROJECT)
     if in_url:
-        st.session_state[S.PROJECT] = normalise_location(in_url)
+        try:
+            st.session_state[S.PROJECT] = check_location(in_url)
+        except StoreError as exc:
+            st.query_params.pop(S.QP_PROJECT, None)
+            st.session_state[S.PROJECT] = None
+            S.notify(st.session_state, "error", f"The link's project was not opened. {exc}")
     elif st.session_state.get(S.PROJECT):
-        st.query_params[S.QP_PROJECT] = st.session_state[S.PROJECT]
+        st.query_params[S.QP_PROJECT] = _in_link(st.session_state[S.PROJECT])
 
 
-def set_current_path(path: str) -> None:
-    """Switch this session to another project (kept in the URL, so a refresh stays there)."""
-    path = normalise_location(path)
+def set_current_path(path: str) -> bool:
+    """Switch this session to another project (kept in the URL, so a refresh stays there).
+
+    Returns False (and queues a message) when ``path`` is not a location the app may open.
+    """
+    try:
+        path = check_location(path)
+    except StoreError as exc:
+        S.notify(st.session_state, "error", str(exc))
+        return False
     if path == default_path():
         st.session_state[S.PROJECT] = None
         st.query_params.pop(S.QP_PROJECT, None)
     else:
         st.session_state[S.PROJECT] = path
-        st.query_params[S.QP_PROJECT] = path
+        st.query_params[S.QP_PROJECT] = _in_link(path)
+    return True
 
 
 @st.cache_resource(show_spinner="Opening the project…")

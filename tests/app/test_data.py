@@ -193,7 +193,7 @@ def test_open_a_missing_project_is_a_message(app, tmp_path):
     app.text_input(key=S.DATA_OPEN_PATH).input(str(tmp_path / "nope")).run()
     app.button(key=S.DATA_OPEN).click().run()
     assert app.exception == []
-    assert any("No project at" in e for e in errors(app))
+    assert any("holds no project" in e for e in errors(app))  # (message reworded with the location rule)
 
 
 def test_switch_projects_and_back(app, tmp_path, project_dir):
@@ -210,7 +210,8 @@ def test_switch_projects_and_back(app, tmp_path, project_dir):
     assert len(open_project(path).store.labels()) == 1
 
 
-def test_create_from_a_folder_of_images(app, tmp_path):
+def test_create_from_a_folder_of_images(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPERINTENDENT_IMPORT_ROOT", str(tmp_path))  # server-folder import needs a root
     images = tmp_path / "images"
     (images / "a").mkdir(parents=True)
     for i in range(3):
@@ -223,11 +224,12 @@ def test_create_from_a_folder_of_images(app, tmp_path):
     assert len(open_project(path).store) == 3
 
 
-def test_a_folder_that_does_not_exist_is_a_message(app, tmp_path):
+def test_a_folder_that_does_not_exist_is_a_message(app, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUPERINTENDENT_IMPORT_ROOT", str(tmp_path))  # server-folder import needs a root
     _new_project(app, tmp_path, "nofolder", "folder")
     app.text_input(key="new" + S.DATA_FOLDER).input(str(tmp_path / "missing")).run()
     assert app.exception == []
-    assert any("not a folder" in e for e in errors(app))
+    assert any("no such folder" in e for e in errors(app))  # (message reworded with the root rule)
 
 
 def test_add_items_to_the_open_project_keeps_labels(app, tmp_path):

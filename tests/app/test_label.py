@@ -162,7 +162,7 @@ def test_a_store_error_is_a_message_not_a_traceback(app, project):
 def test_an_unknown_project_in_the_url_is_a_message(tmp_path):
     at = _open(str(tmp_path / "nowhere"))
     assert at.exception == []
-    assert any("No project at" in e for e in errors(at))
+    assert any("holds no project" in e for e in errors(at))  # refused by the location rule; the default opens
 
 
 def test_the_label_page_does_not_import_scikit_learn():

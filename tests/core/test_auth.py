@@ -321,3 +321,12 @@ def test_broken_secrets_file_fails_closed():
     )
     with pytest.raises(AuthError, match="cannot be read"):
         AuthConfig.from_secrets(broken)
+
+
+def test_trusted_proxies_are_read_and_checked():
+    from superintendent_core.auth import AuthConfig, AuthError
+
+    config = AuthConfig.from_secrets({"auth": {"admin_passcode": "x" * 12, "trusted_proxies": ["127.0.0.1", "10.0.0.0/8"]}})
+    assert [str(n) for n in config.trusted_proxies] == ["127.0.0.1/32", "10.0.0.0/8"]
+    with pytest.raises(AuthError, match=r"\[auth\] trusted_proxies: 'proxy.local' is not an IP address"):
+        AuthConfig.from_secrets({"auth": {"admin_passcode": "x" * 12, "trusted_proxies": ["proxy.local"]}})

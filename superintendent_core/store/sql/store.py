@@ -10,6 +10,7 @@ transactions are in :mod:`.engine`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -114,6 +115,11 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                     f"Schema name {self.schema!r} is not allowed; use lower-case letters, digits and _ "
                     "(not starting with a digit), at most 63 characters."
                 )
+        database = parsed.database
+        if (not create and not self.d.pg and database not in (None, "", ":memory:")
+                and not os.path.isfile(database)):
+            # Connecting would create an empty file: refuse first.
+            raise StoreError(f"There is no labelling project in the database {self._where()} (no such file).")
         self.engine = self._make_engine(pool_size)
         try:
             self._open(settings, create)
@@ -130,8 +136,12 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                     conn.exec_driver_sql(
                         "SELECT pg_advisory_xact_lock(%(k)s)", {"k": _CREATE_LOCK_KEY}
                     )
-                    if self.schema is not None:
+                    if self.schema is not None and create:
                         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    elif self.schema is not None and conn.exec_driver_sql(
+                        "SELECT 1 FROM pg_namespace WHERE nspname = %(s)s", {"s": self.schema}
+                    ).first() is None:
+                        raise StoreError(f"There is no labelling project in the database {self._where()}.")
                 existing = set(sa.inspect(conn).get_table_names())
                 ours = {t.name for t in TABLES}
                 if "si_schema_version" in existing:
