@@ -40,6 +40,8 @@ __all__ = [
     "labels_csv",
     "labels_frame",
     "labels_parquet",
+    "neutralise_csv_cell",
+    "restore_csv_cell",
 ]
 
 ZIP_FORMAT = "superintendent-project-zip"
@@ -47,6 +49,10 @@ ZIP_FORMAT_VERSION = 1
 ZIP_MANIFEST = "MANIFEST.json"
 _SAFE_NAME = re.compile(r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet)$")
 _CHUNK = 1024 * 1024
+#: A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"^'*[=+\-@\t\r]")   # what the export quotes (quotes already there included)
+_UNQUOTE = re.compile(r"^'+[=+\-@\t\r]")  # what the import unquotes: exactly the export's output
 
 
 def labels_frame(store: LabelStore) -> pd.DataFrame:
@@ -54,11 +60,45 @@ def labels_frame(store: LabelStore) -> pd.DataFrame:
     return store.labels()
 
 
+def neutralise_csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: ``'`` before a leading ``= + - @``, tab or CR.
+
+    OWASP's rule against CSV injection (``=HYPERLINK(...)`` run by a spreadsheet).
+    A text that already begins with quotes before such a character gets one
+    more quote, so :func:`restore_csv_cell` gives back exactly the original.
+    Anything that is not a ``str`` (numbers, missing values) is returned as is.
+
+    >>> neutralise_csv_cell("=1+1"), neutralise_csv_cell("'=1"), neutralise_csv_cell("cat")
+    ("'=1+1", "''=1", 'cat')
+    """
+    if isinstance(value, str) and _QUOTED.match(value):
+        return "'" + value
+    return value
+
+
+def restore_csv_cell(value: Any) -> Any:
+    """The inverse of :func:`neutralise_csv_cell` (one leading quote removed where the export added it)."""
+    if isinstance(value, str) and _UNQUOTE.match(value):
+        return value[1:]
+    return value
+
+
 def labels_csv(store: LabelStore) -> bytes:
-    """The labels as UTF-8 CSV bytes (time in ISO 8601, UTC; multi-label joined by "|")."""
+    """The labels as UTF-8 CSV bytes (RFC 4180; time in ISO 8601, UTC; multi-label joined by "|").
+
+    Every text cell (name, label, labeller) that a spreadsheet would run as a
+    formula is neutralised with a leading ``'`` (:func:`neutralise_csv_cell`);
+    numeric columns are written as numbers. Importing the file back with
+    :func:`~superintendent_core.data.label_import.import_label_table` removes
+    those quotes again. Parquet (:func:`labels_parquet`) keeps the raw values.
+    """
     df = store.labels().copy()
     df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return df.to_csv(index=False).encode("utf-8")
+    for column in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[column]):
+            df[column] = df[column].map(neutralise_csv_cell)
+    # CRLF line ends (RFC 4180): a text holding a bare CR is then quoted, not cut in two rows.
+    return df.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def labels_parquet(store: LabelStore) -> bytes:
