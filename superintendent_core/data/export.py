@@ -29,7 +29,7 @@ import pandas as pd
 from ..store.errors import InvalidInput, VersionError
 from ..store.folder import FORMAT_VERSION, MANIFEST, FolderStore
 from ..store.protocol import ItemBatch, LabelStore
-from .images import open_zip, safe_zip_members
+from .images import MAX_ZIP_RATIO, ZipBudget, open_zip, read_zip_member, safe_zip_members
 
 __all__ = [
     "ZIP_FORMAT",
@@ -49,6 +49,9 @@ ZIP_FORMAT_VERSION = 1
 ZIP_MANIFEST = "MANIFEST.json"
 _SAFE_NAME = re.compile(r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet)$")
 _CHUNK = 1024 * 1024
+#: Most bytes a project zip may expand to on disk (``max_bytes=`` of :func:`import_project_zip`).
+MAX_PROJECT_ZIP_BYTES = 8 * 1024**3
+_MAX_MANIFEST_BYTES = 16 * 1024**2
 #: A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTED = re.compile(r"^'*[=+\-@\t\r]")   # what the export quotes (quotes already there included)
@@ -183,13 +186,14 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
     return buffer.getvalue() if buffer is not None else None
 
 
-def _check_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
-    members = {i.filename: i for i in safe_zip_members(zf)}
+def _check_manifest(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, Any]:
+    members = {i.filename: i for i in safe_zip_members(zf, max_bytes=max_bytes, max_entry_bytes=max_bytes)}
     if ZIP_MANIFEST not in members:
         raise InvalidInput("This zip is not a superintendent project (it has no MANIFEST.json).")
     try:
-        manifest = json.loads(zf.read(members[ZIP_MANIFEST]))
-    except (ValueError, zipfile.BadZipFile) as exc:
+        raw = read_zip_member(zf, members[ZIP_MANIFEST], max_entry_bytes=_MAX_MANIFEST_BYTES)
+        manifest = json.loads(raw)
+    except ValueError as exc:
         raise InvalidInput(f"The project zip's MANIFEST.json is damaged ({exc}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != ZIP_FORMAT:
         raise InvalidInput("This zip is not a superintendent project zip.")
@@ -221,11 +225,27 @@ def _check_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
     return manifest
 
 
+class _HashingSink:
+    """A file to write to that hashes what passes (for :func:`read_zip_member`'s ``sink``)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.sha = hashlib.sha256()
+        self.out = out
+
+    def write(self, chunk: bytes) -> int:
+        self.sha.update(chunk)
+        return self.out.write(chunk)
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
 def import_project_zip(
     source: str | os.PathLike | bytes | IO[bytes],
     dest: str | os.PathLike,
     *,
     replace: bool = False,
+    max_bytes: int = MAX_PROJECT_ZIP_BYTES,
 ) -> Path:
     """Unpack a project zip into the folder ``dest`` and check that it opens.
 
@@ -236,6 +256,10 @@ def import_project_zip(
         The project folder to create. It must not exist (or be empty), unless
         ``replace``: then an existing project there (which must not be open) is
         kept as ``<dest>.replaced-<time>`` and the imported one takes its place.
+    max_bytes : int, default=MAX_PROJECT_ZIP_BYTES
+        Most bytes the zip's files may expand to together (8 GiB). Each file's
+        real size is counted while it is written (never the zip header's) and
+        may not pass the size its manifest gives.
 
     Returns
     -------
@@ -246,18 +270,18 @@ def import_project_zip(
     if dest.exists() and any(dest.iterdir()) and not replace:
         raise InvalidInput(f"{dest} already holds files; choose a new folder, or replace the project.")
     with open_zip(source) as zf:
-        manifest = _check_manifest(zf)
+        manifest = _check_manifest(zf, max_bytes)
+        budget = ZipBudget(max_bytes)
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = dest.with_name(f".{dest.name}.importing-{os.getpid()}-{time.time_ns()}")
         staging.mkdir()
         try:
             for name, meta in manifest["files"].items():
-                digest = hashlib.sha256()
                 # ``name`` matched _SAFE_NAME: a plain file name, so this stays inside ``staging``.
-                with zf.open(name) as src, open(staging / name, "wb") as out:
-                    while chunk := src.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
+                with open(staging / name, "wb") as out:
+                    digest = _HashingSink(out)
+                    read_zip_member(zf, zf.getinfo(name), max_entry_bytes=meta["size"], max_ratio=MAX_ZIP_RATIO,
+                                    budget=budget, sink=digest)
                     out.flush()
                     os.fsync(out.fileno())
                 if digest.hexdigest() != meta.get("sha256"):
