@@ -14,7 +14,7 @@ import streamlit as st
 from ui import auth
 from ui import state as S
 from ui.project import current_project, sync_project
-from ui.widgets import labeller_input, show_notices, sync_labeller
+from ui.widgets import labeller_input, show_notices, sync_labeller, text_label
 
 st.set_page_config(page_title="superintendent", page_icon=":material/label:", layout="wide")
 S.init_state(st.session_state)
@@ -44,7 +44,7 @@ if access.role is not None:
 
 with st.sidebar:
     if project is not None:
-        st.caption(f"Project: **{project.store.settings.name}**")
+        st.caption(f"Project: **{text_label(project.store.settings.name)}**")
     if access.role is not None:
         labeller_input(labeller, locked=not access.single_user)
     auth.sidebar(access)

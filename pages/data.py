@@ -9,6 +9,7 @@ from superintendent_core.data.images import images_from_folder, images_from_zip
 from superintendent_core.data.label_import import import_label_table
 from superintendent_core.data.tables import read_table, table_batch
 from superintendent_core.kinds import default_model
+from superintendent_core.kinds.formatting import markdown_code
 from superintendent_core.labels import classes_in
 from superintendent_core.service.project import IMPORT_OFF, import_folder_location
 from superintendent_core.store import (
@@ -34,7 +35,7 @@ from ui.project import (
     projects_parent,
     set_current_path,
 )
-from ui.widgets import current_labeller, go
+from ui.widgets import current_labeller, go, say, text_label
 
 SOURCES = {
     "demo": "Digits demo (1,797 handwritten digits)",
@@ -127,13 +128,13 @@ def current_section(labeller: str) -> None:
     project, error = current_project()
     st.subheader("Current project")
     if project is None:
-        st.error(error or "No project is open.")
+        say("error", error or "No project is open.")
         return
     store = project.store
     settings = store.settings
     progress = store.progress()
     st.markdown(
-        f"**{settings.name}** — `{display_location(project.path)}` · {settings.kind} items · "
+        f"**{text_label(settings.name)}** — {markdown_code(display_location(project.path))} · {settings.kind} items · "
         f"{progress.labelled:,} / {progress.total:,} labelled · "
         f"{'multi-label' if settings.multi_label else 'one label per item'}"
     )
@@ -144,7 +145,7 @@ def current_section(labeller: str) -> None:
             try:
                 store.update_settings(classes=_parse_classes(text))
             except (StoreError, ValueError) as exc:
-                st.error(str(exc))
+                say("error", exc)
             else:
                 st.success("Classes saved.")
 
@@ -156,13 +157,13 @@ def current_section(labeller: str) -> None:
         try:
             batch, notes = build_batch(source, "add", labeller)
             for note in notes:
-                st.caption(note)
+                st.caption(text_label(note))
             if batch is not None and st.button(f"Add {len(batch):,} items", key=S.DATA_ADD, type="primary"):
                 with st.spinner("Adding…"):
                     added = add_to_project(store, batch)
                 st.success(f"Added {added:,} items.")
         except (StoreError, ValueError, OSError) as exc:
-            st.error(str(exc))
+            say("error", exc)
 
     with st.expander("Import existing labels (CSV/parquet with columns `name` and `label`)"):
         upload = st.file_uploader("Labels file", type=["csv", "parquet"], key=S.DATA_LABELS_FILE)
@@ -173,7 +174,7 @@ def current_section(labeller: str) -> None:
                     n = import_label_table(store, df, labeller=labeller)
                 st.success(f"Imported {n:,} labels.")
             except (StoreError, ValueError) as exc:
-                st.error(str(exc))
+                say("error", exc)
 
 
 def overlap_form(store) -> None:
@@ -190,7 +191,7 @@ def overlap_form(store) -> None:
             try:
                 store.update_settings(overlap=int(st.session_state[S.DATA_OVERLAP]))
             except (StoreError, ValueError) as exc:
-                st.error(str(exc))
+                say("error", exc)
             else:
                 st.success(f"Each item is now labelled by {store.settings.overlap} labeller(s).")
 
@@ -214,10 +215,10 @@ def create_section(labeller: str) -> None:
     try:
         batch, notes = build_batch(source, "new", labeller)
     except (StoreError, ValueError, OSError) as exc:
-        st.error(str(exc))
+        say("error", exc)
         batch, notes = None, []
     for note in notes:
-        st.caption(note)
+        st.caption(text_label(note))
     proposed = classes_in(batch.labels or (), multi) if batch is not None else []
     if source == "demo":
         proposed = [str(i) for i in range(10)]
@@ -239,7 +240,7 @@ def create_section(labeller: str) -> None:
                 location = new_folder(path) if database is None else database_location(slug)
                 created = create_project(location, settings, batch)
         except (StoreError, ValueError, OSError) as exc:
-            st.error(str(exc))
+            say("error", exc)
             return
         if set_current_path(created):
             S.notify(st.session_state, "success", f"Created {settings.name} with {len(batch):,} items.")
@@ -251,7 +252,7 @@ def open_section() -> None:
     parent = projects_parent()
     known = sorted(str(p) for p in parent.iterdir() if p.is_dir() and is_project(p)) if parent.is_dir() else []
     if known:
-        st.caption("Projects next to the default one: " + ", ".join(f"`{os.path.basename(p)}`" for p in known))
+        st.caption("Projects next to the default one: " + ", ".join(markdown_code(os.path.basename(p)) for p in known))
     S.propose(st.session_state, S.DATA_OPEN_PATH, known[0] if known else "")
     path = st.text_input("Project folder", key=S.DATA_OPEN_PATH)
     if st.button("Open", key=S.DATA_OPEN):
@@ -259,7 +260,7 @@ def open_section() -> None:
             target = check_location(path)
             open_project(target)
         except (StoreError, OSError) as exc:
-            st.error(str(exc))
+            say("error", exc)
             return
         if set_current_path(target):
             go("pages/label.py")

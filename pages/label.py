@@ -20,7 +20,9 @@ from ui.widgets import (
     current_labeller,
     draw_item,
     require_project,
+    say,
     show_notices,
+    text_label,
 )
 
 UNDO_KEY = "Backspace"
@@ -76,7 +78,7 @@ def _progress(project: Project, labeller: str):
     st.progress(progress.fraction, text=f"{progress.labelled:,} / {progress.total:,} labelled")
     mine = progress.per_labeller.get(labeller, 0)
     parts = [f"you: {mine:,}"] if len(progress.per_labeller) > 1 or project.store.settings.overlap > 1 else []
-    parts += [f"{c}: {n:,}" for c, n in progress.per_class.items()]
+    parts += [f"{text_label(c)}: {n:,}" for c, n in progress.per_class.items()]
     if parts:
         st.caption(" · ".join(parts))
     return progress
@@ -95,7 +97,7 @@ def _class_buttons(project, item_id, classes, labeller, suggested):
         for offset, name in enumerate(classes[start : start + per_row]):
             i = start + offset
             columns[offset].button(
-                name,
+                text_label(name),  # every labeller sees these: a class name is text, never Markdown
                 key=S.label_class_key(i),
                 shortcut=keys[i],
                 type="primary" if name == suggested else "secondary",
@@ -109,7 +111,7 @@ def _class_toggles(project, item_id, classes, labeller, suggested):
     chosen = set(split_labels(suggested)) if suggested else set()
     columns = st.columns(min(4, max(1, len(classes))))
     for i, name in enumerate(classes):
-        label = f"**{name}**" if name in chosen else name
+        label = f"**{text_label(name)}**" if name in chosen else text_label(name)
         columns[i % len(columns)].toggle(label, key=S.label_toggle_key(i))
     st.button(
         "Submit",
@@ -131,7 +133,7 @@ def labelling(project: Project, labeller: str) -> None:
         item_id = store.next_item(labeller)
         progress = _progress(project, labeller)
     except StoreError as exc:
-        st.error(str(exc))
+        say("error", exc)
         return
     if item_id is None:
         if progress.total == 0:
@@ -153,7 +155,7 @@ def labelling(project: Project, labeller: str) -> None:
     try:
         item = store.item(item_id)
     except StoreError as exc:
-        st.error(str(exc))
+        say("error", exc)
         return
 
     suggestion = _suggestion(project, item_id)
@@ -163,7 +165,7 @@ def labelling(project: Project, labeller: str) -> None:
     with right:
         if suggestion is not None:
             label, probability = suggestion
-            st.caption(f"Model suggests **{label or '(none)'}** ({probability:.0%})")
+            st.caption(f"Model suggests **{text_label(label) if label else '(none)'}** ({probability:.0%})")
         else:
             st.caption("No model yet: the suggestion appears after the first retrain.")
         if settings.multi_label:
@@ -179,7 +181,7 @@ def labelling(project: Project, labeller: str) -> None:
         if scheduler.running:
             st.caption("Retraining in the background…")
         elif scheduler.error and settings.retrain_every:
-            st.caption(f"Last automatic retrain failed: {scheduler.error}")
+            st.caption(text_label(f"Last automatic retrain failed: {scheduler.error}"))
 
 
 guard("label")

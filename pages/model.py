@@ -12,7 +12,7 @@ from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
 from ui.project import Project
-from ui.widgets import require_project
+from ui.widgets import require_project, say, text_label
 
 DEFAULT_STRATEGY_LABEL = "default"
 
@@ -33,11 +33,11 @@ def retrain(project: Project) -> None:
             snapshot = project.scheduler.run(progress=progress)
     except (TrainingError, StoreError, ValueError) as exc:
         bar.empty()
-        st.error(str(exc))
+        say("error", exc)
         return
     except Exception as exc:  # a user's model can fail in any way: report it, keep the page
         bar.empty()
-        st.error(f"The retrain failed: {type(exc).__name__}: {exc}")
+        say("error", f"The retrain failed: {type(exc).__name__}: {exc}")
         return
     bar.empty()
     result = snapshot.result
@@ -53,9 +53,9 @@ def last_retrain(project: Project) -> None:
     if project.scheduler.running:
         st.info("A retrain is running in the background; labelling goes on meanwhile.")
     if project.scheduler.error:
-        st.warning(f"Last retrain failed: {project.scheduler.error}")
+        say("warning", f"Last retrain failed: {project.scheduler.error}")
     if project.scheduler.cold_start_error:
-        st.warning(
+        say("warning",
             "Could not choose representative first items for this project, so it is served in its own "
             f"order until the first retrain: {project.scheduler.cold_start_error}"
         )
@@ -68,9 +68,10 @@ def last_retrain(project: Project) -> None:
     top[1].metric("Labels", f"{result.n_labels:,}")
     bottom[0].metric("Time", f"{snapshot.seconds:.2f} s")
     bottom[1].metric("Folds", result.cv_folds or "—")
-    st.caption(f"Model: {model_label(snapshot.model_name)} · strategy: {result.strategy} · version {snapshot.version}")
+    st.caption(text_label(f"Model: {model_label(snapshot.model_name)} · strategy: {result.strategy} · "
+                          f"version {snapshot.version}"))
     for message in result.messages:
-        st.caption(f"ℹ️ {message}")
+        st.caption(f"ℹ️ {text_label(message)}")
 
 
 #: History fields that may say who ran a retrain (the app, ``orchestrate`` …), first found wins.
@@ -86,7 +87,7 @@ def last_recorded(project: Project) -> None:
     try:
         history = project.store.history()
     except StoreError as exc:
-        st.error(str(exc))
+        say("error", exc)
         return
     if len(history) == 0:
         return
@@ -100,16 +101,16 @@ def last_recorded(project: Project) -> None:
     score_text = f"{float(score):.3f}" if _present(score) else "n/a"
     n_labels = fields.get("n_labels")
     labels_text = f"{int(n_labels):,} labels" if _present(n_labels) else "? labels"
-    by = f" by **{source}**" if source else ""
+    by = f" by **{text_label(source)}**" if source else ""
     st.markdown(
-        f"**Last recorded retrain**{by}: {when_text} · {labels_text} · {metric} {score_text}"
-        + (f" · {fields['model']}" if _present(fields.get("model")) else "")
+        f"**Last recorded retrain**{by}: {when_text} · {labels_text} · {text_label(metric)} {score_text}"
+        + (f" · {text_label(fields['model'])}" if _present(fields.get("model")) else "")
         + f" ({len(history):,} retrain(s) in the history)"
     )
     skip = {"time", "n_labels", "score", "metric", "model", *SOURCE_FIELDS}
     shown = {k: v for k, v in fields.items() if k not in skip and _present(v)}
     if shown:
-        st.caption(" · ".join(f"{k.replace('_', ' ')}: {format_value(v, digits=3)}" for k, v in shown.items()))
+        st.caption(" · ".join(text_label(f"{k.replace('_', ' ')}: {format_value(v, digits=3)}") for k, v in shown.items()))
 
 
 
@@ -158,7 +159,7 @@ def settings_form(project: Project) -> None:
                     model=model, strategy=strategy, shuffle_prop=float(shuffle), retrain_every=int(every) if auto else None
                 )
             except (StoreError, ValueError) as exc:
-                st.error(str(exc))
+                say("error", exc)
             else:
                 st.success("Settings saved; they apply from the next retrain.")
 

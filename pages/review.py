@@ -26,7 +26,7 @@ from ui.project import (
     projects_parent,
     set_current_path,
 )
-from ui.widgets import current_labeller, go, require_project
+from ui.widgets import current_labeller, go, require_project, say, text_label
 
 ROWS_PER_PAGE = 50
 NO_OPINION = "—"
@@ -129,7 +129,7 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
     )
     changed = edited["label"].astype(str) != view["label"].astype(str)
     if changed.any():
-        st.caption(f"{int(changed.sum())} label(s) changed; they are saved as yours ({labeller}).")
+        st.caption(f"{int(changed.sum())} label(s) changed; they are saved as yours ({text_label(labeller)}).")
     if st.button("Save corrections", key=S.REVIEW_SAVE, type="primary", disabled=not changed.any()):
         saved = 0
         for item_id, label in zip(edited.loc[changed, "item_id"], edited.loc[changed, "label"], strict=True):
@@ -138,7 +138,7 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
                 project.store.relabel(int(item_id), value, labeller)
                 saved += 1
             except (StoreError, ValueError) as exc:
-                st.error(f"Item {item_id}: {exc}")
+                say("error", f"Item {item_id}: {exc}")
         if saved:
             S.notify(st.session_state, "success", f"Saved {saved} correction(s).")
             st.session_state.pop(S.REVIEW_EDITOR, None)
@@ -159,14 +159,14 @@ def downloads(project: Project) -> None:
             key=S.REVIEW_PARQUET, on_click="ignore",
         )
     except (StoreError, ValueError) as exc:
-        st.error(str(exc))
+        say("error", exc)
     with cols[2]:
         if st.button("Prepare the project zip", key=S.REVIEW_ZIP_BUILD, help="Items, labels, order and history"):
             try:
                 with st.spinner("Writing the zip…"):
                     data = export_project_zip(store)
             except (StoreError, OSError) as exc:
-                st.error(str(exc))
+                say("error", exc)
             else:
                 st.download_button(
                     f"Project zip ({len(data) / 1e6:.1f} MB)", data, f"{slug}.zip", "application/zip",
@@ -205,7 +205,7 @@ def agreement_section(project: Project, all_labels: pd.DataFrame, labeller: str)
         result = agreement(all_labels)
         to_settle = disagreements(all_labels)
     except (ValueError, TypeError) as exc:
-        st.error(f"Agreement cannot be computed: {exc}")
+        say("error", f"Agreement cannot be computed: {exc}")
         return
     if result.method is None:
         st.info(
@@ -255,7 +255,7 @@ def agreement_section(project: Project, all_labels: pd.DataFrame, labeller: str)
     S.propose(st.session_state, S.REVIEW_SETTLE_LABEL, proposed if proposed in classes else classes[0])
     cols[1].selectbox("Final label", classes, key=S.REVIEW_SETTLE_LABEL)
     cols[2].button("Settle", key=S.REVIEW_SETTLE, type="primary", on_click=_settle, args=(project, labeller),
-                   help=f"Records the final label as yours ({labeller}); training uses the most recent label.")
+                   help=f"Records the final label as yours ({text_label(labeller)}); training uses the most recent label.")
 
 
 def restore(project: Project) -> None:
@@ -276,7 +276,7 @@ def restore(project: Project) -> None:
                 import_project_zip(upload.getvalue(), target)
             open_project(target)
         except (StoreError, ValueError, OSError) as exc:
-            st.error(str(exc))
+            say("error", exc)
             return
         set_current_path(target)
         S.notify(st.session_state, "success", f"Restored the project into {target}.")
@@ -290,7 +290,7 @@ st.title("Review & export")
 try:
     agreement_section(project, project.store.labels(), labeller)
 except StoreError as exc:
-    st.error(str(exc))
+    say("error", exc)
 st.subheader("Labels")
 labels = filtered_labels(project)
 progress = project.store.progress()

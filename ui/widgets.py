@@ -17,6 +17,17 @@ from .project import Project, current_project
 INLINE_IMAGE_BYTES = 64_000
 
 
+def text_label(text: object) -> str:
+    """A user's text (a project, class, item, file or labeller name, an item's text, a message that
+    echoes one) for any place Streamlit reads Markdown — ``st.markdown``, captions, messages, widget
+    labels and tooltips, radio options: shown literally, never as a link, an image, HTML or a colour."""
+    return escape_markdown(str(text))
+
+
+def say(kind: str, text: object) -> None:
+    """``st.error`` / ``warning`` / ``info`` / ``success`` of a message shown literally (see :func:`text_label`)."""
+    getattr(st, kind, st.info)(text_label(text))
+
 
 def show_notices() -> None:
     """Draw (once) the messages queued with :func:`ui.state.notify`."""
@@ -25,14 +36,14 @@ def show_notices() -> None:
         return
     st.session_state[S.NOTICES] = []
     for kind, text in notices:
-        getattr(st, kind, st.info)(text)
+        say(kind, text)  # notices echo names (a project, a label, a labeller): always literal
 
 
 def require_project() -> Project:
     """The session's project; otherwise an error, a link to the Data page, and the page stops."""
     project, error = current_project()
     if project is None:
-        st.error(error or "No project is open.")
+        say("error", error or "No project is open.")
         st.page_link(
             "pages/data.py", label="Open or create a project on the Data page", icon=":material/folder_open:",
             query_params=st.query_params.to_dict(),
@@ -116,23 +127,24 @@ def draw_item(item: Item, *, size: int = DISPLAY_SIZE) -> None:
     try:
         view = display_of(item, size)
     except ValueError as exc:
-        st.error(f"Item {item.name}: {exc}")
+        say("error", f"Item {item.name}: {exc}")
         return
     if isinstance(view, Picture):
         # Small images travel inside the page update as a data: URL, so the browser shows them
         # without a second request to the media endpoint; big ones go through the media store.
         png = view.png
-        st.image(data_url(png) if len(png) <= INLINE_IMAGE_BYTES else png, caption=view.caption, output_format="PNG")
+        st.image(data_url(png) if len(png) <= INLINE_IMAGE_BYTES else png, caption=text_label(view.caption),
+                 output_format="PNG")
     elif isinstance(view, Text):
         with st.container(border=True):
-            st.markdown(escape_markdown(view.text))
-        st.caption(view.caption)
+            st.markdown(text_label(view.text))
+        st.caption(text_label(view.caption))
     elif isinstance(view, Rows):
         st.markdown(
             "| column | value |\n| --- | --- |\n"
-            + "\n".join(f"| {escape_markdown(c)} | {escape_markdown(v)} |" for c, v in view.rows)
+            + "\n".join(f"| {text_label(c)} | {text_label(v)} |" for c, v in view.rows)
         )
-        st.caption(view.caption)
+        st.caption(text_label(view.caption))
     else:
-        st.error(f"Item {item.name}: its data kind {item.kind!r} returned {type(view).__name__}, "
-                 "not a Picture, Text or Rows.")
+        say("error", f"Item {item.name}: its data kind {item.kind!r} returned {type(view).__name__}, "
+            "not a Picture, Text or Rows.")

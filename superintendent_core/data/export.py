@@ -29,7 +29,7 @@ import pandas as pd
 from ..store.errors import InvalidInput, VersionError
 from ..store.folder import FORMAT_VERSION, MANIFEST, FolderStore
 from ..store.protocol import ItemBatch, LabelStore
-from .images import open_zip, safe_zip_members
+from .images import MAX_ZIP_RATIO, ZipBudget, open_zip, read_zip_member, safe_zip_members
 
 __all__ = [
     "ZIP_FORMAT",
@@ -40,6 +40,8 @@ __all__ = [
     "labels_csv",
     "labels_frame",
     "labels_parquet",
+    "neutralise_csv_cell",
+    "restore_csv_cell",
 ]
 
 ZIP_FORMAT = "superintendent-project-zip"
@@ -47,6 +49,13 @@ ZIP_FORMAT_VERSION = 1
 ZIP_MANIFEST = "MANIFEST.json"
 _SAFE_NAME = re.compile(r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet)$")
 _CHUNK = 1024 * 1024
+#: Most bytes a project zip may expand to on disk (``max_bytes=`` of :func:`import_project_zip`).
+MAX_PROJECT_ZIP_BYTES = 8 * 1024**3
+_MAX_MANIFEST_BYTES = 16 * 1024**2
+#: A spreadsheet reads a cell beginning with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_QUOTED = re.compile(r"^'*[=+\-@\t\r]")   # what the export quotes (quotes already there included)
+_UNQUOTE = re.compile(r"^'+[=+\-@\t\r]")  # what the import unquotes: exactly the export's output
 
 
 def labels_frame(store: LabelStore) -> pd.DataFrame:
@@ -54,11 +63,45 @@ def labels_frame(store: LabelStore) -> pd.DataFrame:
     return store.labels()
 
 
+def neutralise_csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: ``'`` before a leading ``= + - @``, tab or CR.
+
+    OWASP's rule against CSV injection (``=HYPERLINK(...)`` run by a spreadsheet).
+    A text that already begins with quotes before such a character gets one
+    more quote, so :func:`restore_csv_cell` gives back exactly the original.
+    Anything that is not a ``str`` (numbers, missing values) is returned as is.
+
+    >>> neutralise_csv_cell("=1+1"), neutralise_csv_cell("'=1"), neutralise_csv_cell("cat")
+    ("'=1+1", "''=1", 'cat')
+    """
+    if isinstance(value, str) and _QUOTED.match(value):
+        return "'" + value
+    return value
+
+
+def restore_csv_cell(value: Any) -> Any:
+    """The inverse of :func:`neutralise_csv_cell` (one leading quote removed where the export added it)."""
+    if isinstance(value, str) and _UNQUOTE.match(value):
+        return value[1:]
+    return value
+
+
 def labels_csv(store: LabelStore) -> bytes:
-    """The labels as UTF-8 CSV bytes (time in ISO 8601, UTC; multi-label joined by "|")."""
+    """The labels as UTF-8 CSV bytes (RFC 4180; time in ISO 8601, UTC; multi-label joined by "|").
+
+    Every text cell (name, label, labeller) that a spreadsheet would run as a
+    formula is neutralised with a leading ``'`` (:func:`neutralise_csv_cell`);
+    numeric columns are written as numbers. Importing the file back with
+    :func:`~superintendent_core.data.label_import.import_label_table` removes
+    those quotes again. Parquet (:func:`labels_parquet`) keeps the raw values.
+    """
     df = store.labels().copy()
     df["time"] = df["time"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return df.to_csv(index=False).encode("utf-8")
+    for column in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[column]):
+            df[column] = df[column].map(neutralise_csv_cell)
+    # CRLF line ends (RFC 4180): a text holding a bare CR is then quoted, not cut in two rows.
+    return df.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def labels_parquet(store: LabelStore) -> bytes:
@@ -143,13 +186,14 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
     return buffer.getvalue() if buffer is not None else None
 
 
-def _check_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
-    members = {i.filename: i for i in safe_zip_members(zf)}
+def _check_manifest(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, Any]:
+    members = {i.filename: i for i in safe_zip_members(zf, max_bytes=max_bytes, max_entry_bytes=max_bytes)}
     if ZIP_MANIFEST not in members:
         raise InvalidInput("This zip is not a superintendent project (it has no MANIFEST.json).")
     try:
-        manifest = json.loads(zf.read(members[ZIP_MANIFEST]))
-    except (ValueError, zipfile.BadZipFile) as exc:
+        raw = read_zip_member(zf, members[ZIP_MANIFEST], max_entry_bytes=_MAX_MANIFEST_BYTES)
+        manifest = json.loads(raw)
+    except ValueError as exc:
         raise InvalidInput(f"The project zip's MANIFEST.json is damaged ({exc}).") from None
     if not isinstance(manifest, dict) or manifest.get("format") != ZIP_FORMAT:
         raise InvalidInput("This zip is not a superintendent project zip.")
@@ -181,11 +225,27 @@ def _check_manifest(zf: zipfile.ZipFile) -> dict[str, Any]:
     return manifest
 
 
+class _HashingSink:
+    """A file to write to that hashes what passes (for :func:`read_zip_member`'s ``sink``)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.sha = hashlib.sha256()
+        self.out = out
+
+    def write(self, chunk: bytes) -> int:
+        self.sha.update(chunk)
+        return self.out.write(chunk)
+
+    def hexdigest(self) -> str:
+        return self.sha.hexdigest()
+
+
 def import_project_zip(
     source: str | os.PathLike | bytes | IO[bytes],
     dest: str | os.PathLike,
     *,
     replace: bool = False,
+    max_bytes: int = MAX_PROJECT_ZIP_BYTES,
 ) -> Path:
     """Unpack a project zip into the folder ``dest`` and check that it opens.
 
@@ -196,6 +256,10 @@ def import_project_zip(
         The project folder to create. It must not exist (or be empty), unless
         ``replace``: then an existing project there (which must not be open) is
         kept as ``<dest>.replaced-<time>`` and the imported one takes its place.
+    max_bytes : int, default=MAX_PROJECT_ZIP_BYTES
+        Most bytes the zip's files may expand to together (8 GiB). Each file's
+        real size is counted while it is written (never the zip header's) and
+        may not pass the size its manifest gives.
 
     Returns
     -------
@@ -206,18 +270,18 @@ def import_project_zip(
     if dest.exists() and any(dest.iterdir()) and not replace:
         raise InvalidInput(f"{dest} already holds files; choose a new folder, or replace the project.")
     with open_zip(source) as zf:
-        manifest = _check_manifest(zf)
+        manifest = _check_manifest(zf, max_bytes)
+        budget = ZipBudget(max_bytes)
         dest.parent.mkdir(parents=True, exist_ok=True)
         staging = dest.with_name(f".{dest.name}.importing-{os.getpid()}-{time.time_ns()}")
         staging.mkdir()
         try:
             for name, meta in manifest["files"].items():
-                digest = hashlib.sha256()
                 # ``name`` matched _SAFE_NAME: a plain file name, so this stays inside ``staging``.
-                with zf.open(name) as src, open(staging / name, "wb") as out:
-                    while chunk := src.read(_CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
+                with open(staging / name, "wb") as out:
+                    digest = _HashingSink(out)
+                    read_zip_member(zf, zf.getinfo(name), max_entry_bytes=meta["size"], max_ratio=MAX_ZIP_RATIO,
+                                    budget=budget, sink=digest)
                     out.flush()
                     os.fsync(out.fileno())
                 if digest.hexdigest() != meta.get("sha256"):

@@ -1,12 +1,20 @@
 """Importing images from a folder or an uploaded zip.
 
 Every file is read and checked before anything is returned (all-or-nothing):
-a corrupt or truncated image, or one above the pixel limit (a decompression
-bomb), refuses the whole import with a message naming the files, unless
-``on_error="skip"``. Files that are not images by their extension (a README,
-``__MACOSX/`` resource forks, ``.DS_Store``) are skipped with a note. Zips are
-read in memory — nothing is ever extracted to disk — and zips with absolute
-paths, ``..``, symlinks, encrypted entries or an oversized total are refused.
+a corrupt or truncated image, or one above the pixel limit (:data:`MAX_PIXELS`,
+checked from the header before any pixel is decoded), refuses the whole import
+with a message naming the files, unless ``on_error="skip"``. Files that are not
+images by their extension (a README, ``__MACOSX/`` resource forks,
+``.DS_Store``) are skipped with a note.
+
+Zips are read in memory — nothing is ever extracted to disk — one entry at a
+time: each entry is read and decoded before the next is read. Zips with
+absolute paths, ``..``, drive letters, symlinks or encrypted entries are
+refused, and so is a zip bomb: while an entry is read, its real decompressed
+size (never the size its header claims) is counted against a per-file limit
+(:data:`MAX_ENTRY_BYTES`), a compression-ratio limit (:data:`MAX_ZIP_RATIO`)
+and a limit for the whole zip (:data:`MAX_ZIP_BYTES`); reading stops at the
+first one passed. Every limit is a keyword argument of the importers.
 
 The model's default features are small grey thumbnails (:func:`thumbnail_features`);
 pass any ``featurize(PIL.Image) -> 1-D array`` instead.
@@ -17,7 +25,6 @@ from __future__ import annotations
 import io
 import os
 import stat
-import warnings
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -32,6 +39,10 @@ from ..store.protocol import ItemBatch
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_ENTRY_BYTES",
+    "MAX_PIXELS",
+    "MAX_ZIP_BYTES",
+    "MAX_ZIP_RATIO",
     "ImportResult",
     "images_from_files",
     "images_from_folder",
@@ -42,9 +53,18 @@ __all__ = [
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 #: Longest side of the picture kept for display; larger images are downscaled.
 DISPLAY_MAX_SIDE = 1600
-#: Refuse zips whose files add up to more than this when uncompressed.
-MAX_ZIP_BYTES = 4 * 1024**3
-MAX_ZIP_RATIO = 200  # uncompressed / compressed, per entry
+#: Largest image accepted, in pixels (width × height): about 40 megapixels. Checked from the
+#: file's header before decoding; ``max_pixels=`` changes it.
+MAX_PIXELS = 40_000_000
+#: Refuse a zip whose files add up to more than this when uncompressed (``max_zip_bytes=``).
+MAX_ZIP_BYTES = 2 * 1024**3
+#: Refuse a zip entry larger than this when uncompressed (``max_entry_bytes=``).
+MAX_ENTRY_BYTES = 128 * 1024**2
+#: Refuse a zip entry that expands more than this many times (uncompressed / compressed) …
+MAX_ZIP_RATIO = 200
+#: … once it is past this size (a small plain BMP or TIFF can compress 500×; it cannot grow far).
+RATIO_GRACE_BYTES = 1024**2
+_CHUNK = 1024 * 1024
 
 Featurize = Callable[[Image.Image], np.ndarray]
 
@@ -94,36 +114,41 @@ def _display_bytes(image: Image.Image, raw: bytes) -> bytes:
     return out.getvalue()
 
 
+def _too_many_pixels(name: str, limit: int, size: tuple[int, int] | None = None) -> InvalidInput:
+    shown = f" is {size[0]:,}×{size[1]:,} pixels," if size else " has more pixels than Pillow accepts,"
+    return InvalidInput(
+        f"{name}{shown} above the limit of {limit:,} pixels (a decompression bomb, or a huge scan); "
+        "shrink it first."
+    )
+
+
 def _read_image(name: str, raw: bytes, featurize: Featurize, max_pixels: int) -> tuple[bytes, np.ndarray]:
-    """(display bytes, features) or InvalidInput naming the file."""
+    """(display bytes, features) or InvalidInput naming the file.
+
+    The size is read from the header (``Image.open`` is lazy) and checked before
+    any pixel is decoded.
+    """
     if not raw:
         raise InvalidInput(f"{name} is empty (0 bytes).")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(raw))
-            w, h = image.size
-            if w * h > max_pixels:
-                raise InvalidInput(
-                    f"{name} is {w}×{h} pixels, above the limit of {max_pixels:,} pixels "
-                    "(a decompression bomb, or a huge scan); shrink it first."
-                )
-            image.load()
-            feats = np.asarray(featurize(image), dtype=np.float32).reshape(-1)
-            display = _display_bytes(image, raw)
+        image = Image.open(io.BytesIO(raw))
+        w, h = image.size
+        if w * h > max_pixels:
+            raise _too_many_pixels(name, max_pixels, (w, h))
+        image.load()
+        feats = np.asarray(featurize(image), dtype=np.float32).reshape(-1)
+        display = _display_bytes(image, raw)
     except InvalidInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInput(
-            f"{name} has too many pixels (Pillow's decompression-bomb limit); shrink it first."
-        ) from None
+        raise _too_many_pixels(name, max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(f"{name} is not a readable image (corrupt or truncated: {exc}).") from None
     return display, feats
 
 
 def images_from_files(
-    files: Iterable[tuple[str, bytes]],
+    files: Iterable[tuple[str, bytes | Callable[[], bytes]]],
     *,
     featurize: Featurize = thumbnail_features,
     labels_from_folders: bool = False,
@@ -135,16 +160,20 @@ def images_from_files(
 
     Parameters
     ----------
-    files : iterable of (str, bytes)
-        Names (relative paths, "/"-separated) and file contents.
+    files : iterable of (str, bytes or callable)
+        Names (relative paths, "/"-separated) and file contents, or zero-argument
+        callables that read them (called one at a time, just before decoding, so
+        only one file's bytes are held at once: the folder and zip importers).
     featurize : callable PIL.Image -> 1-D array, default=thumbnail_features
         The model's features of one image; every image must give the same length.
     labels_from_folders : bool, default=False
         Use each file's top folder as its existing label (``cat/001.jpg`` -> ``"cat"``).
     on_error : {"raise", "skip"}
         A corrupt image refuses the whole import, or is skipped with a note.
-    max_pixels : int, optional
-        Largest image accepted (width × height); default Pillow's ``MAX_IMAGE_PIXELS``.
+    max_pixels : int, default=MAX_PIXELS
+        Largest image accepted (width × height), checked from the header before
+        decoding. Pillow's own limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 179
+        million pixels refused outright) still applies above it.
     progress : callable (done, total), optional
         Called after each image.
 
@@ -155,7 +184,7 @@ def images_from_files(
     """
     if on_error not in ("raise", "skip"):
         raise InvalidInput(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
-    limit = int(max_pixels or Image.MAX_IMAGE_PIXELS or 89_478_485)
+    limit = int(max_pixels or MAX_PIXELS)
     files = list(files)
     notes: list[str] = []
     skipped = [n for n, _ in files if not _is_image_name(n)]
@@ -170,6 +199,8 @@ def images_from_files(
         )
     names, payloads, feats, errors = [], [], [], []
     for k, (name, raw) in enumerate(candidates):
+        if callable(raw):
+            raw = raw()  # a zip entry or a file: read now (limits checked there), dropped after decoding
         try:
             display, f = _read_image(name, raw, featurize, limit)
         except InvalidInput as exc:
@@ -219,7 +250,7 @@ def images_from_folder(path: str | os.PathLike, **kwargs: Any) -> ImportResult:
             if p.is_symlink() or not p.is_file():
                 continue
             rel = p.relative_to(root).as_posix()
-            files.append((rel, p.read_bytes() if _is_image_name(rel) else b""))
+            files.append((rel, p.read_bytes if _is_image_name(rel) else b""))  # read one at a time
     return images_from_files(files, **kwargs)
 
 
@@ -238,8 +269,30 @@ def _check_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def safe_zip_members(zf: zipfile.ZipFile, *, max_bytes: int = MAX_ZIP_BYTES) -> list[zipfile.ZipInfo]:
-    """The file entries of a zip, or ``InvalidInput`` when the zip is hostile."""
+def _mib(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+def _check_ratio(info: zipfile.ZipInfo, size: int, max_ratio: float) -> None:
+    if size > RATIO_GRACE_BYTES and size > max_ratio * max(info.compress_size, 1):
+        raise InvalidInput(
+            f"The zip is refused: {info.filename!r} expands more than {max_ratio:g}× its compressed size "
+            f"(a zip bomb?). Nothing was imported."
+        )
+
+
+def safe_zip_members(
+    zf: zipfile.ZipFile,
+    *,
+    max_bytes: int = MAX_ZIP_BYTES,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
+    max_ratio: float = MAX_ZIP_RATIO,
+) -> list[zipfile.ZipInfo]:
+    """The file entries of a zip, or ``InvalidInput`` when the zip is hostile.
+
+    Checks names and the sizes the headers claim (a quick refusal); the sizes
+    are checked again, for real, while each entry is read (:func:`read_zip_member`).
+    """
     infos = zf.infolist()
     for info in infos:
         problem = _check_member(info)
@@ -251,18 +304,72 @@ def safe_zip_members(zf: zipfile.ZipFile, *, max_bytes: int = MAX_ZIP_BYTES) -> 
         if info.filename in seen:
             raise InvalidInput(f"The zip holds {info.filename!r} twice; every file name must be unique.")
         seen.add(info.filename)
-        if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_ZIP_RATIO \
-                and info.file_size > 10 * 1024**2:
+        if info.file_size > max_entry_bytes:
             raise InvalidInput(
-                f"The zip is refused: {info.filename!r} expands {info.file_size // info.compress_size}× "
-                "(a zip bomb?)."
+                f"The zip is refused: {info.filename!r} is {_mib(info.file_size)} uncompressed, more than the "
+                f"{_mib(max_entry_bytes)} allowed per file. Nothing was imported."
             )
+        _check_ratio(info, info.file_size, max_ratio)
     total = sum(i.file_size for i in files)
     if total > max_bytes:
         raise InvalidInput(
-            f"The zip expands to {total / 1024**3:.1f} GB, more than the {max_bytes / 1024**3:.0f} GB allowed."
+            f"The zip expands to {_mib(total)}, more than the {_mib(max_bytes)} allowed. Nothing was imported."
         )
     return files
+
+
+class ZipBudget:
+    """The decompressed bytes still allowed for one zip (shared by its entries, read one at a time)."""
+
+    def __init__(self, max_bytes: int = MAX_ZIP_BYTES) -> None:
+        self.max_bytes = int(max_bytes)
+        self.used = 0
+
+    def take(self, n: int) -> None:
+        self.used += n
+        if self.used > self.max_bytes:
+            raise InvalidInput(
+                f"The zip is refused: its files expand to more than the {_mib(self.max_bytes)} allowed "
+                "for one zip (a zip bomb?). Nothing was imported."
+            )
+
+
+def read_zip_member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    *,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
+    max_ratio: float = MAX_ZIP_RATIO,
+    budget: ZipBudget | None = None,
+    sink: IO[bytes] | None = None,
+) -> bytes:
+    """Read one entry in chunks, counting its REAL decompressed size (never the header's).
+
+    Reading stops, with ``InvalidInput``, as soon as the entry passes
+    ``max_entry_bytes``, expands more than ``max_ratio`` times its compressed
+    size, or the zip's ``budget`` is spent. Returns the bytes, or ``b""`` when
+    they went to ``sink`` (a file: then nothing is held in memory).
+    """
+    budget = budget if budget is not None else ZipBudget()
+    out = io.BytesIO()  # getvalue() shares its buffer: one copy of the entry in memory, not two
+    size = 0
+    try:
+        with zf.open(info) as fh:
+            while chunk := fh.read(_CHUNK):
+                size += len(chunk)
+                if size > max_entry_bytes:
+                    raise InvalidInput(
+                        f"The zip is refused: {info.filename!r} expands to more than the {_mib(max_entry_bytes)} "
+                        "allowed per file. Nothing was imported."
+                    )
+                _check_ratio(info, size, max_ratio)
+                budget.take(len(chunk))
+                (sink or out).write(chunk)
+    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
+        raise InvalidInput(f"{info.filename} is damaged inside the zip ({exc}); the zip is refused.") from None
+    if size != info.file_size:
+        raise InvalidInput(f"{info.filename} does not have the size the zip says; the zip is refused.")
+    return out.getvalue()
 
 
 def open_zip(source: str | os.PathLike | bytes | IO[bytes]) -> zipfile.ZipFile:
@@ -290,25 +397,36 @@ def open_zip(source: str | os.PathLike | bytes | IO[bytes]) -> zipfile.ZipFile:
         raise InvalidInput("This file is not a zip archive (or it is damaged); upload a .zip file.") from None
 
 
-def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    try:
-        with zf.open(info) as fh:
-            data = fh.read(info.file_size + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-        raise InvalidInput(f"{info.filename} is damaged inside the zip ({exc}).") from None
-    if len(data) > info.file_size:
-        raise InvalidInput(f"{info.filename} is larger than the zip says; the zip is refused.")
-    return data
+def images_from_zip(
+    source: str | os.PathLike | bytes | IO[bytes],
+    *,
+    max_zip_bytes: int = MAX_ZIP_BYTES,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
+    max_ratio: float = MAX_ZIP_RATIO,
+    **kwargs: Any,
+) -> ImportResult:
+    """Images from a zip (a path, bytes, or an uploaded file object), read in memory one entry at a time.
 
-
-def images_from_zip(source: str | os.PathLike | bytes | IO[bytes], **kwargs: Any) -> ImportResult:
-    """Images from a zip (a path, bytes, or an uploaded file object), read in memory.
-
-    Keyword arguments are those of :func:`images_from_files`; names are the
-    paths inside the zip.
+    Parameters
+    ----------
+    source : path, bytes or file object
+    max_zip_bytes : int, default=MAX_ZIP_BYTES
+        Most bytes all entries may expand to together (2 GiB).
+    max_entry_bytes : int, default=MAX_ENTRY_BYTES
+        Most bytes one entry may expand to (128 MiB).
+    max_ratio : float, default=MAX_ZIP_RATIO
+        Most an entry past 1 MiB may expand (uncompressed / compressed).
+    **kwargs
+        Those of :func:`images_from_files`; names are the paths inside the zip.
     """
     with open_zip(source) as zf:
-        members = safe_zip_members(zf)
-        files = [(i.filename, _read_member(zf, i) if _is_image_name(i.filename) else b"") for i in members]
-    return images_from_files(files, **kwargs)
+        members = safe_zip_members(zf, max_bytes=max_zip_bytes, max_entry_bytes=max_entry_bytes, max_ratio=max_ratio)
+        budget = ZipBudget(max_zip_bytes)
 
+        def reader(info: zipfile.ZipInfo) -> Callable[[], bytes]:
+            return lambda: read_zip_member(
+                zf, info, max_entry_bytes=max_entry_bytes, max_ratio=max_ratio, budget=budget
+            )
+
+        files = [(i.filename, reader(i) if _is_image_name(i.filename) else b"") for i in members]
+        return images_from_files(files, **kwargs)

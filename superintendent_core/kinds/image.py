@@ -14,7 +14,13 @@ import functools
 import io
 
 from ..data.demo import digits_batch
-from ..data.images import images_from_files, images_from_folder, images_from_zip, thumbnail_features
+from ..data.images import (
+    MAX_PIXELS,
+    images_from_files,
+    images_from_folder,
+    images_from_zip,
+    thumbnail_features,
+)
 from ..store.protocol import Item
 from .registry import DataKind, Featuriser, Importer
 from .views import Picture
@@ -36,13 +42,29 @@ DISPLAY_SIZE = 320
 THUMBNAIL_SIZE = 48
 
 
-def _open(data: bytes):
+def _too_big(max_pixels: int, size: str) -> ValueError:
+    return ValueError(
+        f"This item's image {size}, above the limit of {max_pixels:,} pixels; it is not shown "
+        "(a decompression bomb, or a huge scan)."
+    )
+
+
+def _open(data: bytes, max_pixels: int = MAX_PIXELS):
+    """The decoded image; its size is checked from the header first (``Image.open`` is lazy)."""
     from PIL import Image
 
     try:
         image = Image.open(io.BytesIO(data))
-        image.load()
+    except Image.DecompressionBombError:
+        raise _too_big(max_pixels, "has more pixels than Pillow accepts") from None
     except Exception as exc:  # Pillow raises many types for damaged data
+        raise ValueError(f"This item's image cannot be read ({type(exc).__name__}: {exc}).") from exc
+    width, height = image.size
+    if width * height > max_pixels:
+        raise _too_big(max_pixels, f"is {width:,}×{height:,} pixels")
+    try:
+        image.load()
+    except Exception as exc:
         raise ValueError(f"This item's image cannot be read ({type(exc).__name__}: {exc}).") from exc
     return image
 
@@ -74,7 +96,7 @@ def _png(image) -> bytes:
 
 
 @functools.lru_cache(maxsize=256)
-def display_image(data: bytes, size: int = DISPLAY_SIZE) -> bytes:
+def display_image(data: bytes, size: int = DISPLAY_SIZE, max_pixels: int = MAX_PIXELS) -> bytes:
     """An item's image ready for the Label page, as PNG bytes.
 
     Small images (an 8×8 digit) are enlarged by a whole factor with
@@ -88,6 +110,9 @@ def display_image(data: bytes, size: int = DISPLAY_SIZE) -> bytes:
     size : int, default=DISPLAY_SIZE
         Longest side of the result, in pixels (small images get the largest
         whole multiple of their size that does not exceed it, at least 1×).
+    max_pixels : int, default=MAX_PIXELS
+        Larger images (width × height, read from the header) are refused
+        before any pixel is decoded.
 
     Returns
     -------
@@ -97,11 +122,11 @@ def display_image(data: bytes, size: int = DISPLAY_SIZE) -> bytes:
     Raises
     ------
     ValueError
-        The bytes are not a readable image.
+        The bytes are not a readable image, or it has more than ``max_pixels`` pixels.
     """
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size!r}.")
-    image = _open(data)
+    image = _open(data, max_pixels)
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
     return _png(_scaled(image, size))
