@@ -36,6 +36,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from superintendent_core.attempts import Attempt, AttemptLimiter
 from superintendent_core.auth import AuthConfig, AuthError, Capability, Role, check_labeller_name
 
+from . import runtime
 from . import state as S
 
 #: Page key (as in ``app.py``'s ``PAGES``) → what a role must be able to do to open the page.
@@ -75,9 +76,13 @@ BAD_INVITE = "This invitation link is not valid (any more): ask your project's a
 SLOW_DOWN = "Too many wrong attempts from here: wait {wait}, then try again."
 
 
-@st.cache_resource
+@runtime.process_wide()
 def attempt_limiter() -> AttemptLimiter:
-    """Failed sign-ins per client, shared by every session of the process (thread-safe)."""
+    """Failed sign-ins per client, shared by every session of the process (thread-safe).
+
+    It lives in the process registry (:mod:`ui.runtime`), not in ``st.cache_resource``:
+    a client's "Clear cache" message must not wipe the count of failed attempts.
+    """
     return AttemptLimiter()
 
 
