@@ -14,6 +14,7 @@ from superintendent_core.labels import split_labels
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
+from ui.errors import reported_failures
 from ui.project import Project
 from ui.shortcuts import RESERVED_SHORTCUTS, SKIP_KEY, shortcut_keys
 from ui.widgets import (
@@ -123,7 +124,16 @@ def _class_toggles(project, item_id, classes, labeller, suggested):
 
 @st.fragment
 def labelling(project: Project, labeller: str) -> None:
-    """The part a click redraws: progress, the item, the buttons."""
+    """The part a click redraws: progress, the item, the buttons.
+
+    A click inside reruns only this function, not app.py's wrapper of the page:
+    failures here are reported here too (a sentence with an error id).
+    """
+    with reported_failures("Label"):
+        _labelling(project, labeller)
+
+
+def _labelling(project: Project, labeller: str) -> None:
     show_notices()
     store = project.store
     settings = store.settings
