@@ -13,6 +13,7 @@ import streamlit as st
 
 from ui import auth
 from ui import state as S
+from ui.errors import reported_failures
 from ui.project import current_project, sync_project
 from ui.widgets import labeller_input, show_notices, sync_labeller, text_label
 
@@ -50,7 +51,8 @@ with st.sidebar:
     auth.sidebar(access)
 
 show_notices()
-page.run()
+with reported_failures(page.title):  # no traceback or server path reaches the browser
+    page.run()
 if project is not None:
     # Once per process and project, in a background thread started after the page is drawn
     # (the first item is not delayed): a never-ordered project gets its strategy's cold-start

@@ -14,6 +14,7 @@ from superintendent_core.labels import split_labels
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
+from ui.errors import reported_failures
 from ui.project import Project
 from ui.shortcuts import RESERVED_SHORTCUTS, SKIP_KEY, shortcut_keys
 from ui.widgets import (
@@ -26,6 +27,8 @@ from ui.widgets import (
 )
 
 UNDO_KEY = "Backspace"
+NO_ITEMS = "This project has no items yet: ask your project's admin to add some, then come back."
+NO_CLASSES = "This project has no classes yet: ask your project's admin to define them, then come back."
 SUBMIT_KEY = "Enter"
 
 
@@ -124,8 +127,17 @@ def _class_toggles(project, item_id, classes, labeller, suggested):
 
 
 @st.fragment
-def labelling(project: Project, labeller: str) -> None:
-    """The part a click redraws: progress, the item, the buttons."""
+def labelling(project: Project, labeller: str, manages: bool) -> None:
+    """The part a click redraws: progress, the item, the buttons.
+
+    A click inside reruns only this function, not app.py's wrapper of the page:
+    failures here are reported here too (a sentence with an error id).
+    """
+    with reported_failures("Label"):
+        _labelling(project, labeller, manages)
+
+
+def _labelling(project: Project, labeller: str, manages: bool) -> None:
     show_notices()
     store = project.store
     settings = store.settings
@@ -137,8 +149,12 @@ def labelling(project: Project, labeller: str) -> None:
         return
     if item_id is None:
         if progress.total == 0:
-            st.info("This project has no items yet. Add some on the Data page.")
-            st.page_link("pages/data.py", label="Data page", icon=":material/folder_open:", query_params=st.query_params.to_dict())
+            if manages:
+                st.info("This project has no items yet. Add some on the Data page.")
+                st.page_link("pages/data.py", label="Data page", icon=":material/folder_open:",
+                             query_params=st.query_params.to_dict())
+            else:  # the Data page is not theirs: a link to it would lead to "page not found"
+                st.info(NO_ITEMS)
         elif progress.labelled >= progress.total:
             st.success(f"Done: all {progress.total:,} items are labelled. Retrain or export your labels.")
         else:
@@ -184,11 +200,15 @@ def labelling(project: Project, labeller: str) -> None:
             st.caption(text_label(f"Last automatic retrain failed: {scheduler.error}"))
 
 
-guard("label")
+manages = guard("label").may_open("data")  # only then may the page link to the Data page
 project = require_project()
 labeller = current_labeller()
 if not project.store.settings.classes:
-    st.warning("This project has no classes yet: define them on the Data page before labelling.")
-    st.page_link("pages/data.py", label="Data page", icon=":material/folder_open:", query_params=st.query_params.to_dict())
+    if manages:
+        st.warning("This project has no classes yet: define them on the Data page before labelling.")
+        st.page_link("pages/data.py", label="Data page", icon=":material/folder_open:",
+                     query_params=st.query_params.to_dict())
+    else:
+        st.warning(NO_CLASSES)
     st.stop()
-labelling(project, labeller)
+labelling(project, labeller, manages)

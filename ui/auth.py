@@ -23,6 +23,7 @@ ours; they are set aside before the section is handed to
 
 from __future__ import annotations
 
+import logging
 import os
 import runpy
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 from superintendent_core.attempts import SERVER_TRUSTS, Attempt, AttemptLimiter, client_key
 from superintendent_core.auth import AuthConfig, AuthError, Capability, Role, check_labeller_name
 
+from . import runtime
 from . import state as S
 
 #: Page key (as in ``app.py``'s ``PAGES``) → what a role must be able to do to open the page.
@@ -75,11 +77,30 @@ def pages_for(role: Role) -> frozenset[str]:
 REFUSED = "Wrong passcode (or name): nothing was opened. Check it with your project's admin."
 BAD_INVITE = "This invitation link is not valid (any more): ask your project's admin for a new one."
 SLOW_DOWN = "Too many wrong attempts from here: wait {wait}, then try again."
+MISCONFIGURED = (
+    "The app's sign-in is misconfigured, so nobody can sign in for now. "
+    "The admin can see the details in the server log."
+)
+OIDC_UNAVAILABLE = (
+    "Account sign-in is not available right now: its configuration does not work. "
+    "Tell your project's admin; the details are in the server log."
+)
+
+log = logging.getLogger("superintendent.app")
 
 
-@st.cache_resource
+def _log_config_error(message: str) -> None:
+    """Log a configuration error for the admin (each time a visitor meets it, until it is fixed)."""
+    log.error("The [auth] secrets cannot be used: %s", message)
+
+
+@runtime.process_wide()
 def attempt_limiter() -> AttemptLimiter:
-    """Failed sign-ins per client, shared by every session of the process (thread-safe)."""
+    """Failed sign-ins per client, shared by every session of the process (thread-safe).
+
+    It lives in the process registry (:mod:`ui.runtime`), not in ``st.cache_resource``:
+    a client's "Clear cache" message must not wipe the count of failed attempts.
+    """
     return AttemptLimiter()
 
 
@@ -354,7 +375,9 @@ def sign_in_form(access: Access) -> None:
     st.title("Sign in")
     config = access.config
     if access.error is not None:
-        st.error(f"Sign-in is not possible: {access.error}")
+        # The details name people, e-mail addresses and keys of the secrets: for the server log only.
+        _log_config_error(access.error)
+        st.error(MISCONFIGURED)
         return
     refused = st.session_state.get(S.AUTH_REFUSED)
     if refused:
@@ -387,7 +410,8 @@ def sign_in_form(access: Access) -> None:
                 try:
                     st.login()
                 except Exception as exc:  # noqa: BLE001 — e.g. Authlib missing, provider misconfigured
-                    st.error(f"Account sign-in is not available: {exc}")
+                    _log_config_error(f"st.login() failed: {type(exc).__name__}: {exc}")
+                    st.error(OIDC_UNAVAILABLE)
     st.caption("Signing in lasts for this browser tab: a refresh asks again (an invitation link signs you in again).")
 
 

@@ -3,10 +3,12 @@
 The lifecycle itself (open, demo import, create, add, warm-up, retrains) is
 :mod:`superintendent_core.service`; this module adds what only the app has:
 
-* :func:`open_project` caches the service's :class:`Project` with
-  ``st.cache_resource``: every browser session of the process shares one store
-  object (the store is thread-safe) and one
-  :class:`~superintendent_core.learning.training.RetrainScheduler`;
+* :func:`open_project` keeps the service's :class:`Project` in the process
+  registry (:mod:`ui.runtime`, not ``st.cache_resource``, which any client can
+  clear): every browser session of the process shares one store object (the
+  store is thread-safe) and one
+  :class:`~superintendent_core.learning.training.RetrainScheduler`, closed by
+  :func:`forget_project` or at process exit;
 * the secrets (read in :mod:`ui.config`) and the environment decide the default project;
 * the URL's ``project`` parameter and the session state say which project this session works on.
 
@@ -34,7 +36,7 @@ from superintendent_core.service import open_project as _open_project
 from superintendent_core.service.project import SCHEMA_NAME
 from superintendent_core.store import StoreError, is_database_url
 
-from . import config
+from . import config, runtime
 from . import state as S
 
 __all__ = [
@@ -167,16 +169,24 @@ def set_current_path(path: str) -> bool:
     return True
 
 
-@st.cache_resource(show_spinner="Opening the project…")
+def _close_project(project: Project) -> None:
+    project.close(60)
+
+
+@runtime.process_wide(close=_close_project)
 def open_project(path: str) -> Project:
     """Open (once per process) the project at ``path``; the default project gets the demo if empty.
+
+    The project stays open for every session until :func:`forget_project` or
+    the process exits (``open_project.clear()`` closes every open project).
 
     Raises
     ------
     StoreError
         The folder is not a project, is locked by another process, or is damaged.
     """
-    return _open_project(path, is_default=path == default_path())
+    with st.spinner("Opening the project…"):
+        return _open_project(path, is_default=path == default_path())
 
 
 def current_project() -> tuple[Project | None, str | None]:
@@ -195,11 +205,4 @@ def current_project() -> tuple[Project | None, str | None]:
 
 def forget_project(path: str) -> None:
     """Close a project and drop it from the process cache (before replacing its folder)."""
-    path = normalise_location(path)
-    try:
-        project = open_project(path)
-    except Exception:
-        project = None
-    if project is not None:
-        project.close(60)
-    open_project.clear(path)
+    open_project.clear(normalise_location(path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from superintendent_core.auth import check_labeller_name
@@ -10,11 +12,14 @@ from superintendent_core.kinds.formatting import escape_markdown
 from superintendent_core.kinds.image import DISPLAY_SIZE, data_url
 from superintendent_core.store import Item
 
+from . import auth
 from . import state as S
 from .project import Project, current_project
 
 #: Images up to this size (PNG bytes) are sent inline with the page update.
 INLINE_IMAGE_BYTES = 64_000
+
+log = logging.getLogger("superintendent.app")
 
 
 def text_label(text: object) -> str:
@@ -39,15 +44,31 @@ def show_notices() -> None:
         say(kind, text)  # notices echo names (a project, a label, a labeller): always literal
 
 
+#: What someone who may not open the Data page is told when the project cannot be opened.
+PROJECT_UNAVAILABLE = (
+    "The project cannot be opened right now. Try again in a minute; if it persists, "
+    "tell your project's admin (the details are in the server log)."
+)
+
+
 def require_project() -> Project:
-    """The session's project; otherwise an error, a link to the Data page, and the page stops."""
+    """The session's project; otherwise a message and the page stops.
+
+    Whoever may open the Data page (single-user mode, an admin) reads why and
+    gets a link there; anyone else gets a plain sentence: no link to a page
+    they do not have, no server path (the reason goes to the server log).
+    """
     project, error = current_project()
     if project is None:
-        say("error", error or "No project is open.")
-        st.page_link(
-            "pages/data.py", label="Open or create a project on the Data page", icon=":material/folder_open:",
-            query_params=st.query_params.to_dict(),
-        )
+        if auth.current_access().may_open("data"):
+            say("error", error or "No project is open.")
+            st.page_link(
+                "pages/data.py", label="Open or create a project on the Data page", icon=":material/folder_open:",
+                query_params=st.query_params.to_dict(),
+            )
+        else:
+            log.warning("The project cannot be opened for a non-admin session: %s", error)
+            st.error(PROJECT_UNAVAILABLE)
         st.stop()
     return project
 
