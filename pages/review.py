@@ -22,6 +22,7 @@ from ui.project import (
     Project,
     default_path,
     forget_project,
+    new_folder,
     open_project,
     projects_parent,
     set_current_path,
@@ -267,12 +268,13 @@ def restore(project: Project) -> None:
     S.propose(st.session_state, S.REVIEW_RESTORE_PATH, str(parent / f"{Path(project.path).name}-restored"))
     target = st.text_input("Into the folder", key=S.REVIEW_RESTORE_PATH)
     if upload is not None and st.button("Restore", key=S.REVIEW_RESTORE_GO):
-        target = os.path.abspath(target)
         try:
-            if target == default_path() or target == project.path:
+            if os.path.abspath(target) in (default_path(), project.path):
+                target = os.path.abspath(target)
                 forget_project(target)
                 import_project_zip(upload.getvalue(), target, replace=True)
             else:
+                target = new_folder(target)  # inside the projects folder, or refused before anything is written
                 import_project_zip(upload.getvalue(), target)
             open_project(target)
         except (StoreError, ValueError, OSError) as exc:

@@ -9,6 +9,8 @@ address is unknown are not put into one shared count.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from streamlit.runtime import context as st_context
 from streamlit.testing.v1 import AppTest
@@ -113,7 +115,10 @@ def test_a_wrong_shared_passcode_from_one_address_never_delays_another(connect):
     assert at.session_state[S.ROLE] == "admin", errors(at)
 
 
-def test_a_broken_trusted_proxies_entry_opens_nothing(connect):
-    at = connect("203.0.113.6", secrets={"auth": {**SECRETS["auth"], "trusted_proxies": ["proxy.local"]}})
-    assert any("trusted_proxies" in e for e in errors(at))
+def test_a_broken_trusted_proxies_entry_opens_nothing(connect, caplog):
+    """Refused like any broken [auth] entry: one sentence on the page, the key named in the server log."""
+    with caplog.at_level(logging.ERROR, logger="superintendent.app"):
+        at = connect("203.0.113.6", secrets={"auth": {**SECRETS["auth"], "trusted_proxies": ["proxy.local"]}})
+    assert errors(at) == [A.MISCONFIGURED]
+    assert any("trusted_proxies" in r.getMessage() for r in caplog.records)
     assert at.session_state[S.ROLE] is None

@@ -96,6 +96,19 @@ def test_restore_a_project_zip(app, project, tmp_path):
     assert open_project(target).store.labels()["label"].tolist() == ["0", "1"]
 
 
+def test_restore_outside_the_projects_folder_is_refused_and_writes_nothing(app, project, tmp_path_factory):
+    click_class(app, 0)
+    data = export_project_zip(project.store)
+    outside = tmp_path_factory.mktemp("elsewhere") / "restored"
+    _review(app)
+    app.file_uploader(key=S.REVIEW_RESTORE).upload("project.zip", data, "application/zip").run()
+    app.text_input(key=S.REVIEW_RESTORE_PATH).input(str(outside)).run()
+    app.button(key=S.REVIEW_RESTORE_GO).click().run()
+    assert app.exception == []
+    assert any("projects folder" in e or "must be inside" in e for e in errors(app))
+    assert not outside.exists()
+
+
 def test_a_tampered_project_zip_is_refused(app, project, tmp_path):
     click_class(app, 0)
     data = export_project_zip(project.store)
