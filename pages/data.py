@@ -11,7 +11,7 @@ from superintendent_core.data.tables import read_table, table_batch
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
 from superintendent_core.labels import classes_in
-from superintendent_core.service.project import IMPORT_OFF, import_folder_location
+from superintendent_core.service.locations import IMPORT_OFF, import_folder_location
 from superintendent_core.store import (
     ItemBatch,
     ProjectSettings,

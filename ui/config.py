@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import streamlit as st
 
-from superintendent_core.service.project import ENV_IMPORT_ROOT
+from superintendent_core.service.locations import ENV_IMPORT_ROOT
 
 #: Key in ``st.secrets`` naming a shared project's database.
 SECRET_DATABASE_URL = "DATABASE_URL"

@@ -33,7 +33,7 @@ from superintendent_core.service import (
     normalise_location,
 )
 from superintendent_core.service import open_project as _open_project
-from superintendent_core.service.project import SCHEMA_NAME
+from superintendent_core.service.locations import SCHEMA_NAME
 from superintendent_core.store import StoreError, is_database_url
 
 from . import config, runtime

@@ -1,6 +1,8 @@
 """A project's lifecycle, callable without the app.
 
-- :mod:`.project`: where the default project lives, opening a project (the
+- :mod:`.locations`: where the default project lives, and which locations a link,
+  a form or an import may name (pure rules over plain values);
+- :mod:`.project`: opening a project (the
   digits demo for a new default one), creating one all-or-nothing, adding
   items, labelling with automatic retrains, the warm-up, closing;
 - :mod:`.agreement`: agreement between labellers (Cohen's / Fleiss' kappa) and
@@ -20,24 +22,28 @@ from .agreement import (
     rating_counts,
     rating_table,
 )
-from .project import (
-    DEMO_NAME,
+from .locations import (
     ENV_DATABASE_URL,
     ENV_IMPORT_ROOT,
     ENV_PROJECT_DIR,
+    IMPORT_OFF,
     MANIFEST,
-    Project,
-    add_to_project,
+    SCHEMA_NAME,
     allowed_location,
-    create_project,
     database_project_location,
     default_location,
-    demo_settings,
-    import_demo,
     import_folder_location,
     is_project,
     new_project_location,
     normalise_location,
+)
+from .project import (
+    DEMO_NAME,
+    Project,
+    add_to_project,
+    create_project,
+    demo_settings,
+    import_demo,
     open_project,
 )
 
@@ -47,7 +53,9 @@ __all__ = [
     "ENV_DATABASE_URL",
     "ENV_IMPORT_ROOT",
     "ENV_PROJECT_DIR",
+    "IMPORT_OFF",
     "MANIFEST",
+    "SCHEMA_NAME",
     "Project",
     "add_to_project",
     "agreement",
