@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["EVENT_LABEL", "EVENT_RELABEL", "EVENT_SKIP", "EVENT_UNDO", "Event", "LabelLedger"]
+__all__ = ["EVENT_LABEL", "EVENT_LOST", "EVENT_RELABEL", "EVENT_SKIP", "EVENT_UNDO", "Event", "LabelLedger"]
 
-EVENT_LABEL, EVENT_UNDO, EVENT_SKIP, EVENT_RELABEL = 0, 1, 2, 3
-EVENT_NAMES = {EVENT_LABEL: "label", EVENT_UNDO: "undo", EVENT_SKIP: "skip", EVENT_RELABEL: "relabel"}
+# EVENT_LOST holds the place of an event whose record was damaged, so later seqs (and undo refs) stay valid.
+EVENT_LABEL, EVENT_UNDO, EVENT_SKIP, EVENT_RELABEL, EVENT_LOST = 0, 1, 2, 3, 4
+EVENT_NAMES = {EVENT_LABEL: "label", EVENT_UNDO: "undo", EVENT_SKIP: "skip", EVENT_RELABEL: "relabel",
+               EVENT_LOST: "lost"}
 
 _COLUMNS = {
     "type": np.int8,
@@ -264,6 +266,13 @@ class LabelLedger:
     def skip(self, item_id: int, labeller: str, time: float) -> int:
         return self._append(type=EVENT_SKIP, item=int(item_id), labeller=self.labellers.code(labeller), time=time)
 
+    def lost(self) -> int:
+        """Hold the place of an event whose record was lost to damage; returns its seq."""
+        return self._append(type=EVENT_LOST, item=-1, labeller=-1, time=np.nan)
+
+    def n_lost(self) -> int:
+        return int(np.count_nonzero(self.col("type") == EVENT_LOST))
+
     def apply(self, event: Event) -> None:
         """Replay one persisted event (its seq must be the next one)."""
         if event.seq != self._n:
@@ -272,6 +281,11 @@ class LabelLedger:
             self.add_label(event.item, event.label or "", event.labeller, event.time, event.seconds,
                            relabel=event.type == EVENT_RELABEL)
         elif event.type == EVENT_UNDO:
+            if not 0 <= event.ref < self._n or not self._cols["active"][event.ref]:
+                # Its target was lost to damage: keep the seq, change nothing.
+                self._append(type=EVENT_UNDO, item=event.item, labeller=self.labellers.code(event.labeller),
+                             time=event.time, ref=event.ref)
+                return
             self.undo(event.labeller, event.time, target=event.ref)
         elif event.type == EVENT_SKIP:
             self.skip(event.item, event.labeller, event.time)

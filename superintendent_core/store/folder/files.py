@@ -17,6 +17,7 @@ __all__ = [
     "MANIFEST",
     "OWN_PREFIXES",
     "fsync_dir",
+    "repair_hint",
     "utc_times",
     "write_atomic",
 ]
@@ -27,6 +28,12 @@ MANIFEST = "project.json"
 LOG = "labels.log"
 OWN_PREFIXES = ("items-", "labels-", "order-", "history-")
 DISPLAY_GROUP_BYTES = 1 << 20
+
+
+def repair_hint(path: Path) -> str:
+    """How to repair a damaged project (the sentence every refusal ends with)."""
+    return (f"Run `python -m superintendent_core.store.repair {path}` to set damaged files aside and rebuild "
+            "what can be rebuilt; it prints what it did.")
 
 
 def fsync_dir(path: Path) -> None:

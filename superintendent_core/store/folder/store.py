@@ -33,7 +33,7 @@ from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
 from .batches import ItemsFile
-from .files import FORMAT, FORMAT_VERSION, LOG, MANIFEST, OWN_PREFIXES, write_atomic
+from .files import FORMAT, FORMAT_VERSION, LOG, MANIFEST, OWN_PREFIXES, repair_hint, write_atomic
 from .history import FolderHistory
 from .items import FolderItems
 from .labels import FolderLabels
@@ -202,10 +202,12 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         for event in self._log.read():
             if event.seq <= self._snapshot_upto:
                 continue
-            if event.seq != len(self._ledger) or not 0 <= event.item < n:
+            while event.seq > len(self._ledger):  # its records were damaged: hold their places
+                self._ledger.lost()
+            if not 0 <= event.item < n:
                 raise VersionError(
                     f"The label log of {self.path} does not match its snapshot (event {event.seq}); "
-                    "the project is damaged."
+                    f"the project is damaged. {repair_hint(self.path)}"
                 )
             self._ledger.apply(event)
         self._history = self._load_history()
@@ -326,6 +328,25 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             self._log.close()
             self._log = None
         self._load()
+
+    # ------------------------------------------------------------------ damage
+
+    def damage_report(self) -> list[str]:
+        """Sentences about damaged files found in the project (empty when there is none).
+
+        Lists what this open skipped in the label log, label events lost to damage
+        (held in place so nothing else shifts) and damaged bytes kept aside for
+        inspection (``*.damaged-*`` files; delete them once checked).
+        """
+        with self._lock:
+            out = list(self._log.damage) if self._log is not None else []
+            lost = self._ledger.n_lost()
+            if lost:
+                out.append(f"{lost} label event(s) were lost to damaged files; every other label is in place.")
+            kept = sorted(p.name for p in self.path.glob("*.damaged*"))
+            if kept:
+                out.append(f"Damaged bytes are kept for inspection in {', '.join(kept)} (delete them once checked).")
+            return out
 
     # ------------------------------------------------------------------ settings
 

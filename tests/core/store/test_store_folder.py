@@ -179,7 +179,7 @@ def test_torn_final_record_is_cut_off(tmp_path, cut):
         assert store.labels()["item_id"].tolist() == [0, 1, 2]
 
 
-def test_corrupt_record_crc_is_treated_as_torn(tmp_path):
+def test_corrupt_final_record_is_dropped_and_reported(tmp_path):
     path = tmp_path / "p"
     make_project(path, 5)
     store = FolderStore(path, create=False)
@@ -192,6 +192,7 @@ def test_corrupt_record_crc_is_treated_as_torn(tmp_path):
     (path / "labels.log").write_bytes(bytes(data))
     with FolderStore(path, create=False) as store:
         assert store.labels()["item_id"].tolist() == [0]
+        assert any("labels.log.damaged-1" in line for line in store.damage_report())
 
 
 def test_compaction_keeps_everything_and_empties_the_log(tmp_path):

@@ -1,0 +1,162 @@
+"""Damaged files in a folder project: nothing lost silently, every undamaged label comes back.
+
+A small project (8 labels in the log) is damaged in every way a byte can be:
+each byte flipped, the log cut at each offset, a record written twice. After
+reopening, every label whose record is intact is back, and the damage is
+reported (a torn tail, the normal result of a crash, is repaired silently).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from store_contract import CLASSES, image_batch
+
+from superintendent_core.store import ProjectSettings, eventlog
+from superintendent_core.store.folder import FolderStore
+
+N = 8
+SAMPLE = (0, 3, N - 1)  # first, middle and last record: every byte of these (keeps the test at a few seconds)
+
+
+def crash(store: FolderStore) -> None:
+    """Leave the project as a SIGKILL would: no close(), no compaction."""
+    store._log.close()
+    store._flock.release()
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> tuple[Path, list[tuple[int, int]]]:
+    """A project with N labels in labels.log; returns (folder, [(start, end) of each record])."""
+    path = tmp_path_factory.mktemp("damage") / "p"
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(N + 2))
+    store = FolderStore(path, create=False)
+    for i in range(N):
+        store.submit(i, CLASSES[i % 3], "ann")
+    crash(store)
+    data = (path / "labels.log").read_bytes()
+    bounds, pos = [], 0
+    for event in eventlog.read_events(data)[0]:
+        size = len(eventlog.encode(event))
+        bounds.append((pos, pos + size))
+        pos += size
+    assert pos == len(data) and len(bounds) == N
+    return path, bounds
+
+
+def reopen(where: Path, log: bytes) -> tuple[dict[int, str], list[str]]:
+    """Replace the project's log, open it: ({item: label}, damage report); then forget the repair.
+
+    The store is left as after a crash, so only the log and the files set aside change.
+    """
+    (where / "labels.log").write_bytes(log)
+    store = FolderStore(where, create=False)
+    try:
+        df = store.labels()
+        return dict(zip(df["item_id"].tolist(), df["label"].tolist(), strict=True)), store.damage_report()
+    finally:
+        crash(store)
+        for side in [*where.glob("labels.log.*")]:
+            side.unlink()
+
+
+def expected(skip: set[int] = frozenset()) -> dict[int, str]:
+    return {i: CLASSES[i % 3] for i in range(N) if i not in skip}
+
+
+def test_every_flipped_byte_is_detected_and_later_labels_survive(base, tmp_path):
+    path, bounds = base
+    data = (path / "labels.log").read_bytes()
+    q = tmp_path / "q"
+    shutil.copytree(path, q)
+    for k in SAMPLE:
+        start, end = bounds[k]
+        for b in range(start, end):
+            bad = bytearray(data)
+            bad[b] ^= 0xFF
+            labels, report = reopen(q, bytes(bad))
+            assert report, f"byte {b} of record {k}: damage not reported"
+            assert expected({k}).items() <= labels.items(), f"byte {b} of record {k}: lost {labels}"
+            assert labels.keys() <= expected().keys()
+            if k not in labels:
+                assert any("damaged bytes" in line for line in report)
+
+
+def test_middle_record_damage_keeps_later_labels_and_bytes_aside(base, tmp_path):
+    """The issue's case: one flipped byte in record 3 used to drop records 3-7 silently."""
+    path, bounds = base
+    data = bytearray((path / "labels.log").read_bytes())
+    start, end = bounds[3]
+    data[start + 20] ^= 0x01
+    q = tmp_path / "q"
+    shutil.copytree(path, q)
+    (q / "labels.log").write_bytes(bytes(data))
+    with FolderStore(q, create=False) as store:
+        assert set(store.labels()["item_id"]) == set(range(N)) - {3}
+        report = store.damage_report()
+        assert "labels.log.damaged-1" in " ".join(report)
+        assert any("1 label event(s) were lost" in line for line in report)
+        assert (q / "labels.log.damaged-1").read_bytes() == bytes(data[start:end])
+        store.submit(3, "cat", "ann")  # labelling goes on after the repair
+    with FolderStore(q, create=False) as store:  # after compaction the loss is still reported
+        assert set(store.labels()["item_id"]) == set(range(N))
+        assert any("lost" in line for line in store.damage_report())
+
+
+def test_cut_at_every_offset_is_a_silent_torn_tail(base, tmp_path):
+    path, bounds = base
+    data = (path / "labels.log").read_bytes()
+    ends = [e for _, e in bounds]
+    q = tmp_path / "q"
+    shutil.copytree(path, q)
+    for cut in [c for k in SAMPLE for c in range(*bounds[k])] + [len(data)]:
+        whole = sum(e <= cut for e in ends)
+        labels, report = reopen(q, data[:cut])
+        assert labels == {i: CLASSES[i % 3] for i in range(whole)}, f"cut at {cut}"
+        assert report == [], f"cut at {cut}: {report}"
+
+
+@pytest.mark.parametrize("k", [0, 3, N - 1])
+def test_a_record_written_twice_counts_once(base, tmp_path, k):
+    path, bounds = base
+    data = (path / "labels.log").read_bytes()
+    start, end = bounds[k]
+    q = tmp_path / "q"
+    shutil.copytree(path, q)
+    (q / "labels.log").write_bytes(data[:end] + data[start:end] + data[end:])
+    with FolderStore(q, create=False) as store:
+        assert store.labels()["item_id"].tolist() == list(range(N))
+        assert store.progress().per_labeller == {"ann": N}
+        assert any("written twice" in line for line in store.damage_report())
+
+
+def test_undo_of_a_lost_label_changes_nothing(tmp_path):
+    path = tmp_path / "p"
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(6))
+    store = FolderStore(path, create=False)
+    for i in range(4):
+        store.submit(i, "cat", "ann")
+    store.undo("ann")  # undoes item 3 (event 3)
+    store.submit(4, "dog", "ann")
+    crash(store)
+    data = bytearray((path / "labels.log").read_bytes())
+    offsets, pos = [], 0
+    for event in eventlog.read_events(bytes(data))[0]:
+        offsets.append(pos)
+        pos += len(eventlog.encode(event))
+    data[offsets[3] + 12] ^= 0xFF  # the label the undo refers to
+    (path / "labels.log").write_bytes(bytes(data))
+    with FolderStore(path, create=False) as store:
+        assert store.labels()["item_id"].tolist() == [0, 1, 2, 4]
+        assert store.damage_report()
+
+
+def test_clean_project_reports_nothing(base, tmp_path):
+    path, _ = base
+    shutil.copytree(path, tmp_path / "q")
+    labels, report = reopen(tmp_path / "q", (path / "labels.log").read_bytes())
+    assert labels == expected() and report == []
