@@ -131,6 +131,8 @@ def current_section(labeller: str) -> None:
         say("error", error or "No project is open.")
         return
     store = project.store
+    for line in getattr(store, "damage_report", list)():  # folder projects: damaged files found on open
+        say("warning", line)
     settings = store.settings
     progress = store.progress()
     st.markdown(
