@@ -131,7 +131,7 @@ def current_section(labeller: str) -> None:
         say("error", error or "No project is open.")
         return
     store = project.store
-    for line in getattr(store, "damage_report", list)():  # folder projects: damaged files found on open
+    for line in store.damage_report():  # damaged files found when the project was opened
         say("warning", line)
     settings = store.settings
     progress = store.progress()

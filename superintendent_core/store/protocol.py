@@ -390,6 +390,14 @@ class LabelStore(Protocol):
         """Cheap counters for cache invalidation."""
         ...
 
+    def damage_report(self) -> list[str]:
+        """Sentences about damage found when the project was opened (skipped records, files set aside).
+
+        Empty for a sound project. A database keeps its own integrity, so the SQL
+        store reports nothing here.
+        """
+        ...
+
     # --- reading labels ---------------------------------------------------------
     def labels(self) -> pd.DataFrame:
         """Every label in force, oldest first.

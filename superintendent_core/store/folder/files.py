@@ -32,8 +32,8 @@ DISPLAY_GROUP_BYTES = 1 << 20
 
 def repair_hint(path: Path) -> str:
     """How to repair a damaged project (the sentence every refusal ends with)."""
-    return (f"Run `python -m superintendent_core.store.repair {path}` to set damaged files aside and rebuild "
-            "what can be rebuilt; it prints what it did.")
+    return (f"Keep a copy of {path} as it is, then restore the project from its last project zip "
+            "(Review & export page, or superintendent_core.import_project_zip).")
 
 
 def fsync_dir(path: Path) -> None:

@@ -312,6 +312,10 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
         self._settings_text, self._settings_obj = json.dumps(new.to_dict()), new
         return new
 
+    def damage_report(self) -> list[str]:
+        """Nothing: the database keeps its own integrity (see :meth:`LabelStore.damage_report`)."""
+        return []
+
     def check(self) -> list[str]:
         """Recount everything from the label events; list where the stored counters disagree.
 

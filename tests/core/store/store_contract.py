@@ -99,6 +99,11 @@ def test_empty_store(store_factory):
         assert isinstance(store, LabelStore)
 
 
+def test_a_sound_project_reports_no_damage(store_factory):
+    with store_factory.new(ProjectSettings(classes=CLASSES)) as store:
+        assert store.damage_report() == []
+
+
 def test_add_items_assigns_consecutive_ids_and_keeps_names(store_factory):
     with store_factory.new(ProjectSettings(classes=CLASSES)) as store:
         a = store.add_items(image_batch(5))
