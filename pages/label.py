@@ -1,4 +1,4 @@
-"""Label page: one item, one button per class, the next item at once.
+"""Label page: one item, one button per class (multi-label: one on/off button per class), the next item at once.
 
 A click runs only a store call (in the button's callback) and the redraw of the
 fragment: no refit, no pool reload, no re-rank. The model's suggestion comes
@@ -16,7 +16,13 @@ from ui import state as S
 from ui.auth import guard
 from ui.errors import reported_failures
 from ui.project import Project
-from ui.shortcuts import RESERVED_SHORTCUTS, SKIP_KEY, shortcut_keys
+from ui.shortcuts import (
+    MULTI_RESERVED_SHORTCUTS,
+    NONE_KEY,
+    RESERVED_SHORTCUTS,
+    SKIP_KEY,
+    shortcut_keys,
+)
 from ui.widgets import (
     current_labeller,
     draw_item,
@@ -30,6 +36,12 @@ UNDO_KEY = "Backspace"
 NO_ITEMS = "This project has no items yet: ask your project's admin to add some, then come back."
 NO_CLASSES = "This project has no classes yet: ask your project's admin to define them, then come back."
 SUBMIT_KEY = "Enter"
+NOTHING_TOGGLED = (
+    'Nothing is toggled on: turn on the classes that apply, or press "None of these" if none does.'
+)
+#: How a multi-label class button shows that it is on / off.
+TOGGLE_ON = ":material/check_box:"
+TOGGLE_OFF = ":material/check_box_outline_blank:"
 
 
 def _seconds(item_id: int) -> float | None:
@@ -50,11 +62,29 @@ def _submit(project: Project, item_id: int, label, labeller: str) -> None:
         S.notify(st.session_state, "info", "Retraining in the background…")
 
 
+def _chosen(item_id: int) -> frozenset[int]:
+    """Indices of the classes toggled on for ``item_id`` (none for any other item)."""
+    chosen = st.session_state.get(S.LABEL_CHOSEN)
+    return chosen[1] if chosen and chosen[0] == item_id else frozenset()
+
+
+def _flip(item_id: int, index: int) -> None:
+    st.session_state[S.LABEL_CHOSEN] = (item_id, _chosen(item_id) ^ {index})
+
+
 def _submit_toggles(project: Project, item_id: int, classes: tuple[str, ...], labeller: str) -> None:
-    chosen = [c for i, c in enumerate(classes) if st.session_state.get(S.label_toggle_key(i))]
-    _submit(project, item_id, chosen, labeller)
-    for i in range(len(classes)):
-        st.session_state[S.label_toggle_key(i)] = False
+    """Enter / Submit: save the classes toggled on; with none on, a hint (the empty label needs "None of these")."""
+    chosen = _chosen(item_id)
+    if not chosen:
+        S.notify(st.session_state, "info", NOTHING_TOGGLED)
+        return
+    _submit(project, item_id, [c for i, c in enumerate(classes) if i in chosen], labeller)
+    st.session_state[S.LABEL_CHOSEN] = None
+
+
+def _submit_none(project: Project, item_id: int, labeller: str) -> None:
+    _submit(project, item_id, [], labeller)
+    st.session_state[S.LABEL_CHOSEN] = None
 
 
 def _skip(project: Project, item_id: int, labeller: str) -> None:
@@ -111,18 +141,41 @@ def _class_buttons(project, item_id, classes, labeller, suggested):
 
 
 def _class_toggles(project, item_id, classes, labeller, suggested):
-    chosen = set(split_labels(suggested)) if suggested else set()
+    """One button per class that flips it on/off (a button can carry a shortcut; a toggle cannot), then
+    Submit (Enter, global: it works wherever the focus is) and "None of these" (the empty label, on purpose)."""
+    keys = shortcut_keys(classes, reserved=MULTI_RESERVED_SHORTCUTS)
+    suggested_classes = set(split_labels(suggested)) if suggested else set()
+    chosen = _chosen(item_id)
     columns = st.columns(min(4, max(1, len(classes))))
     for i, name in enumerate(classes):
-        label = f"**{text_label(name)}**" if name in chosen else text_label(name)
-        columns[i % len(columns)].toggle(label, key=S.label_toggle_key(i))
-    st.button(
+        label = text_label(name)  # a class name is text, never Markdown
+        columns[i % len(columns)].button(
+            f"**{label}**" if name in suggested_classes else label,
+            key=S.label_toggle_key(i),
+            shortcut=keys[i],
+            icon=TOGGLE_ON if i in chosen else TOGGLE_OFF,
+            type="primary" if i in chosen else "secondary",
+            width="stretch",
+            on_click=_flip,
+            args=(item_id, i),
+        )
+    submit, none = st.columns(2)
+    submit.button(
         "Submit",
         key=S.LABEL_SUBMIT,
         shortcut=SUBMIT_KEY,
         type="primary",
+        width="stretch",
         on_click=_submit_toggles,
         args=(project, item_id, classes, labeller),
+    )
+    none.button(
+        "None of these",
+        key=S.LABEL_NONE,
+        shortcut=NONE_KEY,
+        width="stretch",
+        on_click=_submit_none,
+        args=(project, item_id, labeller),
     )
 
 

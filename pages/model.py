@@ -4,21 +4,39 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from superintendent_core.acquisition import strategy_names
+from superintendent_core.acquisition import strategy_description, strategy_names
 from superintendent_core.kinds import format_value
 from superintendent_core.learning.learner import TrainingError
 from superintendent_core.learning.models import MODELS, model_label, models_for
 from superintendent_core.store import StoreError
+from superintendent_core.strategies import DEFAULT_STRATEGY
 from ui import state as S
 from ui.auth import guard
 from ui.project import Project
 from ui.widgets import require_project, say, text_label
 
 DEFAULT_STRATEGY_LABEL = "default"
+#: Shown for a stored strategy this app has not registered (registered in another process, say).
+UNREGISTERED = "not registered in this app: retrains here would refuse it"
 
 
 def _strategy_label(name: str | None) -> str:
-    return DEFAULT_STRATEGY_LABEL if name is None else name
+    """``name: what it does``; the project's default (None) as ``default (neighbourhood): …``."""
+    if name is None:
+        return f"{DEFAULT_STRATEGY_LABEL} ({DEFAULT_STRATEGY}): {strategy_description(DEFAULT_STRATEGY)}"
+    try:
+        return text_label(f"{name}: {strategy_description(name)}")
+    except ValueError:
+        return text_label(f"{name}: {UNREGISTERED}")
+
+
+def strategy_options(stored: str | None) -> tuple[list[str | None], int]:
+    """Each strategy once: None (the default, which the default's own name also means) and the others;
+    a stored name this app does not know is kept in the list so that saving does not change it."""
+    options: list[str | None] = [None, *(n for n in strategy_names() if n != DEFAULT_STRATEGY)]
+    if stored is not None and stored != DEFAULT_STRATEGY and stored not in options:
+        options.append(stored)
+    return options, options.index(None if stored == DEFAULT_STRATEGY else stored)
 
 
 def retrain(project: Project) -> None:
@@ -119,7 +137,7 @@ def settings_form(project: Project) -> None:
     model_names = models_for(settings.feature_kind)
     if settings.model not in model_names:
         model_names = [settings.model, *model_names] if settings.model in MODELS else model_names
-    strategies = [None, *strategy_names()]
+    strategies, strategy_index = strategy_options(settings.strategy)
     with st.form("model_settings", border=True):
         model = st.selectbox(
             "Model",
@@ -131,7 +149,7 @@ def settings_form(project: Project) -> None:
         strategy = st.selectbox(
             "Strategy (which items come next)",
             strategies,
-            index=strategies.index(settings.strategy) if settings.strategy in strategies else 0,
+            index=strategy_index,
             format_func=_strategy_label,
             key=S.MODEL_STRATEGY,
         )
@@ -154,6 +172,8 @@ def settings_form(project: Project) -> None:
             key=S.MODEL_EVERY,
         )
         if st.form_submit_button("Save settings", key=S.MODEL_SAVE):
+            if strategy is None and settings.strategy == DEFAULT_STRATEGY:
+                strategy = settings.strategy  # the same choice, shown once: the stored name stays
             try:
                 project.store.update_settings(
                     model=model, strategy=strategy, shuffle_prop=float(shuffle), retrain_every=int(every) if auto else None

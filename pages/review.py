@@ -14,7 +14,7 @@ from superintendent_core.data.export import (
 )
 from superintendent_core.kinds import get_kind, preview_of
 from superintendent_core.labels import SEPARATOR, split_labels
-from superintendent_core.service import agreement, disagreements
+from superintendent_core.service import agreement, disagreements, labeller_progress
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
@@ -259,6 +259,32 @@ def agreement_section(project: Project, all_labels: pd.DataFrame, labeller: str)
                    help=f"Records the final label as yours ({text_label(labeller)}); training uses the most recent label.")
 
 
+def team_progress(project: Project) -> None:
+    """Per labeller: labels today and in total, median seconds per label, skips, disagreements in overlap.
+
+    Read from the store on every run (no cache), so it is fresh after each label.
+    """
+    table = labeller_progress(project.store)
+    if table.empty:
+        return
+    st.subheader("Team progress")
+    st.dataframe(
+        table, hide_index=True,  # a table to read, not a widget: no key
+        column_config={
+            "labeller": st.column_config.TextColumn("labeller"),
+            "labels_today": st.column_config.NumberColumn("labels today", help="Since midnight UTC."),
+            "labels_total": st.column_config.NumberColumn("labels in total", help="Labels in force (undone ones left out)."),
+            "median_seconds": st.column_config.NumberColumn(
+                "median s / label", format="%.1f", help="Median time from showing an item to its label; empty: not known."),
+            "skips": st.column_config.NumberColumn("skips"),
+            "overlap_items": st.column_config.NumberColumn("items shared", help="Their items that someone else labelled too."),
+            "disagreement_share": st.column_config.NumberColumn(
+                "disagreements", format="percent",
+                help="Share of the shared items on which the labels differ; empty: no shared items yet."),
+        },
+    )
+
+
 def restore(project: Project) -> None:
     st.subheader("Restore a project zip")
     st.caption("Restores into a new folder and opens it (Community Cloud's disk does not survive a restart: "
@@ -290,6 +316,7 @@ project = require_project()
 labeller = current_labeller()
 st.title("Review & export")
 try:
+    team_progress(project)
     agreement_section(project, project.store.labels(), labeller)
 except StoreError as exc:
     say("error", exc)

@@ -12,6 +12,7 @@ from .strategies.registry import (
     register_strategy,
     resolve_strategy,
     shuffle_positions,
+    strategy_description,
     strategy_names,
 )
 from .strategies.uncertainty import (
@@ -35,5 +36,6 @@ __all__ = [
     "register_strategy",
     "resolve_strategy",
     "shuffle_positions",
+    "strategy_description",
     "strategy_names",
 ]

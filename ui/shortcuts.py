@@ -1,19 +1,24 @@
 """Keyboard shortcuts of the Label page's class buttons (pure Python, no Streamlit).
 
 Which keys are taken is the app's business: Streamlit's own ``C`` (clear cache)
-and ``R`` (rerun), and the Label page's Skip key ``S``.
+and ``R`` (rerun), the Label page's Skip key ``S`` and, in multi-label projects,
+its "None of these" key ``N``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["RESERVED_SHORTCUTS", "SKIP_KEY", "shortcut_keys"]
+__all__ = ["MULTI_RESERVED_SHORTCUTS", "NONE_KEY", "RESERVED_SHORTCUTS", "SKIP_KEY", "shortcut_keys"]
 
 #: The Label page's Skip key.
 SKIP_KEY = "S"
+#: The multi-label "None of these" key (records the empty label on purpose).
+NONE_KEY = "N"
 #: Keys a class button may not take: Streamlit's own (``C``: clear cache, ``R``: rerun) and Skip's.
 RESERVED_SHORTCUTS = frozenset({"C", "R", SKIP_KEY})
+#: Keys a class toggle of a multi-label project may not take: the above and "None of these".
+MULTI_RESERVED_SHORTCUTS = RESERVED_SHORTCUTS | {NONE_KEY}
 
 
 def shortcut_keys(

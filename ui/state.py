@@ -28,6 +28,8 @@ SHOWN = "label_shown"
 NOTICES = "notices"
 #: Id of the last item this session labelled (for the "last: …" line).
 LAST_LABELLED = "label_last"
+#: Multi-label: ``(item_id, frozenset of class indices toggled on)`` for the item on screen, or None.
+LABEL_CHOSEN = "label_chosen"
 
 #: The labeller's name; mirrored in the URL (navigation clears query parameters; app.py writes them back).
 LABELLER = "labeller_name"
@@ -54,6 +56,7 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     PROJECT: lambda: None,
     NOTICES: list,
     LAST_LABELLED: lambda: None,
+    LABEL_CHOSEN: lambda: None,
 }
 
 # --------------------------------------------------------------------------- widget keys
@@ -72,6 +75,8 @@ SIGNIN_OIDC = "signin_oidc"
 LABEL_SKIP = "label_skip"
 LABEL_UNDO = "label_undo"
 LABEL_SUBMIT = "label_submit"
+#: Multi-label: record the empty label ("none of these classes") on purpose.
+LABEL_NONE = "label_none"
 
 
 def label_class_key(index: int) -> str:
@@ -80,7 +85,7 @@ def label_class_key(index: int) -> str:
 
 
 def label_toggle_key(index: int) -> str:
-    """Key of the toggle (multi-label) for the class at ``index``."""
+    """Key of the toggle button (multi-label) for the class at ``index``: a click flips it (see :data:`LABEL_CHOSEN`)."""
     return f"label_toggle_{index}"
 
 

@@ -6,7 +6,9 @@
   digits demo for a new default one), creating one all-or-nothing, adding
   items, labelling with automatic retrains, the warm-up, closing;
 - :mod:`.agreement`: agreement between labellers (Cohen's / Fleiss' kappa) and
-  the disagreements to settle.
+  the disagreements to settle;
+- :mod:`.progress`: team progress per labeller (labels today and in total,
+  median seconds per label, skips, share of disagreements in overlap).
 
 The app (``ui/``) wraps these in Streamlit's process-wide cache and reads its
 secrets itself; nothing here imports Streamlit, and nothing imports
@@ -37,6 +39,7 @@ from .locations import (
     new_project_location,
     normalise_location,
 )
+from .progress import PROGRESS_COLUMNS, labeller_progress, progress_table
 from .project import (
     DEMO_NAME,
     Project,
@@ -55,6 +58,7 @@ __all__ = [
     "ENV_PROJECT_DIR",
     "IMPORT_OFF",
     "MANIFEST",
+    "PROGRESS_COLUMNS",
     "SCHEMA_NAME",
     "Project",
     "add_to_project",
@@ -70,9 +74,11 @@ __all__ = [
     "import_demo",
     "import_folder_location",
     "is_project",
+    "labeller_progress",
     "new_project_location",
     "normalise_location",
     "open_project",
+    "progress_table",
     "rating_counts",
     "rating_table",
 ]

@@ -398,6 +398,13 @@ class LabelStore(Protocol):
         """
         ...
 
+    def skip_counts(self) -> dict[str, int]:
+        """How many times each labeller skipped an item, ever (a later label or undo does not erase a skip).
+
+        Labellers who never skipped are left out; sorted by name.
+        """
+        ...
+
     # --- reading labels ---------------------------------------------------------
     def labels(self) -> pd.DataFrame:
         """Every label in force, oldest first.

@@ -21,6 +21,7 @@ from .registry import (
     register_strategy,
     resolve_strategy,
     shuffle_positions,
+    strategy_description,
     strategy_names,
 )
 from .uncertainty import certainty, check_probabilities, entropy, margin, random
@@ -46,5 +47,6 @@ __all__ = [
     "register_strategy",
     "resolve_strategy",
     "shuffle_positions",
+    "strategy_description",
     "strategy_names",
 ]

@@ -32,6 +32,7 @@ __all__ = [
     "register_strategy",
     "resolve_strategy",
     "shuffle_positions",
+    "strategy_description",
     "strategy_names",
 ]
 
@@ -49,19 +50,45 @@ STRATEGIES: dict[str, Registrable] = {
     neighbourhood.name: neighbourhood,
 }
 
+#: One line per registered strategy saying what it does (what the Model page shows next to its name).
+#: Built-ins are written here; :func:`register_strategy` takes one, or the first line of the docstring.
+DESCRIPTIONS: dict[str, str] = {
+    "margin": "Items whose two most likely classes are closest first: where the model hesitates between two.",
+    "entropy": "Items whose predicted probabilities are most spread over all classes first.",
+    "certainty": "Items whose most likely class has the lowest probability first: the model's least sure.",
+    "random": "Items in random order, ignoring the model: a baseline, and unbiased.",
+    neighbourhood.name: "Margin averaged over each item's neighbours, in diverse batches: uncertain regions "
+    "first, not lone outliers.",
+}
 
-def register_strategy(name: str, function: Registrable | None = None):
+#: Shown for a strategy registered without a description or docstring.
+NO_DESCRIPTION = "A user-registered strategy (no description given)."
+
+
+def _first_line(f: object) -> str | None:
+    doc = getattr(f, "__doc__", None)
+    if doc == Strategy.__doc__:
+        doc = None  # a Strategy subclass without its own docstring would show the protocol's
+    lines = [line.strip() for line in (doc or "").strip().splitlines()]
+    return lines[0] if lines and lines[0] else None
+
+
+def register_strategy(name: str, function: Registrable | None = None, *, description: str | None = None):
     """Register a strategy under ``name`` (usable as a decorator).
 
     ``function`` is a :class:`~.base.Strategy`, or a plain ordering function
     ``f(probabilities) -> order`` (see :mod:`.uncertainty`), which is called with
-    the validated probabilities alone.
+    the validated probabilities alone. ``description`` is the one line the app
+    shows next to the name; by default, the first line of the function's docstring.
     """
 
     def _register(f: Registrable) -> Registrable:
         if not (isinstance(f, Strategy) or callable(f)):
-            raise ValueError(f"strategy {name!r}: {f!r} is not callable.")
+            raise ValueError(f"strategy {name!r}: {type(f).__name__} object is not callable.")
         STRATEGIES[name] = f
+        DESCRIPTIONS[name] = (description or "").strip().splitlines()[0] if (description or "").strip() else (
+            _first_line(f) or NO_DESCRIPTION
+        )
         return f
 
     return _register(function) if function is not None else _register
@@ -70,6 +97,19 @@ def register_strategy(name: str, function: Registrable | None = None):
 def strategy_names() -> list[str]:
     """Names of every registered strategy, the project's own included, in registration order."""
     return list(STRATEGIES)
+
+
+def strategy_description(name: str) -> str:
+    """The one line saying what the registered strategy ``name`` does.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not registered, listing the valid names.
+    """
+    if name not in STRATEGIES:
+        resolve_strategy(name)  # raises the message listing the valid names
+    return DESCRIPTIONS.get(name) or _first_line(STRATEGIES[name]) or NO_DESCRIPTION
 
 
 def resolve_strategy(strategy: str | Registrable) -> Strategy:

@@ -131,19 +131,66 @@ def test_an_empty_pool_ends_clearly(tmp_path):
     assert len(label_buttons(at)) == 2
 
 
+def _toggle(at: AppTest, index: int) -> AppTest:
+    return at.button(key=S.label_toggle_key(index)).click().run()
+
+
+def _is_on(at: AppTest, index: int) -> bool:
+    return at.button(key=S.label_toggle_key(index)).proto.type == "primary"
+
+
 def test_multi_label_toggles_and_submit(tmp_path):
     path = _small_project(tmp_path, 3, multi=True, classes=("red", "round", "big"))
     at = _open(path)
     ok(at)
     assert at.button(key=S.LABEL_SUBMIT).proto.shortcut.lower() == "enter"
-    at.toggle(key=S.label_toggle_key(0)).set_value(True)
-    at.toggle(key=S.label_toggle_key(2)).set_value(True)
+    _toggle(at, 0)
+    _toggle(at, 2)
+    assert [_is_on(at, i) for i in range(3)] == [True, False, True]
     at.button(key=S.LABEL_SUBMIT).click().run()
     ok(at)
     assert open_project(path).store.labels()["label"].tolist() == ["red|big"]
-    assert at.toggle(key=S.label_toggle_key(0)).value is False
-    at.button(key=S.LABEL_SUBMIT).click().run()  # no class: "none of these"
-    assert open_project(path).store.labels()["label"].tolist() == ["red|big", ""]
+    assert [_is_on(at, i) for i in range(3)] == [False, False, False]  # the next item starts with none on
+
+
+def test_multi_label_toggle_flips_back_off(tmp_path):
+    path = _small_project(tmp_path, 3, multi=True, classes=("red", "round", "big"))
+    at = _open(path)
+    _toggle(at, 1)
+    _toggle(at, 1)
+    _toggle(at, 0)
+    at.button(key=S.LABEL_SUBMIT).click().run()
+    assert open_project(path).store.labels()["label"].tolist() == ["red"]
+
+
+def test_multi_label_every_toggle_has_a_key_shown_on_it(tmp_path):
+    at = _open(_small_project(tmp_path, 3, multi=True, classes=("red", "n", "s", "big")))
+    ok(at)
+    keys = [at.button(key=S.label_toggle_key(i)).proto.shortcut for i in range(4)]
+    none_key = at.button(key=S.LABEL_NONE).proto.shortcut
+    assert all(keys) and len(set(keys)) == 4
+    assert none_key.upper() == "N"
+    # none clashes with Streamlit's C / R, Skip's S, None-of-these's N or Enter
+    assert not {k.upper() for k in keys} & {"C", "R", "S", "N", "ENTER"}
+
+
+def test_multi_label_submit_with_nothing_on_is_a_hint_not_an_empty_label(tmp_path):
+    path = _small_project(tmp_path, 3, multi=True, classes=("red", "round", "big"))
+    at = _open(path)
+    at.button(key=S.LABEL_SUBMIT).click().run()
+    ok(at)
+    assert len(open_project(path).store.labels()) == 0
+    assert any("Nothing is toggled on" in i.value for i in at.info)
+
+
+def test_multi_label_none_of_these_records_the_empty_label(tmp_path):
+    path = _small_project(tmp_path, 3, multi=True, classes=("red", "round", "big"))
+    at = _open(path)
+    _toggle(at, 0)  # toggled on, then "None of these": the empty label, on purpose
+    at.button(key=S.LABEL_NONE).click().run()
+    ok(at)
+    assert open_project(path).store.labels()["label"].tolist() == [""]
+    assert not _is_on(at, 0)
 
 
 def test_a_project_without_classes_asks_for_them(tmp_path):

@@ -152,3 +152,44 @@ def test_labels_per_class_chart_waits_for_the_first_label(app, project):
     _model_page(app)
     assert not any(c == "No labels yet." for c in captions(app))
     assert _charts(app) == 1
+
+
+def test_each_strategy_is_listed_once_with_what_it_does(app, project):
+    from superintendent_core.acquisition import strategy_description, strategy_names
+    from superintendent_core.strategies import DEFAULT_STRATEGY
+
+    _model_page(app)
+    options = app.selectbox(key=S.MODEL_STRATEGY).options
+    names = [o.split(":")[0] for o in options]
+    assert names[0] == f"default ({DEFAULT_STRATEGY})"
+    assert DEFAULT_STRATEGY not in names  # the default is not listed a second time under its own name
+    assert sorted(names[1:]) == sorted(n for n in strategy_names() if n != DEFAULT_STRATEGY)
+    assert len(options) == len(strategy_names())
+    for option in options:  # every entry says what it does, in one line
+        name, _, description = option.partition(": ")
+        assert description and "\n" not in description
+    assert f"margin: {strategy_description('margin')}" in options
+    assert app.selectbox(key=S.MODEL_STRATEGY).value is None  # the stored setting: None, the default
+
+
+def test_the_defaults_own_name_stays_stored_and_shows_as_the_default(app, project):
+    from superintendent_core.strategies import DEFAULT_STRATEGY
+
+    project.store.update_settings(strategy=DEFAULT_STRATEGY)
+    _model_page(app)
+    assert app.selectbox(key=S.MODEL_STRATEGY).value is None
+    app.button(key=S.MODEL_SAVE).click().run()
+    ok(app)
+    assert project.store.settings.strategy == DEFAULT_STRATEGY
+    app.selectbox(key=S.MODEL_STRATEGY).select("margin")
+    app.button(key=S.MODEL_SAVE).click().run()
+    assert project.store.settings.strategy == "margin"
+
+
+def test_a_stored_strategy_this_app_does_not_know_is_kept(app, project):
+    project.store.update_settings(strategy="someone_elses")
+    _model_page(app)
+    assert app.selectbox(key=S.MODEL_STRATEGY).value == "someone_elses"
+    assert any("not registered" in o for o in app.selectbox(key=S.MODEL_STRATEGY).options)
+    app.button(key=S.MODEL_SAVE).click().run()
+    assert project.store.settings.strategy == "someone_elses"

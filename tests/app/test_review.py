@@ -140,3 +140,36 @@ def test_a_broken_restore_upload_is_a_message(app, tmp_path):
 def test_no_labels_yet(app):
     _review(app)
     assert any("No labels yet" in i.value for i in app.info)
+
+
+def _progress_rows(app):
+    from superintendent_core.service import PROGRESS_COLUMNS
+
+    tables = [d.value for d in app.dataframe if list(d.value.columns) == list(PROGRESS_COLUMNS)]
+    assert len(tables) == 1
+    return tables[0].set_index("labeller")
+
+
+def test_team_progress_per_labeller_fresh_after_each_label(app, project):
+    first = project.store.next_item("me")
+    click_class(app, 1)
+    click_class(app, 2)
+    app.button(key=S.LABEL_SKIP).click().run()
+    project.store.relabel(first, "5", "bob")  # bob disagrees with me on my first item
+    _review(app)
+    assert any(s.value == "Team progress" for s in app.subheader)
+    rows = _progress_rows(app)
+    assert list(rows.index) == ["bob", "me"]
+    assert rows.loc["me", "labels_total"] == 2 and rows.loc["me", "labels_today"] == 2
+    assert rows.loc["me", "skips"] == 1 and rows.loc["bob", "skips"] == 0
+    assert rows.loc["me", "median_seconds"] >= 0  # the Label page records the seconds
+    assert rows.loc["me", "overlap_items"] == 1 and rows.loc["me", "disagreement_share"] == 1.0
+    app.switch_page("pages/label.py").run()
+    click_class(app, 3)
+    _review(app)
+    assert _progress_rows(app).loc["me", "labels_total"] == 3  # fresh after the next label
+
+
+def test_no_team_progress_before_anyone_labels_or_skips(app):
+    _review(app)
+    assert not any(s.value == "Team progress" for s in app.subheader)

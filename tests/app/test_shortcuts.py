@@ -44,3 +44,11 @@ def test_shortcuts_leave_the_callers_reserved_keys_free():
 
 def test_the_app_reserves_streamlits_keys_and_skip_by_default():
     assert shortcut_keys(["c", "r", "s"]) == shortcut_keys(["c", "r", "s"], reserved=APP_RESERVED) == ["1", "2", "3"]
+
+
+def test_multi_label_toggles_leave_none_of_these_free():
+    from ui.shortcuts import MULTI_RESERVED_SHORTCUTS, NONE_KEY
+
+    keys = shortcut_keys(["n", "x", "s"], reserved=MULTI_RESERVED_SHORTCUTS)
+    assert NONE_KEY not in keys and len(set(keys)) == 3
+    assert not {"C", "R", "S", NONE_KEY} & set(shortcut_keys(40, reserved=MULTI_RESERVED_SHORTCUTS))

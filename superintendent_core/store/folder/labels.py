@@ -172,6 +172,14 @@ class FolderLabels:
                 done=self._queue.n_done(),
             )
 
+    def skip_counts(self) -> dict[str, int]:
+        with self._lock:
+            self._check_open()
+            led = self._ledger
+            codes, counts = np.unique(led.col("labeller")[led.col("type") == EVENT_SKIP], return_counts=True)
+            names = led.labellers.lookup(codes)
+            return dict(sorted((str(n), int(c)) for n, c in zip(names.tolist(), counts.tolist(), strict=True)))
+
     def revision(self) -> Revision:
         with self._lock:
             return Revision(len(self._queue), len(self._ledger), self._order_revision)

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy.engine import Connection
 
 from .. import _rules
+from ..ledger import EVENT_SKIP
 from ..protocol import Progress, Revision
 from .schema import TALLY_CLASS
 
@@ -55,6 +56,12 @@ class SQLProgress:
             leased=leased,
             done=done,
         )
+
+    def skip_counts(self) -> dict[str, int]:
+        rows = self._fetch(
+            "SELECT labeller, COUNT(*) FROM si_events WHERE kind = :k GROUP BY labeller", {"k": EVENT_SKIP}
+        )
+        return dict(sorted((str(who), int(n)) for who, n in rows))
 
     def revision(self) -> Revision:
         row = self._fetch(

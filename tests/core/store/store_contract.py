@@ -336,6 +336,25 @@ def test_set_order_refuses_bad_orders(store_factory):
         assert store.next_item("ann") == 0
 
 
+def test_skip_counts_per_labeller_survive_labels_undo_and_reopening(store_factory):
+    store = new_store(store_factory, 4)
+    assert store.skip_counts() == {}
+    store.skip(0, "bob")
+    store.skip(1, "ann")
+    store.skip(0, "ann")
+    store.submit(0, "cat", "ann")  # a label after a skip does not erase the skip
+    store.undo("ann")
+    assert store.skip_counts() == {"ann": 2, "bob": 1}
+    assert list(store.skip_counts()) == ["ann", "bob"]  # sorted by name
+    store = store_factory.reopen(store)
+    try:
+        assert store.skip_counts() == {"ann": 2, "bob": 1}
+        store.skip(2, "bob")
+        assert store.skip_counts() == {"ann": 2, "bob": 2}
+    finally:
+        store.close()
+
+
 def test_set_order_keeps_leases_and_skips(store_factory):
     with new_store(store_factory, 4) as store:
         assert store.next_item("ann") == 0

@@ -333,3 +333,16 @@ def test_open_store_routes_database_urls_to_the_sql_store(tmp_path):
         assert type(store).__name__ == "SQLStore"
     with open_store(tmp_path / "folder") as store:
         assert type(store).__name__ == "FolderStore"
+
+
+def test_skip_counts_survive_the_snapshot(tmp_path):
+    from superintendent_core.store import ProjectSettings
+
+    with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=CLASSES), compact_every=2) as store:
+        store.add_items(image_batch(5))
+        for i in range(4):
+            store.skip(i, "ann")  # more records than compact_every: folded into the snapshot
+        store.skip(4, "bob")
+        assert store.skip_counts() == {"ann": 4, "bob": 1}
+    with FolderStore(tmp_path / "p", create=False) as store:
+        assert store.skip_counts() == {"ann": 4, "bob": 1}
