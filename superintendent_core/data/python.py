@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..store.errors import InvalidInput
 from ..store.protocol import ItemBatch, LabelStore
+from .tables import check_frame
 
 __all__ = ["add_features", "batch_from_python"]
 
@@ -52,6 +53,7 @@ def batch_from_python(
         Value drawn as white; default the array's maximum (at least 1).
     """
     if isinstance(features, pd.DataFrame):
+        check_frame(features)
         n = len(features)
         if names is None:
             names = ([str(i) for i in features.index] if features.index.is_unique and
