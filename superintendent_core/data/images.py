@@ -426,6 +426,8 @@ def open_zip(source: str | os.PathLike | bytes | IO[bytes]) -> zipfile.ZipFile:
             raise InvalidInput(f"{p} does not exist or is not a file.")
         if p.stat().st_size == 0:
             raise InvalidInput(f"{p.name} is empty (0 bytes).")
+    elif not (hasattr(source, "read") and hasattr(source, "seek")):
+        raise InvalidInput(f"The zip must be a path, bytes or a file object, not {type(source).__name__}.")
     else:
         pos = source.tell()
         source.seek(0, io.SEEK_END)

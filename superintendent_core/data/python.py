@@ -65,6 +65,10 @@ def batch_from_python(
         n = len(features)
         return ItemBatch(names=tuple(names or [str(start + i) for i in range(n)]), kind="text",
                          features=list(features), labels=labels, labeller=labeller)
+    if isinstance(features, dict | set | str | bytes) or features is None:
+        raise InvalidInput(
+            f"features must be an array, a DataFrame or a list of texts, not {type(features).__name__}."
+        )
     try:
         arr = np.asarray(features)
     except (ValueError, TypeError):

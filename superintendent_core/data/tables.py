@@ -38,6 +38,8 @@ def _read_bytes(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[bytes, s
         if not p.is_file():
             raise InvalidInput(f"{p} does not exist or is not a file.")
         return p.read_bytes(), p.name
+    if not hasattr(source, "read"):
+        raise InvalidInput(f"The table must be a path, bytes or a file object, not {type(source).__name__}.")
     data = source.read()
     return data, getattr(source, "name", "upload")
 
@@ -206,6 +208,8 @@ def table_batch(
     """
     if kind not in ("text", "table"):
         raise InvalidInput(f"kind must be 'text' or 'table', got {kind!r}.")
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidInput(f"The table must be a pandas DataFrame, not {type(df).__name__}.")
     if len(df) == 0:
         raise InvalidInput("The table has no rows.")
     df = df.rename(columns=str)

@@ -114,3 +114,15 @@ def test_a_chosen_name_column_names_the_items(table_store, tmp_path):
     table_store.relabel(int(ids[1]), "b", "ann")
     assert table_store.item(int(ids[0])).name == "A-1"
     assert table_store.labels()["name"].tolist() == ["B-2"]
+
+
+@pytest.mark.parametrize("call", [
+    lambda: __import__("superintendent_core.data", fromlist=["x"]).read_table(42),
+    lambda: __import__("superintendent_core.data", fromlist=["x"]).images_from_zip(42),
+    lambda: import_project_zip(42, "unused"),
+    lambda: table_batch([1, 2], display_columns="a"),
+    lambda: batch_from_python({"a": 1}),
+], ids=["read_table", "images_from_zip", "import_project_zip", "table_batch", "batch_from_python"])
+def test_a_wrong_kind_of_argument_is_a_sentence_naming_it(call):
+    with pytest.raises(InvalidInput, match=r"must be .* not (int|list|dict)\."):
+        call()
