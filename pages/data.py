@@ -5,9 +5,9 @@ import os
 import streamlit as st
 
 from superintendent_core.data.demo import digits_batch
-from superintendent_core.data.images import images_from_folder, images_from_zip
+from superintendent_core.data.images import ImportResult, images_from_folder, images_from_zip
 from superintendent_core.data.label_import import import_label_table
-from superintendent_core.data.tables import read_table, table_batch
+from superintendent_core.data.tables import read_table, suggest_columns, table_batch
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
 from superintendent_core.labels import classes_in
@@ -61,54 +61,62 @@ def _progress_callback(bar):
     return report
 
 
-def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | None, list[str]]:
-    """Draw the widgets of a source and return its batch once there is enough input (else None)."""
-    if source == "demo":
-        return digits_batch(), []
-    if source == "zip":
-        upload = st.file_uploader("Zip of images", type=["zip"], key=f"{prefix}{S.DATA_ZIP}")
-        from_folders = st.checkbox(
-            "Use each image's folder name as its label", key=f"{prefix}_zip_labels", help="cat/001.jpg → cat"
-        )
-        if upload is None:
-            return None, []
-        bar = st.progress(0.0, text="Reading the zip…")
-        result = images_from_zip(
-            upload.getvalue(), labels_from_folders=from_folders, progress=_progress_callback(bar)
-        )
+#: Most skipped files listed by name on the page (the rest are counted).
+SHOWN_SKIPPED = 50
+
+
+def _refuse_bad_checkbox(prefix: str) -> str:
+    refuse = st.checkbox(
+        "Refuse the whole import if an image cannot be read", key=f"{prefix}{S.DATA_REFUSE_BAD}",
+        help="Unchecked: the readable images are imported and the others are listed by name and reason.",
+    )
+    return "refuse" if refuse else "skip"
+
+
+def _read_images(what: str, read, *args, **kwargs) -> ImportResult:
+    """Run an image importer under a progress bar that closes whatever happens, then list skipped files."""
+    bar = st.progress(0.0, text=f"Reading the {what}…")
+    try:
+        result = read(*args, progress=_progress_callback(bar), **kwargs)
+    finally:
         bar.empty()
-        return result.batch, result.notes
-    if source == "folder":
-        # The Data page is admin-only in team mode; in every mode only the configured folder may be read.
-        root = import_root()
-        if root is None:
-            st.info(IMPORT_OFF)
-            return None, []
-        folder = st.text_input(f"Folder of images inside {root}", key=f"{prefix}{S.DATA_FOLDER}")
-        from_folders = st.checkbox("Use each image's folder name as its label", key=f"{prefix}_folder_labels")
-        if not folder:
-            return None, []
-        folder = import_folder_location(folder, import_root=root)
-        bar = st.progress(0.0, text="Reading the folder…")
-        result = images_from_folder(folder, labels_from_folders=from_folders, progress=_progress_callback(bar))
-        bar.empty()
-        return result.batch, result.notes
-    upload = st.file_uploader("CSV or parquet file", type=["csv", "tsv", "txt", "parquet"], key=f"{prefix}{S.DATA_TABLE}")
-    if upload is None:
-        return None, []
+    if result.skipped:
+        lines = [f"- {text_label(name)}: {text_label(reason)}" for name, reason in result.skipped[:SHOWN_SKIPPED]]
+        more = len(result.skipped) - SHOWN_SKIPPED
+        if more > 0:
+            lines.append(f"- … and {more:,} more")
+        st.warning(
+            f"{len(result.skipped):,} image(s) cannot be read and will not be imported "
+            f"({len(result.batch):,} will be):\n" + "\n".join(lines)
+        )
+    return result
+
+
+def _table_form(upload, prefix: str, labeller: str) -> tuple[ItemBatch | None, list[str]]:
     df, notes = read_table(upload.getvalue())
     st.caption(f"{len(df):,} rows · preview:")
     st.dataframe(df.head(5), hide_index=True)
     columns = list(df.columns)
-    kind = st.radio("Each row is", ["text", "table"], horizontal=True, key=f"{prefix}_table_kind",
+    suggestion = suggest_columns(df)  # the engine's defaults: longest text column, id column, text or table
+    S.propose(st.session_state, f"{prefix}{S.DATA_TABLE_KIND}", suggestion.kind)
+    kind = st.radio("Each row is", ["text", "table"], horizontal=True, key=f"{prefix}{S.DATA_TABLE_KIND}",
                     format_func=lambda k: "a text to read" if k == "text" else "a table row")
+    S.propose(st.session_state, f"{prefix}{S.DATA_DISPLAY_COLS}",
+              suggestion.display[:1] if kind == "text" else suggestion.display)
     display = st.multiselect(
-        "Column(s) to show", columns, default=columns[:1], key=f"{prefix}{S.DATA_DISPLAY_COLS}",
+        "Column(s) to show", columns, key=f"{prefix}{S.DATA_DISPLAY_COLS}",
         max_selections=1 if kind == "text" else None,
     )
     features = st.multiselect(
         "Feature columns for the model (empty: the text itself / every numeric column)",
         columns, key=f"{prefix}{S.DATA_FEATURE_COLS}",
+    )
+    S.propose(st.session_state, f"{prefix}{S.DATA_NAME_COL}", suggestion.name)
+    name_column = st.selectbox(
+        "Column of item names or ids (optional; shown with each item and in exports)",
+        [None, *suggestion.name_candidates], key=f"{prefix}{S.DATA_NAME_COL}",
+        format_func=lambda c: "— none: number the rows —" if c is None else text_label(c),
+        help="Only columns with a unique value in every row are listed.",
     )
     label_column = st.selectbox(
         "Column of existing labels (optional)", [None, *columns], key=f"{prefix}{S.DATA_LABEL_COL}",
@@ -119,9 +127,45 @@ def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | No
         return None, notes
     batch = table_batch(
         df, kind=kind, display_columns=display, feature_columns=features or None,
-        label_column=label_column, labeller=labeller,
+        label_column=label_column, name_column=name_column, labeller=labeller,
     )
     return batch, notes
+
+
+def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | None, list[str]]:
+    """Draw the widgets of a source and return its batch once there is enough input (else None)."""
+    if source == "demo":
+        return digits_batch(), []
+    if source == "zip":
+        upload = st.file_uploader("Zip of images", type=["zip"], key=f"{prefix}{S.DATA_ZIP}")
+        from_folders = st.checkbox(
+            "Use each image's folder name as its label", key=f"{prefix}{S.DATA_ZIP_LABELS}", help="cat/001.jpg → cat"
+        )
+        on_error = _refuse_bad_checkbox(prefix)
+        if upload is None:
+            return None, []
+        result = _read_images("zip", images_from_zip, upload.getvalue(), labels_from_folders=from_folders,
+                              on_error=on_error)
+        return result.batch, result.notes
+    if source == "folder":
+        # The Data page is admin-only in team mode; in every mode only the configured folder may be read.
+        root = import_root()
+        if root is None:
+            st.info(IMPORT_OFF)
+            return None, []
+        folder = st.text_input(f"Folder of images inside {root}", key=f"{prefix}{S.DATA_FOLDER}")
+        from_folders = st.checkbox("Use each image's folder name as its label", key=f"{prefix}{S.DATA_FOLDER_LABELS}")
+        on_error = _refuse_bad_checkbox(prefix)
+        if not folder:
+            return None, []
+        folder = import_folder_location(folder, import_root=root)
+        result = _read_images("folder", images_from_folder, folder, labels_from_folders=from_folders,
+                              on_error=on_error)
+        return result.batch, result.notes
+    upload = st.file_uploader("CSV or parquet file", type=["csv", "tsv", "txt", "parquet"], key=f"{prefix}{S.DATA_TABLE}")
+    if upload is None:
+        return None, []
+    return _table_form(upload, prefix, labeller)
 
 
 def current_section(labeller: str) -> None:

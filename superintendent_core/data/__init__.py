@@ -11,7 +11,7 @@ from .images import (
 )
 from .label_import import import_label_table
 from .python import add_features, batch_from_python
-from .tables import read_table, table_batch, table_import
+from .tables import read_table, suggest_columns, table_batch, table_import
 
 __all__ = [
     "DIGIT_CLASSES",
@@ -30,6 +30,7 @@ __all__ = [
     "labels_parquet",
     "load_digits_demo",
     "read_table",
+    "suggest_columns",
     "table_batch",
     "table_import",
     "thumbnail_features",

@@ -162,6 +162,12 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
                 return export_project_zip(copy, dest)
             finally:
                 copy.close()
+    if isinstance(dest, str | os.PathLike):
+        path = Path(dest)
+        if path.is_dir():
+            raise InvalidInput(f"{path} is a folder; give the path of the .zip file to write.")
+        if not path.parent.is_dir():
+            raise InvalidInput(f"{path} cannot be written: the folder {path.parent} does not exist.")
     buffer = io.BytesIO() if dest is None else None
     target: Any = buffer if dest is None else dest
     files: dict[str, dict[str, Any]] = {}
@@ -267,14 +273,24 @@ def import_project_zip(
         ``dest``.
     """
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise InvalidInput(f"{dest} is a file, not a folder; choose a new folder for the imported project.")
+    for parent in dest.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InvalidInput(f"{dest} cannot be created: {parent} is a file, not a folder.")
+            break
     if dest.exists() and any(dest.iterdir()) and not replace:
         raise InvalidInput(f"{dest} already holds files; choose a new folder, or replace the project.")
     with open_zip(source) as zf:
         manifest = _check_manifest(zf, max_bytes)
         budget = ZipBudget(max_bytes)
-        dest.parent.mkdir(parents=True, exist_ok=True)
         staging = dest.with_name(f".{dest.name}.importing-{os.getpid()}-{time.time_ns()}")
-        staging.mkdir()
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            staging.mkdir()
+        except OSError as exc:
+            raise InvalidInput(f"{dest} cannot be created ({exc.strerror or type(exc).__name__}).") from None
         try:
             for name, meta in manifest["files"].items():
                 # ``name`` matched _SAFE_NAME: a plain file name, so this stays inside ``staging``.

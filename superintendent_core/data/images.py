@@ -1,11 +1,15 @@
 """Importing images from a folder or an uploaded zip.
 
-Every file is read and checked before anything is returned (all-or-nothing):
-a corrupt or truncated image, or one above the pixel limit (:data:`MAX_PIXELS`,
-checked from the header before any pixel is decoded), refuses the whole import
-with a message naming the files, unless ``on_error="skip"``. Files that are not
-images by their extension (a README, ``__MACOSX/`` resource forks,
-``.DS_Store``) are skipped with a note.
+Every file is read and checked before anything is returned. A corrupt or
+truncated image, or one above the pixel limit (:data:`MAX_PIXELS`, checked from
+the header before any pixel is decoded), is either skipped — the good images are
+imported and :attr:`ImportResult.skipped` lists each skipped file by name and
+reason — with ``on_error="skip"`` (what the app does, showing the list), or
+refuses the whole import with a message naming the files with
+``on_error="refuse"`` (the API's default, so a script never loses images
+silently). Files that are not images by their extension (a README, ``__MACOSX/``
+resource forks, ``.DS_Store``) are skipped with a note. Messages name files,
+never Python objects.
 
 Zips are read in memory — nothing is ever extracted to disk — one entry at a
 time: each entry is read and decoded before the next is read. Zips with
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import zipfile
 from collections.abc import Callable, Iterable
@@ -78,10 +83,14 @@ class ImportResult:
     batch : ItemBatch
     notes : list of str
         Readable notes (skipped files, guessed encodings …) to show after import.
+    skipped : list of (str, str)
+        Each image file that was left out, as ``(file name, reason)``
+        (``on_error="skip"``); empty when every image was imported.
     """
 
     batch: ItemBatch
     notes: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def thumbnail_features(image: Image.Image, size: int = 16) -> np.ndarray:
@@ -142,9 +151,18 @@ def _read_image(name: str, raw: bytes, featurize: Featurize, max_pixels: int) ->
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(name, max_pixels) from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidInput(f"{name} is not a readable image (corrupt or truncated: {exc}).") from None
+    except UnidentifiedImageError:
+        raise InvalidInput(f"{name} is not a readable image (not an image format Pillow knows, or damaged).") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInput(f"{name} is not a readable image (corrupt or truncated: {_reason(exc)}).") from None
     return display, feats
+
+
+def _reason(exc: BaseException) -> str:
+    """The library's reason, without any Python object repr (``<_io.BytesIO object at …>``) in it."""
+    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip(" :")
+    return text or type(exc).__name__
+
 
 
 def images_from_files(
@@ -152,7 +170,7 @@ def images_from_files(
     *,
     featurize: Featurize = thumbnail_features,
     labels_from_folders: bool = False,
-    on_error: str = "raise",
+    on_error: str = "refuse",
     max_pixels: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
@@ -168,22 +186,28 @@ def images_from_files(
         The model's features of one image; every image must give the same length.
     labels_from_folders : bool, default=False
         Use each file's top folder as its existing label (``cat/001.jpg`` -> ``"cat"``).
-    on_error : {"raise", "skip"}
-        A corrupt image refuses the whole import, or is skipped with a note.
+    on_error : {"refuse", "skip"}, default="refuse"
+        ``"refuse"`` (``"raise"`` is the same): an unreadable image (corrupt,
+        truncated, empty, above the pixel limit) refuses the whole import with
+        ``InvalidInput`` naming the files. ``"skip"``: the readable images are
+        imported and each unreadable one is listed in ``ImportResult.skipped``
+        as ``(name, reason)`` (and summed up in ``notes``); when none is
+        readable the import is refused all the same. The app uses ``"skip"``.
     max_pixels : int, default=MAX_PIXELS
         Largest image accepted (width × height), checked from the header before
         decoding. Pillow's own limit (``PIL.Image.MAX_IMAGE_PIXELS``, about 179
         million pixels refused outright) still applies above it.
     progress : callable (done, total), optional
-        Called after each image.
+        Called after each image (also after one that is skipped).
 
     Returns
     -------
     ImportResult
-        ``batch.features``: float32 ``(n, d)``; ``batch.payloads``: PNG/JPEG bytes.
+        ``batch.features``: float32 ``(n, d)``; ``batch.payloads``: PNG/JPEG bytes;
+        ``skipped``: the images left out, by name and reason.
     """
-    if on_error not in ("raise", "skip"):
-        raise InvalidInput(f"on_error must be 'raise' or 'skip', got {on_error!r}.")
+    if on_error not in ("refuse", "raise", "skip"):
+        raise InvalidInput(f"on_error must be 'skip' or 'refuse', not {on_error!r}.")
     limit = int(max_pixels or MAX_PIXELS)
     files = list(files)
     notes: list[str] = []
@@ -198,13 +222,20 @@ def images_from_files(
             + ("only other files were there." if skipped else "the upload is empty.")
         )
     names, payloads, feats, errors = [], [], [], []
+    unreadable: list[tuple[str, str]] = []
     for k, (name, raw) in enumerate(candidates):
-        if callable(raw):
-            raw = raw()  # a zip entry or a file: read now (limits checked there), dropped after decoding
         try:
+            if callable(raw):
+                raw = raw()  # a zip entry or a file: read now (limits checked there), dropped after decoding
             display, f = _read_image(name, raw, featurize, limit)
         except InvalidInput as exc:
+            if isinstance(exc, ZipRefused):
+                raise  # a hostile zip (bomb, size lie) refuses the whole zip, whatever on_error says
             errors.append(str(exc))
+            unreadable.append((name, _skip_reason(name, str(exc))))
+        except OSError as exc:  # a folder's file vanished or cannot be read
+            errors.append(f"{name} cannot be read ({exc.strerror or type(exc).__name__}).")
+            unreadable.append((name, f"cannot be read ({exc.strerror or type(exc).__name__})"))
         else:
             names.append(name)
             payloads.append(display)
@@ -212,12 +243,14 @@ def images_from_files(
         if progress is not None:
             progress(k + 1, len(candidates))
     if errors:
-        if on_error == "raise" or not names:
+        if on_error != "skip" or not names:
             more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+            hint = "" if names else " None of the images could be read."
             raise InvalidInput(
-                f"{len(errors)} image(s) cannot be read; nothing was imported: " + " ".join(errors[:3]) + more
+                f"{len(errors)} image(s) cannot be read; nothing was imported: " + " ".join(errors[:3]) + more + hint
             )
-        notes.append(f"Skipped {len(errors)} unreadable image(s): " + " ".join(errors[:3]))
+        shown = ", ".join(n for n, _ in unreadable[:5]) + (f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else "")
+        notes.append(f"Skipped {len(unreadable)} unreadable image(s): {shown}.")
     lengths = {len(f) for f in feats}
     if len(lengths) != 1:
         raise InvalidInput("The feature function returned arrays of different lengths for different images.")
@@ -230,7 +263,12 @@ def images_from_files(
         names=tuple(names), kind="image", features=features, payloads=payloads, labels=labels,
         image_shape=(side, side) if side * side == features.shape[1] else None, pixel_max=1.0,
     )
-    return ImportResult(batch, notes)
+    return ImportResult(batch, notes, unreadable)
+
+
+def _skip_reason(name: str, message: str) -> str:
+    """``"bad.png is not a readable image (…)."`` -> ``"is not a readable image (…)"``: the name is shown beside it."""
+    return message.removeprefix(name).strip().rstrip(".") or message
 
 
 def images_from_folder(path: str | os.PathLike, **kwargs: Any) -> ImportResult:
@@ -269,13 +307,17 @@ def _check_member(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
+class ZipRefused(InvalidInput):
+    """A hostile zip (a bomb, a size its header lies about): the whole zip is refused, never one entry skipped."""
+
+
 def _mib(n: int) -> str:
     return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
 def _check_ratio(info: zipfile.ZipInfo, size: int, max_ratio: float) -> None:
     if size > RATIO_GRACE_BYTES and size > max_ratio * max(info.compress_size, 1):
-        raise InvalidInput(
+        raise ZipRefused(
             f"The zip is refused: {info.filename!r} expands more than {max_ratio:g}× its compressed size "
             f"(a zip bomb?). Nothing was imported."
         )
@@ -328,7 +370,7 @@ class ZipBudget:
     def take(self, n: int) -> None:
         self.used += n
         if self.used > self.max_bytes:
-            raise InvalidInput(
+            raise ZipRefused(
                 f"The zip is refused: its files expand to more than the {_mib(self.max_bytes)} allowed "
                 "for one zip (a zip bomb?). Nothing was imported."
             )
@@ -358,7 +400,7 @@ def read_zip_member(
             while chunk := fh.read(_CHUNK):
                 size += len(chunk)
                 if size > max_entry_bytes:
-                    raise InvalidInput(
+                    raise ZipRefused(
                         f"The zip is refused: {info.filename!r} expands to more than the {_mib(max_entry_bytes)} "
                         "allowed per file. Nothing was imported."
                     )
@@ -366,9 +408,9 @@ def read_zip_member(
                 budget.take(len(chunk))
                 (sink or out).write(chunk)
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
-        raise InvalidInput(f"{info.filename} is damaged inside the zip ({exc}); the zip is refused.") from None
+        raise InvalidInput(f"{info.filename} is damaged inside the zip ({_reason(exc)}).") from None
     if size != info.file_size:
-        raise InvalidInput(f"{info.filename} does not have the size the zip says; the zip is refused.")
+        raise ZipRefused(f"{info.filename} does not have the size the zip says; the zip is refused.")
     return out.getvalue()
 
 
@@ -384,6 +426,8 @@ def open_zip(source: str | os.PathLike | bytes | IO[bytes]) -> zipfile.ZipFile:
             raise InvalidInput(f"{p} does not exist or is not a file.")
         if p.stat().st_size == 0:
             raise InvalidInput(f"{p.name} is empty (0 bytes).")
+    elif not (hasattr(source, "read") and hasattr(source, "seek")):
+        raise InvalidInput(f"The zip must be a path, bytes or a file object, not {type(source).__name__}.")
     else:
         pos = source.tell()
         source.seek(0, io.SEEK_END)

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..store.errors import InvalidInput
 from ..store.protocol import ItemBatch, LabelStore
+from .tables import check_frame
 
 __all__ = ["add_features", "batch_from_python"]
 
@@ -52,6 +53,7 @@ def batch_from_python(
         Value drawn as white; default the array's maximum (at least 1).
     """
     if isinstance(features, pd.DataFrame):
+        check_frame(features)
         n = len(features)
         if names is None:
             names = ([str(i) for i in features.index] if features.index.is_unique and
@@ -63,6 +65,10 @@ def batch_from_python(
         n = len(features)
         return ItemBatch(names=tuple(names or [str(start + i) for i in range(n)]), kind="text",
                          features=list(features), labels=labels, labeller=labeller)
+    if isinstance(features, dict | set | str | bytes) or features is None:
+        raise InvalidInput(
+            f"features must be an array, a DataFrame or a list of texts, not {type(features).__name__}."
+        )
     try:
         arr = np.asarray(features)
     except (ValueError, TypeError):

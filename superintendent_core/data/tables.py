@@ -14,6 +14,7 @@ import csv
 import io
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,7 +25,7 @@ from ..store.errors import InvalidInput
 from ..store.protocol import ItemBatch
 from .images import ImportResult
 
-__all__ = ["read_table", "table_batch", "table_import"]
+__all__ = ["check_frame", "read_table", "suggest_columns", "table_batch", "table_import"]
 
 _PARQUET_MAGIC = b"PAR1"
 
@@ -37,6 +38,8 @@ def _read_bytes(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[bytes, s
         if not p.is_file():
             raise InvalidInput(f"{p} does not exist or is not a file.")
         return p.read_bytes(), p.name
+    if not hasattr(source, "read"):
+        raise InvalidInput(f"The table must be a path, bytes or a file object, not {type(source).__name__}.")
     data = source.read()
     return data, getattr(source, "name", "upload")
 
@@ -131,6 +134,40 @@ def read_table(
     return df, notes
 
 
+_MIXED = ("mixed", "mixed-integer")
+
+
+def check_frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
+    """Refuse, with ``InvalidInput`` naming the column, what a project cannot store.
+
+    Duplicate column names, and columns that mix numbers and text (pandas'
+    ``object`` columns: pyarrow would raise ``ArrowInvalid`` on saving).
+    """
+    names = [str(c) for c in df.columns]
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise InvalidInput(f"The column name {dupes[0]!r} is used twice; every column needs its own name.")
+    for col in df.columns if columns is None else columns:
+        series = df[col]
+        if series.dtype != object:
+            continue
+        if pd.api.types.infer_dtype(series, skipna=True) in _MIXED:
+            kinds: dict[str, Any] = {}
+            for pos, v in enumerate(series):
+                if v is None or (isinstance(v, float) and np.isnan(v)):
+                    continue
+                kinds.setdefault("text" if isinstance(v, str) else "number", (pos, v))
+            text_at = kinds.get("text", (None, None))
+            num_at = kinds.get("number", (None, None))
+            example = ""
+            if text_at[0] is not None and num_at[0] is not None:
+                example = f" (row {num_at[0]} is {num_at[1]!r}, row {text_at[0]} is {str(text_at[1])[:40]!r})"
+            raise InvalidInput(
+                f"Column {str(col)!r} mixes numbers and text{example}; make it one type first, e.g. "
+                f"df[{str(col)!r}] = df[{str(col)!r}].astype(str) or pd.to_numeric(df[{str(col)!r}], errors='coerce')."
+            )
+
+
 def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> list[str]:
     cols = [columns] if isinstance(columns, str) else list(columns)
     missing = [c for c in cols if c not in df.columns]
@@ -171,8 +208,12 @@ def table_batch(
     """
     if kind not in ("text", "table"):
         raise InvalidInput(f"kind must be 'text' or 'table', got {kind!r}.")
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidInput(f"The table must be a pandas DataFrame, not {type(df).__name__}.")
     if len(df) == 0:
         raise InvalidInput("The table has no rows.")
+    df = df.rename(columns=str)
+    check_frame(df, columns=[])  # duplicate column names
     display = _require(df, display_columns, "display")
     if kind == "text" and len(display) != 1:
         raise InvalidInput("Text items show one column; choose a single text column.")
@@ -212,6 +253,7 @@ def table_batch(
         return ItemBatch(names=names, kind="text", features=_numeric(feats), payloads=texts, labels=labels,
                          labeller=labeller)
     fcols = _require(df, feature_columns, "feature")
+    check_frame(df[fcols])
     rows = df[display].astype(object).where(df[display].notna(), None).to_dict("records")
     rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in rows]
     return ItemBatch(names=names, kind="table", features=df[fcols].reset_index(drop=True), payloads=rows,
@@ -229,3 +271,80 @@ def table_import(source: Any, *, encoding: str | None = None, **kwargs: Any) -> 
     """:func:`read_table` then :func:`table_batch` in one call (keyword arguments: :func:`table_batch`'s)."""
     df, notes = read_table(source, encoding=encoding)
     return ImportResult(table_batch(df, **kwargs), notes)
+
+
+#: Column names that usually hold an item's id or name (compared lower-case).
+_NAME_HINTS = ("id", "name", "key", "uid", "uuid", "filename", "file", "path", "url", "slug", "code")
+
+
+@dataclass(frozen=True)
+class ColumnSuggestion:
+    """What the import form proposes for a table (see :func:`suggest_columns`).
+
+    Attributes
+    ----------
+    kind : {"text", "table"}
+        ``"text"`` when a column holds text, ``"table"`` when every column is numeric.
+    display : list of str
+        The column(s) to show: the longest text-like column, or (numbers only)
+        every column but the proposed name column, up to 8.
+    name_candidates : list of str
+        Columns that can name the items (unique, no empty cell, short values),
+        likely ones (``id``, ``name``, ``…_id``) first.
+    name : str or None
+        The proposed name column: a candidate whose header says it is an id or a
+        name, else None (rows are numbered).
+    """
+
+    kind: str
+    display: list[str]
+    name_candidates: list[str]
+    name: str | None
+
+
+def _is_text_like(series: pd.Series) -> bool:
+    """Text that is not numbers written as text (``"12"``, ``"3.5"``)."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return False
+    values = series.dropna()
+    if values.empty or not all(isinstance(v, str) for v in values.head(200)):
+        return False
+    as_numbers = pd.to_numeric(values.head(200), errors="coerce")
+    return bool(as_numbers.isna().mean() > 0.5)
+
+
+def _looks_like_name(column: str) -> bool:
+    low = column.strip().lower()
+    return low in _NAME_HINTS or low.endswith(("_id", " id", "-id")) or (low.endswith("id") and len(low) <= 8)
+
+
+def suggest_columns(df: pd.DataFrame) -> ColumnSuggestion:
+    """The import form's defaults for a table: what to show, what may name the items, text or table.
+
+    The shown column is the longest text-like column (by mean length), never
+    simply the first one (often an id); a table of numbers only is imported as
+    table rows.
+    """
+    columns = [str(c) for c in df.columns]
+    frame = df.set_axis(columns, axis=1)
+    texts = [c for c in columns if _is_text_like(frame[c])]
+
+    def mean_length(c: str) -> float:
+        return float(frame[c].dropna().astype(str).str.len().mean() or 0.0)
+
+    candidates = []
+    for c in columns:
+        s = frame[c]
+        if s.isna().any() or not s.is_unique:
+            continue
+        if pd.api.types.is_float_dtype(s) and not (s % 1 == 0).all():
+            continue
+        if pd.api.types.is_bool_dtype(s) or (s.dtype == object and mean_length(c) > 64):
+            continue
+        candidates.append(c)
+    candidates.sort(key=lambda c: not _looks_like_name(c))  # stable: file order among equals
+    name = next((c for c in candidates if _looks_like_name(c)), None)
+    if texts:
+        shown = [c for c in texts if c != name] or texts
+        return ColumnSuggestion("text", [max(shown, key=mean_length)], candidates, name)
+    return ColumnSuggestion("table", [c for c in columns if c != name][:8] or columns[:8], candidates, name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import InvalidInput, LockedError, StoreError, UnknownItem, VersionError
@@ -30,6 +31,10 @@ __all__ = [
 #: Where a project lives when nothing else is said.
 DEFAULT_PROJECT_DIR = "labelling-project"
 ENV_VAR = "SUPERINTENDENT_PROJECT_DIR"
+
+
+#: ``name:`` at the start of a location: a URL scheme (two letters or more, so ``C:\\`` stays a path).
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
 
 
 def is_database_url(text: object) -> bool:
@@ -67,8 +72,10 @@ def open_store(
     ----------
     path_or_url : str or path, optional
         A folder path (the parquet folder backend) or a database URL
-        (``sqlite:...`` / ``postgresql...``; the SQL backend). Defaults to
-        :func:`default_project_path`.
+        (``sqlite:///…`` / ``postgresql://…``; the SQL backend). Defaults to
+        :func:`default_project_path`. Any other URL scheme (``mysql://``,
+        ``file:``, ``https:`` …) is refused with ``InvalidInput``; a folder
+        whose name really starts with ``word:`` is given as ``./word:…``.
     settings : ProjectSettings, optional
         Settings for a new project (ignored when the project exists).
     create : bool, default=True
@@ -76,6 +83,13 @@ def open_store(
     """
     target = default_project_path() if path_or_url is None else path_or_url
     text = os.fspath(target)
+    scheme = _SCHEME.match(text)
+    if scheme and not is_database_url(text):
+        raise InvalidInput(
+            f"{re.sub(r'//[^/@]*@', '//…@', text)} is a {scheme.group(1)}: "
+            "location, which is not supported: a project is a folder path, a sqlite:///… URL or a "
+            "postgresql://… URL (for a folder whose name starts like that, write ./ before it)."
+        )
     if is_database_url(text):
         from .sql import SQLStore  # imports SQLAlchemy only when a database is used
 

@@ -257,3 +257,92 @@ def test_adding_items_that_do_not_fit_the_pool_is_a_message(app, project):
     assert app.exception == []
     assert errors(app)  # 16x16 thumbnails do not match the digits' 64 features
     assert len(project.store) == 1797 and len(project.store.labels()) == 1
+
+
+# --- issue 14: bad images skipped and listed, progress closed, table defaults from the engine ---
+
+
+def _zip_with_bad_images() -> bytes:
+    buf = io.BytesIO()
+    big = _png((0, 255, 0))
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(3):
+            zf.writestr(f"good/{i}.png", _png((255, 0, 0)))
+        zf.writestr("bad/garbage.png", b"this is not a picture")
+        zf.writestr("bad/truncated.png", big[: len(big) // 2])
+    return buf.getvalue()
+
+
+def _progress_bars(app) -> list:
+    return list(app.get("progress"))
+
+
+def test_a_zip_with_bad_images_imports_the_good_ones_and_lists_the_bad(app, tmp_path):
+    path = _new_project(app, tmp_path, "some-bad", "zip")
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("some-bad.zip", _zip_with_bad_images(), "application/zip").run()
+    ok(app)
+    warning = " ".join(w.value for w in app.warning)
+    assert "2 image(s) cannot be read" in warning and "3 will be" in warning
+    assert "bad/garbage.png" in warning and "bad/truncated.png" in warning
+    assert "BytesIO" not in warning and " at 0x" not in warning
+    assert _progress_bars(app) == []
+    app.text_input(key=S.DATA_CLASSES).input("warm, cold").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert sorted(open_project(path).store.names(range(3))) == ["good/0.png", "good/1.png", "good/2.png"]
+
+
+def test_refusing_bad_images_is_a_message_naming_them_and_the_bar_closes(app, tmp_path):
+    path = _new_project(app, tmp_path, "refuse-bad", "zip")
+    app.checkbox(key="new" + S.DATA_REFUSE_BAD).check().run()
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("refuse.zip", _zip_with_bad_images(), "application/zip").run()
+    assert app.exception == []
+    message = " ".join(errors(app))
+    assert "nothing was imported" in message and "bad/garbage.png" in message and "BytesIO" not in message
+    assert _progress_bars(app) == []  # the bar closed on the error
+    assert app.button(key=S.DATA_CREATE).proto.disabled
+    assert not os.path.exists(path)
+
+
+def test_csv_defaults_show_the_longest_text_and_name_items_by_their_id(app, tmp_path):
+    csv = pd.DataFrame({
+        "id": ["r-17", "r-18", "r-19"],
+        "review": ["a long and careful review", "short but not tiny", "another thoughtful review"],
+        "stars": [1, 5, 3],
+    }).to_csv(index=False).encode()
+    path = _new_project(app, tmp_path, "named", "table")
+    app.file_uploader(key="new" + S.DATA_TABLE).upload("named.csv", csv, "text/csv").run()
+    ok(app)
+    assert app.radio(key="new" + S.DATA_TABLE_KIND).value == "text"
+    assert app.multiselect(key="new" + S.DATA_DISPLAY_COLS).value == ["review"]
+    assert app.selectbox(key="new" + S.DATA_NAME_COL).value == "id"
+    app.text_input(key=S.DATA_CLASSES).input("pos, neg").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    store = open_project(path).store
+    assert store.names(range(3)) == ["r-17", "r-18", "r-19"]
+
+
+def test_a_csv_of_numbers_only_defaults_to_table_rows(app, tmp_path):
+    csv = b"x,y,z\n0.1,1,5\n0.2,2,6\n0.3,3,7\n"
+    path = _new_project(app, tmp_path, "numbers", "table")
+    app.file_uploader(key="new" + S.DATA_TABLE).upload("numbers.csv", csv, "text/csv").run()
+    ok(app)
+    assert app.radio(key="new" + S.DATA_TABLE_KIND).value == "table"
+    assert app.multiselect(key="new" + S.DATA_DISPLAY_COLS).value == ["x", "y", "z"]
+    app.text_input(key=S.DATA_CLASSES).input("a, b").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert open_project(path).store.settings.kind == "table"
+
+
+def test_the_progress_bar_closes_when_the_import_fails(app, tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.png", b"not a picture")
+        zf.writestr("b.png", b"nor this")
+    _new_project(app, tmp_path, "all-bad", "zip")
+    app.file_uploader(key="new" + S.DATA_ZIP).upload("all-bad.zip", buf.getvalue(), "application/zip").run()
+    assert app.exception == []
+    assert any("None of the images could be read" in e or "nothing was imported" in e for e in errors(app))
+    assert _progress_bars(app) == []
