@@ -29,10 +29,10 @@ from ui.project import (
     create_project,
     current_project,
     database_location,
-    is_project,
+    known_project_folders,
     new_folder,
+    new_projects_folder,
     open_project,
-    projects_parent,
     set_current_path,
 )
 from ui.widgets import current_labeller, go, say, text_label
@@ -246,11 +246,10 @@ def create_section(labeller: str) -> None:
     st.subheader("Create a project")
     S.propose(st.session_state, S.DATA_NAME, "my-project")
     name = st.text_input("Project name", key=S.DATA_NAME)
-    parent = projects_parent()
     slug = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.strip()) or "project"
     database = configured_database()
     if database is None:
-        S.propose(st.session_state, S.DATA_PATH, str(parent / slug))
+        S.propose(st.session_state, S.DATA_PATH, str(new_projects_folder() / slug))
         path = st.text_input("Project folder", key=S.DATA_PATH)
     else:
         # A database is configured: the project goes there (a local folder would vanish on a hosted restart).
@@ -295,10 +294,9 @@ def create_section(labeller: str) -> None:
 
 def open_section() -> None:
     st.subheader("Open another project")
-    parent = projects_parent()
-    known = sorted(str(p) for p in parent.iterdir() if p.is_dir() and is_project(p)) if parent.is_dir() else []
+    known = known_project_folders()
     if known:
-        st.caption("Projects next to the default one: " + ", ".join(markdown_code(os.path.basename(p)) for p in known))
+        st.caption("Projects next to the default one and in its projects folder: " + ", ".join(markdown_code(os.path.basename(p)) for p in known))
     S.propose(st.session_state, S.DATA_OPEN_PATH, known[0] if known else "")
     path = st.text_input("Project folder", key=S.DATA_OPEN_PATH)
     if st.button("Open", key=S.DATA_OPEN):

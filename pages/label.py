@@ -2,8 +2,9 @@
 
 A click runs only a store call (in the button's callback) and the redraw of the
 fragment: no refit, no pool reload, no re-rank. The model's suggestion comes
-from the latest retrain's snapshot (a binary search), so nothing here imports
-scikit-learn.
+from the newest retrain, in this process or another (``orchestrate``) that saved
+its suggestions in the project (a binary search; the stored ones are read once
+per version), so nothing here imports scikit-learn.
 """
 
 import time
@@ -118,8 +119,8 @@ def _progress(project: Project, labeller: str):
 
 
 def _suggestion(project: Project, item_id: int) -> tuple[str, float] | None:
-    snapshot = project.scheduler.snapshot
-    return snapshot.suggestion(item_id) if snapshot is not None else None
+    # this process's latest retrain, or what another process (orchestrate) saved in the project
+    return project.scheduler.suggestion(item_id)
 
 
 def _class_buttons(project, item_id, classes, labeller, suggested):

@@ -23,8 +23,8 @@ from ui.project import (
     default_path,
     forget_project,
     new_folder,
+    new_projects_folder,
     open_project,
-    projects_parent,
     set_current_path,
 )
 from ui.widgets import current_labeller, go, require_project, say, text_label
@@ -290,8 +290,8 @@ def restore(project: Project) -> None:
     st.caption("Restores into a new folder and opens it (Community Cloud's disk does not survive a restart: "
                "download the project zip, upload it here later).")
     upload = st.file_uploader("Project zip", type=["zip"], key=S.REVIEW_RESTORE)
-    parent = projects_parent()
-    S.propose(st.session_state, S.REVIEW_RESTORE_PATH, str(parent / f"{Path(project.path).name}-restored"))
+    S.propose(st.session_state, S.REVIEW_RESTORE_PATH,
+              str(new_projects_folder() / f"{Path(project.path).name}-restored"))
     target = st.text_input("Into the folder", key=S.REVIEW_RESTORE_PATH)
     if upload is not None and st.button("Restore", key=S.REVIEW_RESTORE_GO):
         try:

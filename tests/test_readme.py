@@ -29,3 +29,15 @@ def test_the_architecture_section_names_every_package_of_the_engine():
     packages = sorted(p.name for p in (ROOT / "superintendent_core").iterdir() if (p / "__init__.py").is_file())
     missing = [name for name in packages if f"`{name}/`" not in section]
     assert missing == [], f"README's Architecture section does not describe: {missing}"
+
+
+def test_run_the_app_states_the_python_versions_and_the_venv_step():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Run the app") : readme.index("## Run the tests")]
+    assert "3.11" in section and "3.13" in section
+    assert "python3 -m venv .venv" in section and APP_COMMAND in section
+
+
+def test_project_folders_are_git_ignored():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "labelling-project/" in ignored and "projects/" in ignored

@@ -51,7 +51,9 @@ __all__ = [
     "forget_project",
     "database_location",
     "is_project",
+    "known_project_folders",
     "new_folder",
+    "new_projects_folder",
     "open_project",
     "projects_parent",
     "set_current_path",
@@ -74,6 +76,29 @@ def projects_parent() -> Path:
     """Where new project folders are proposed: beside the default project folder."""
     default = default_path()
     return Path.cwd() if is_database_url(default) else Path(default).parent
+
+
+#: The folder, inside :func:`projects_parent`, where the app proposes new project folders (git-ignored).
+NEW_PROJECTS_DIR = "projects"
+
+
+def new_projects_folder() -> Path:
+    """Where the app proposes new project folders: ``projects/`` beside the default project.
+
+    Inside :func:`projects_parent`, so the projects folder rules hold unchanged
+    (and folders made beside the default project by earlier versions still open);
+    the repository's ``.gitignore`` lists it, so projects never land in a commit.
+    """
+    return projects_parent() / NEW_PROJECTS_DIR
+
+
+def known_project_folders() -> list[str]:
+    """Project folders beside the default project and in :func:`new_projects_folder`, sorted."""
+    found = []
+    for parent in (projects_parent(), new_projects_folder()):
+        if parent.is_dir():
+            found += [str(p) for p in parent.iterdir() if p.is_dir() and is_project(p)]
+    return sorted(found)
 
 
 def configured_database() -> str | None:

@@ -30,6 +30,7 @@ from .models import DEFAULT_MODEL, MODELS, make_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.protocol import LabelStore
+    from ..store.suggestions import Suggestions
     from .learner import RetrainResult
 
 __all__ = [
@@ -82,6 +83,8 @@ class ModelSnapshot:
         Wall time of the whole retrain (reading data and writing the order included).
     finished : float
         ``time.time()`` when it finished.
+    stored_version : int
+        The store's suggestions version this retrain saved (0: not saved).
     """
 
     version: int
@@ -95,6 +98,7 @@ class ModelSnapshot:
     pool_probability: np.ndarray
     seconds: float
     finished: float = field(default_factory=time.time)
+    stored_version: int = 0
 
     def suggestion(self, item_id: int) -> tuple[str, float] | None:
         """``(label, probability)`` the model suggests for an item of the pool, or None.
@@ -222,21 +226,22 @@ def run_retrain(
         opinions = np.array([join_labels(v) for v in result.cv_predictions], dtype=object)
     else:
         opinions = np.array([join_labels(s.label) for s in learner.suggest(X)], dtype=object)
-    report(0.9, "Saving the new order")
+    report(0.9, "Saving the new order and the suggestions")
     store.set_order(pool_ids[np.asarray(result.order, dtype=np.int64)])
     seconds = time.perf_counter() - start
-    store.record_retrain(
-        {
-            "n_labels": int(len(ids)),
-            "score": result.score,
-            "metric": result.metric,
-            "strategy": result.strategy,
-            "model": model_name,
-            "seconds": float(seconds),
-            "cv_folds": int(result.cv_folds),
-            "by": str(source),
-        }
-    )
+    entry = {
+        "n_labels": int(len(ids)),
+        "score": result.score,
+        "metric": result.metric,
+        "strategy": result.strategy,
+        "model": model_name,
+        "seconds": float(seconds),
+        "cv_folds": int(result.cv_folds),
+        "by": str(source),
+    }
+    # Every process showing the project (app processes, not only this one) shows these.
+    stored_version = store.save_suggestions(pool_ids, pool_labels.tolist(), pool_probability, entry)
+    store.record_retrain(entry)
     sort = np.argsort(ids, kind="stable")
     y_text = np.array([join_labels(v) for v in y], dtype=object)
     report(1.0, "Done")
@@ -251,6 +256,7 @@ def run_retrain(
         pool_labels=pool_labels,
         pool_probability=pool_probability,
         seconds=seconds,
+        stored_version=int(stored_version),
     )
 
 
@@ -260,7 +266,9 @@ def retrain_project(store: LabelStore, *, random_state: Any = None, source: str 
     Reads the settings (model, strategy, shuffle proportion, multi-label), the
     training data and the unlabelled items' features from ``store``; fits and
     cross-validates the model; calls ``store.set_order`` with the new order of
-    the unlabelled ids; appends the retrain to ``store.history()``.
+    the unlabelled ids; saves the model's suggestion for each of them with
+    ``store.save_suggestions`` (so every process showing the project shows
+    them); appends the retrain to ``store.history()``.
 
     Parameters
     ----------
@@ -347,6 +355,7 @@ class RetrainScheduler:
         self._warm_thread: threading.Thread | None = None
         self._warm_checked = False  # warm_up has been called once
         self._warm_active = False  # a warm-up holds self._run
+        self._stored: Suggestions | None = None  # the store's saved suggestions, read once per version
         #: Why the cold start failed (None: it succeeded, was not needed, or has not run).
         self.cold_start_error: str | None = None
 
@@ -361,6 +370,35 @@ class RetrainScheduler:
     def version(self) -> int:
         """How many retrains this scheduler has started."""
         return self._version
+
+    def suggestions(self) -> ModelSnapshot | Suggestions | None:
+        """The newest suggestions for the project: this process's snapshot or the store's saved ones.
+
+        The snapshot when it is at least as new as what the store holds (its
+        ``stored_version``); else the suggestions another process saved (the
+        ``orchestrate`` command, another app process), read from the store once
+        per version. Both have ``suggestion(item_id)``. None when neither exists.
+
+        Costs one version check (``store.suggestions_version()``) when nothing changed.
+        """
+        snapshot = self.snapshot
+        stored = self.store.suggestions_version()
+        if snapshot is not None and snapshot.stored_version >= stored:
+            return snapshot
+        if stored == 0:
+            return snapshot
+        with self._state:
+            cached = self._stored
+        if cached is None or cached.version != stored:
+            cached = self.store.suggestions()
+            with self._state:
+                self._stored = cached
+        return cached if cached is not None else snapshot
+
+    def suggestion(self, item_id: int) -> tuple[str, float] | None:
+        """``(label, probability)`` of the newest suggestions for one item (see :meth:`suggestions`), or None."""
+        current = self.suggestions()
+        return None if current is None else current.suggestion(item_id)
 
     def due(self, labelled: int) -> bool:
         """Whether ``labelled`` labels call for an automatic retrain now."""

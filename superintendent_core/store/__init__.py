@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .errors import InvalidInput, LockedError, StoreError, UnknownItem, VersionError
 from .protocol import Item, ItemBatch, LabelStore, Progress, ProjectSettings, Revision
+from .suggestions import Suggestions
 
 __all__ = [
     "DEFAULT_PROJECT_DIR",
@@ -20,6 +21,7 @@ __all__ = [
     "ProjectSettings",
     "Revision",
     "StoreError",
+    "Suggestions",
     "UnknownItem",
     "VersionError",
     "default_project_path",

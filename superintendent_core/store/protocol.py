@@ -36,6 +36,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from .suggestions import Suggestions
+
 __all__ = [
     "DATA_KINDS",
     "FEATURE_KINDS",
@@ -46,6 +48,7 @@ __all__ = [
     "Progress",
     "ProjectSettings",
     "Revision",
+    "Suggestions",
 ]
 
 DataKind = Literal["image", "text", "table"]
@@ -429,6 +432,49 @@ class LabelStore(Protocol):
 
     def history(self) -> pd.DataFrame:
         """Every retrain: time, n_labels, score, metric, strategy, model, seconds, and extra keys."""
+        ...
+
+    # --- the latest model's suggestions ---------------------------------------------
+    def save_suggestions(
+        self,
+        ids: Sequence[int] | np.ndarray,
+        labels: Sequence[str],
+        probabilities: Sequence[float] | np.ndarray,
+        meta: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Keep a retrain's suggestions (replacing the previous ones) for every process to show.
+
+        Parameters
+        ----------
+        ids : sequence of int, shape (n,)
+            Distinct item ids (usually the unlabelled ones at the retrain).
+        labels : sequence of str, shape (n,)
+            The model's label for each (multi-label joined by ``"|"``).
+        probabilities : sequence of float, shape (n,)
+            The probability of that label, in [0, 1].
+        meta : mapping, optional
+            JSON-able facts: ``model``, ``by`` (who retrained), ``n_labels`` ...;
+            ``time`` is added when missing.
+
+        Returns
+        -------
+        int
+            The new suggestions version (the previous one plus 1).
+
+        Raises
+        ------
+        InvalidInput
+            Lengths that differ, a repeated id, a probability outside [0, 1];
+            nothing is saved. ``UnknownItem`` for an id outside the project.
+        """
+        ...
+
+    def suggestions_version(self) -> int:
+        """The version of the saved suggestions (0: none yet); cheap, for cache keys."""
+        ...
+
+    def suggestions(self) -> Suggestions | None:
+        """The saved suggestions, or None when no retrain saved any (or they are unreadable)."""
         ...
 
     # --- lifetime ---------------------------------------------------------------

@@ -132,6 +132,19 @@ def test_create_the_demo_in_a_new_folder(app, tmp_path):
     assert len(open_project(path).store) == 1797
 
 
+def test_a_new_project_goes_under_projects_beside_the_default_one_by_default(app, project_dir):
+    _data_page(app)
+    app.text_input(key=S.DATA_NAME).input("birds").run()
+    expected = os.path.join(os.path.dirname(project_dir), "projects", "birds")
+    assert app.text_input(key=S.DATA_PATH).value == expected  # a git-ignored folder, not the repository root
+    app.radio(key=S.DATA_SOURCE).set_value("demo").run()
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    assert is_project(expected) and len(open_project(expected).store) == 1797
+    _data_page(app)  # it is listed among the projects that may be opened
+    assert any("birds" in c for c in captions(app))
+
+
 def test_an_existing_project_folder_is_not_overwritten(app, project_dir):
     _data_page(app)
     app.text_input(key=S.DATA_PATH).input(project_dir).run()

@@ -8,6 +8,7 @@ Layout of a project folder::
     labels-000007.parquet   snapshot of every event up to a sequence number
     order-000005.parquet    the serving order set by the last retrain
     history-000009.parquet  retrain history
+    suggestions-000010.parquet  the latest retrain's suggestion per unlabelled item (optional)
     .lock                   held (filelock) while a process has the project open
 
 Labelling one item appends one record to ``labels.log`` and fsyncs it — the

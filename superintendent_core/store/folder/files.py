@@ -26,7 +26,7 @@ FORMAT = "superintendent-project"
 FORMAT_VERSION = 1
 MANIFEST = "project.json"
 LOG = "labels.log"
-OWN_PREFIXES = ("items-", "labels-", "order-", "history-")
+OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
 DISPLAY_GROUP_BYTES = 1 << 20
 
 

@@ -1,4 +1,5 @@
-"""The retrain history of a folder project: one small parquet file, rewritten on each retrain."""
+"""A folder project's retrain outputs: the history (one small parquet file, rewritten on each
+retrain) and the latest suggestions (``suggestions-NNNNNN.parquet``, replaced on each save)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import _rules
+from ..suggestions import Suggestions, check_suggestions, decode_suggestions, encode_suggestions
 from .files import write_atomic
 
 __all__ = ["FolderHistory"]
@@ -46,3 +48,47 @@ class FolderHistory:
         with self._lock:
             return _rules.history_frame(list(self._history))
 
+
+    # ------------------------------------------------------------------ suggestions
+
+    def save_suggestions(self, ids, labels, probabilities, meta=None) -> int:
+        with self._lock:
+            self._check_open()
+            ids, labels, probs, meta_text = check_suggestions(ids, labels, probabilities, meta, self._check_ids)
+            data = encode_suggestions(ids, labels, probs)
+            version = self._suggestions_version + 1
+            old = self._suggestions_file
+            name = self._next_name("suggestions")
+            write_atomic(self.path / name, lambda p: p.write_bytes(data))
+            previous = (self._suggestions_file, self._suggestions_version, self._suggestions_meta)
+            self._suggestions_file, self._suggestions_version, self._suggestions_meta = name, version, meta_text
+            try:
+                self._write_manifest()
+            except BaseException:
+                self._suggestions_file, self._suggestions_version, self._suggestions_meta = previous
+                (self.path / name).unlink(missing_ok=True)
+                raise
+            self._suggestions_cache = None
+            if old:
+                (self.path / old).unlink(missing_ok=True)
+            return version
+
+    def suggestions_version(self) -> int:
+        with self._lock:
+            return self._suggestions_version
+
+    def suggestions(self) -> Suggestions | None:
+        with self._lock:
+            self._check_open()
+            if self._suggestions_file is None:
+                return None
+            cached = self._suggestions_cache
+            if cached is not None and cached.version == self._suggestions_version:
+                return cached
+            try:
+                data = (self.path / self._suggestions_file).read_bytes()
+                cached = decode_suggestions(data, self._suggestions_version, self._suggestions_meta or "{}")
+            except (OSError, ValueError, KeyError, pa.ArrowException):
+                return None  # derived data: the next retrain writes them again
+            self._suggestions_cache = cached
+            return cached

@@ -142,6 +142,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._order_revision = 0
         self._history_file: str | None = None
         self._history: list[dict[str, Any]] = []
+        self._no_suggestions()
         self._write_manifest()
         self._log = EventLog(self.path / LOG, sync=self._sync)
         self._log.read()
@@ -160,6 +161,11 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             "labels": {"file": self._snapshot, "upto": self._snapshot_upto},
             "order": {"file": self._order_file, "revision": self._order_revision},
             "history": self._history_file,
+            "suggestions": None if self._suggestions_file is None else {
+                "file": self._suggestions_file,
+                "version": self._suggestions_version,
+                "meta": self._suggestions_meta,
+            },
         }
 
     def _write_manifest(self, manifest: dict[str, Any] | None = None) -> None:
@@ -193,6 +199,12 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             self._order_file = manifest["order"]["file"]
             self._order_revision = int(manifest["order"]["revision"])
             self._history_file = manifest.get("history")
+            self._no_suggestions()
+            suggestions = manifest.get("suggestions")  # absent in projects of earlier versions
+            if suggestions:
+                self._suggestions_file = str(suggestions["file"])
+                self._suggestions_version = int(suggestions["version"])
+                self._suggestions_meta = str(suggestions.get("meta") or "{}")
         except (KeyError, TypeError, ValueError) as exc:
             raise VersionError(f"The project file {self.path / MANIFEST} is damaged (missing {exc}).") from None
         self._remove_stale_files()
@@ -214,8 +226,15 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._queue = self._new_queue(n)
         self._rebuild_queue()
 
+    def _no_suggestions(self) -> None:
+        self._suggestions_file: str | None = None
+        self._suggestions_version = 0
+        self._suggestions_meta: str | None = None
+        self._suggestions_cache = None
+
     def _remove_stale_files(self) -> None:
-        live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file}
+        live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file,
+                                                   self._suggestions_file}
         for p in self.path.iterdir():
             if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix == ".parquet"
                                           and p.name not in live):
@@ -402,7 +421,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 self._check_open()
                 if self._log is not None and self._log.n_records:
                     self._compact()
-                handles[MANIFEST] = io.BytesIO((self.path / MANIFEST).read_bytes())
+                # Suggestions are derived data, not exported: the copy's manifest names none.
+                manifest = self._manifest() | {"suggestions": None}
+                handles[MANIFEST] = io.BytesIO(json.dumps(manifest, indent=1).encode("utf-8"))
                 names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
                 for name in names:
                     if name:

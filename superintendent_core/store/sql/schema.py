@@ -43,6 +43,10 @@ Tables
     ``(item_id, labeller)`` pairs: the item is served to that labeller last.
 ``si_history``
     One row per retrain (JSON).
+``si_suggestions`` (schema 2)
+    At most one row: the latest retrain's suggestions (parquet bytes of item
+    id, label, probability), their version (+1 per save) and the retrain's
+    facts (JSON). Opening a schema-1 database adds this table.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ __all__ = [
     "PG_FUNCTIONS",
     "PREFIX",
     "SCHEMA_VERSION",
+    "TABLES_ADDED",
     "TABLES",
     "TALLY_CLASS",
     "TALLY_LABELLER",
@@ -63,7 +68,7 @@ __all__ = [
 ]
 
 #: Version of the tables below. Bump it (and add a migration) when they change.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PREFIX = "si_"
 
 #: Rank of an item outside the current order: ``UNRANKED + id`` (after every ordered item, by id).
@@ -211,8 +216,21 @@ history = sa.Table(
     sa.Column("entry", sa.Text, nullable=False),
 )
 
+suggestions = sa.Table(
+    "si_suggestions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("meta", sa.Text, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
 #: Every table, in creation order.
 TABLES = tuple(metadata.sorted_tables)
+
+#: The migration to each schema version: tables it adds (created when an older database opens).
+TABLES_ADDED: dict[int, tuple[str, ...]] = {2: ("si_suggestions",)}
 
 
 # --------------------------------------------------------------------------- PostgreSQL functions

@@ -34,7 +34,15 @@ from .items import SQLItems
 from .labels import SQLLabels
 from .progress import SQLProgress
 from .reading import SQLReading
-from .schema import PG_FUNCTIONS, SCHEMA_VERSION, TABLES, TALLY_CLASS, TALLY_LABELLER, metadata
+from .schema import (
+    PG_FUNCTIONS,
+    SCHEMA_VERSION,
+    TABLES,
+    TABLES_ADDED,
+    TALLY_CLASS,
+    TALLY_LABELLER,
+    metadata,
+)
 from .serving import SQLServing
 from .urls import normalise_url
 
@@ -180,16 +188,32 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                 f"(schema {version}); this version reads schema {SCHEMA_VERSION}. "
                 "Upgrade superintendent_core to open it."
             )
-        if version < SCHEMA_VERSION:  # pragma: no cover - no older schema exists yet
+        if version < 1:
             raise VersionError(
                 f"The database {self._where()} has schema {version}, older than this version's "
                 f"{SCHEMA_VERSION}, and no migration for it exists."
             )
+        if version < SCHEMA_VERSION:
+            missing = self._migrate(conn, version, missing)
         if missing:
             raise VersionError(
                 f"The database {self._where()} has a damaged project "
                 f"(missing table(s) {', '.join(sorted(missing))})."
             )
+
+    def _migrate(self, conn: Connection, version: int, missing: set[str]) -> set[str]:
+        """Bring a database of an earlier schema up to :data:`SCHEMA_VERSION` (in the open transaction).
+
+        Returns the tables still missing afterwards (a damaged database).
+        """
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            for name in TABLES_ADDED.get(target, ()):
+                metadata.tables[name].create(conn, checkfirst=True)
+                missing = missing - {name}
+        conn.exec_driver_sql(
+            self.d.sql("UPDATE si_schema_version SET version = :v WHERE id = 1"), {"v": SCHEMA_VERSION}
+        )
+        return missing
 
     def _create(self, conn: Connection, settings: ProjectSettings) -> None:
         settings = validate_settings(

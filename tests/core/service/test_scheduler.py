@@ -56,6 +56,36 @@ def test_retrain_project_is_reproducible(digits_store):
     np.testing.assert_array_equal(a, b)
 
 
+def test_every_retrain_saves_its_suggestions_in_the_store(digits_store):
+    _label(digits_store, 40)
+    snapshot = run_retrain(digits_store, random_state=0, source="orchestrate")
+    stored = digits_store.suggestions()
+    assert snapshot.stored_version == stored.version == digits_store.suggestions_version() == 1
+    np.testing.assert_array_equal(stored.ids, snapshot.pool_ids)
+    assert stored.labels.tolist() == snapshot.pool_labels.tolist()
+    np.testing.assert_allclose(stored.probabilities, snapshot.pool_probability)
+    assert stored.meta["by"] == "orchestrate" and stored.meta["n_labels"] == 40
+    retrain_project(digits_store, random_state=0)
+    assert digits_store.suggestions_version() == 2 and digits_store.suggestions().meta["by"] == "app"
+
+
+def test_scheduler_shows_the_newest_suggestions_its_own_or_another_processes(digits_store):
+    scheduler = RetrainScheduler(digits_store, random_state=0)
+    assert scheduler.suggestions() is None and scheduler.suggestion(100) is None  # "No model yet"
+    _label(digits_store, 40)
+    own = scheduler.run()
+    pool = own.pool_ids
+    assert scheduler.suggestions() is own and scheduler.suggestion(int(pool[0])) == own.suggestion(int(pool[0]))
+    # another process (orchestrate) saves newer suggestions: they win over this process's snapshot
+    digits_store.save_suggestions(pool, ["7"] * len(pool), np.full(len(pool), 0.25), {"by": "orchestrate"})
+    assert scheduler.suggestion(int(pool[0])) == ("7", 0.25)
+    first = scheduler.suggestions()
+    assert scheduler.suggestions() is first  # read once per version, not on every rerun
+    # this process retrains again: its snapshot is the newest once more
+    again = scheduler.run()
+    assert again.stored_version == 3 and scheduler.suggestions() is again
+
+
 def test_snapshot_suggestions_and_opinions(digits_store):
     _label(digits_store, 40)
     snap = run_retrain(digits_store, random_state=0)

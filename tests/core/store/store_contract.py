@@ -446,6 +446,43 @@ def test_history(store_factory):
         assert store.history()["n_labels"].tolist() == [10, 20]
 
 
+def test_suggestions_round_trip_and_replace(store_factory):
+    with new_store(store_factory, 6) as store:
+        assert store.suggestions_version() == 0 and store.suggestions() is None
+        v1 = store.save_suggestions([4, 1, 2], ["b", "a", ""], [0.9, 0.6, 0.5],
+                                    {"model": "logistic_regression", "by": "orchestrate", "n_labels": 3})
+        assert v1 == 1 and store.suggestions_version() == 1
+        got = store.suggestions()
+        assert got.version == 1 and got.ids.tolist() == [1, 2, 4]  # sorted by id
+        assert got.labels.tolist() == ["a", "", "b"] and got.probabilities.tolist() == [0.6, 0.5, 0.9]
+        assert got.meta["by"] == "orchestrate" and got.meta["n_labels"] == 3 and got.meta["time"] > 0
+        assert got.suggestion(4) == ("b", 0.9) and got.suggestion(0) is None and got.suggestion(99) is None
+        assert store.save_suggestions(np.array([0], dtype=np.int64), ["a"], np.array([1.0])) == 2
+        assert store.suggestions().ids.tolist() == [0]
+        store = store_factory.reopen(store)
+        assert store.suggestions_version() == 2
+        got = store.suggestions()
+        assert (got.version, got.ids.tolist(), got.labels.tolist()) == (2, [0], ["a"])
+        assert store.save_suggestions([], [], []) == 3 and len(store.suggestions()) == 0
+
+
+def test_bad_suggestions_are_refused_and_nothing_saved(store_factory):
+    with new_store(store_factory, 4) as store:
+        store.save_suggestions([0], ["a"], [0.5])
+        for args, match in [
+            (([0, 1], ["a"], [0.5, 0.5]), "one label and one probability"),
+            (([0, 0], ["a", "b"], [0.5, 0.5]), "more than once"),
+            (([0], ["a"], [1.5]), "between 0 and 1"),
+            (([0], ["a"], [float("nan")]), "between 0 and 1"),
+            (([0], [3], [0.5]), "must be text"),
+        ]:
+            with pytest.raises(InvalidInput, match=match):
+                store.save_suggestions(*args)
+        with pytest.raises(UnknownItem):
+            store.save_suggestions([7], ["a"], [0.5])
+        assert store.suggestions_version() == 1 and store.suggestions().ids.tolist() == [0]
+
+
 def test_true_labels(store_factory):
     with new_store(store_factory, 2) as store:
         assert store.true_labels([0, 1]) is None

@@ -110,3 +110,19 @@ def test_legacy_project_opens_unchanged(version, key, tmp_path):
         drop_schemas(opener.schemas)
     # the committed fixture itself is never written to
     assert sorted((p.name, p.stat().st_size) for p in version.rglob("*") if p.is_file()) == fixture_files
+
+
+@pytest.mark.parametrize(("version", "key"), CASES)
+def test_legacy_project_gets_suggestions(version, key, tmp_path):
+    """A project of an earlier version has no suggestions, takes them, and keeps them."""
+    opener = _Opener(version, key, tmp_path)
+    try:
+        with opener.open() as store:
+            assert store.suggestions_version() == 0 and store.suggestions() is None
+            item = int(store.unlabelled_ids()[0])
+            assert store.save_suggestions([item], [store.settings.classes[0]], [0.75], {"by": "test"}) == 1
+        with opener.open() as store:
+            got = store.suggestions()
+            assert (got.version, got.suggestion(item), got.meta["by"]) == (1, (store.settings.classes[0], 0.75), "test")
+    finally:
+        drop_schemas(opener.schemas)
