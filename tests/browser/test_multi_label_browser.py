@@ -33,6 +33,16 @@ def _labels(path) -> list[str]:
         return store.labels().sort_values("time", kind="stable")["label"].tolist()
 
 
+def _idle(page) -> None:
+    """Wait until the rerun a key press started has redrawn every element (none is marked stale).
+
+    A key pressed while a rerun is still drawing the buttons can be lost, for a person too; people do not
+    press the next key within milliseconds of the page changing, the test must wait.
+    """
+    page.wait_for_function("() => document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=TIMEOUT)
+    page.wait_for_timeout(300)
+
+
 def _wait_labels(page, n: int, counts: str) -> None:
     """Wait for ``n`` labels in the progress bar and the per-class counts (the project is locked by the app)."""
     page.get_by_text(f"{n:,} / 4 labelled").first.wait_for(timeout=TIMEOUT)
@@ -69,6 +79,7 @@ def test_enter_after_a_click_submits_keys_toggle_and_none_of_these_needs_its_key
         # Enter with nothing on: a hint, nothing saved.
         page.locator("body").press("Enter")
         page.get_by_text("Nothing is toggled on").first.wait_for(timeout=TIMEOUT)
+        _idle(page)
         assert "2 / 4 labelled" in page.locator('[data-testid="stProgress"]').first.inner_text()
 
         # "None of these" by its key N: the empty label, on purpose.
