@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,7 +18,10 @@ __all__ = [
     "FORMAT_VERSION",
     "LOG",
     "MANIFEST",
+    "MANIFEST_PREV",
     "OWN_PREFIXES",
+    "decode_manifest",
+    "encode_manifest",
     "fsync_dir",
     "repair_hint",
     "utc_times",
@@ -25,6 +31,7 @@ __all__ = [
 FORMAT = "superintendent-project"
 FORMAT_VERSION = 1
 MANIFEST = "project.json"
+MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, a fallback
 LOG = "labels.log"
 OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
 DISPLAY_GROUP_BYTES = 1 << 20
@@ -34,6 +41,33 @@ def repair_hint(path: Path) -> str:
     """How to repair a damaged project (the sentence every refusal ends with)."""
     return (f"Keep a copy of {path} as it is, then restore the project from its last project zip "
             "(Review & export page, or superintendent_core.import_project_zip).")
+
+
+def _checksum(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def encode_manifest(manifest: dict[str, Any]) -> bytes:
+    """The manifest as written: JSON with a checksum of its content (``checksum``)."""
+    return json.dumps(manifest | {"checksum": _checksum(manifest)}, indent=1).encode("utf-8")
+
+
+def decode_manifest(data: bytes) -> dict[str, Any]:
+    """Parse a manifest and check its checksum (absent in manifests of earlier versions).
+
+    A manifest of a newer format is returned unchecked, for the caller to refuse by version.
+
+    Raises ``ValueError`` with a short reason when it is damaged.
+    """
+    manifest = json.loads(data.decode("utf-8"))
+    if not isinstance(manifest, dict):
+        raise ValueError("not a JSON object")
+    version = manifest.get("format_version")
+    newer = isinstance(version, int) and version > FORMAT_VERSION  # refused as newer, not as damaged
+    if "checksum" in manifest and not newer and manifest["checksum"] != _checksum(manifest):
+        raise ValueError("its checksum does not match its content")
+    return manifest
 
 
 def fsync_dir(path: Path) -> None:

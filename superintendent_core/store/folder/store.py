@@ -33,7 +33,18 @@ from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
 from .batches import ItemsFile
-from .files import FORMAT, FORMAT_VERSION, LOG, MANIFEST, OWN_PREFIXES, repair_hint, write_atomic
+from .files import (
+    FORMAT,
+    FORMAT_VERSION,
+    LOG,
+    MANIFEST,
+    MANIFEST_PREV,
+    OWN_PREFIXES,
+    decode_manifest,
+    encode_manifest,
+    repair_hint,
+    write_atomic,
+)
 from .history import FolderHistory
 from .items import FolderItems
 from .labels import FolderLabels
@@ -84,6 +95,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self.compact_every = int(compact_every)
         self._closed = True
         self._log: EventLog | None = None
+        self._manifest_bytes: bytes | None = None  # the manifest on disk, kept as the next fallback
+        self._manifest_damage: list[str] = []
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} is a file, not a project folder; choose a folder.")
         if not (self.path / MANIFEST).exists():
@@ -169,18 +182,71 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         }
 
     def _write_manifest(self, manifest: dict[str, Any] | None = None) -> None:
-        data = json.dumps(manifest or self._manifest(), indent=1).encode("utf-8")
+        """Write the manifest; the one it replaces is kept first as ``project.json.prev`` (a fallback)."""
+        data = encode_manifest(manifest or self._manifest())
+        prev = self._manifest_bytes
+        if prev is not None and prev != data:
+            write_atomic(self.path / MANIFEST_PREV, lambda p: p.write_bytes(prev))
         write_atomic(self.path / MANIFEST, lambda p: p.write_bytes(data))
+        self._manifest_bytes = data
+
+    def _read_manifest(self) -> tuple[dict[str, Any], str | None]:
+        """The manifest, or its previous generation when it is damaged: (manifest, why the fallback or None)."""
+        main, prev = self.path / MANIFEST, self.path / MANIFEST_PREV
+        try:
+            data = main.read_bytes()
+            manifest = decode_manifest(data)
+        except (OSError, ValueError) as exc:
+            reason = str(exc)
+        else:
+            self._manifest_bytes = data
+            return manifest, None
+        try:
+            data = prev.read_bytes()
+            manifest = decode_manifest(data)
+        except FileNotFoundError:
+            raise VersionError(f"The project file {main} is damaged ({reason}) and there is no previous "
+                               f"version of it to fall back on. {repair_hint(self.path)}") from None
+        except (OSError, ValueError) as exc:
+            raise VersionError(f"The project file {main} is damaged ({reason}), and so is its previous version "
+                               f"{prev.name} ({exc}). {repair_hint(self.path)}") from None
+        # Every close compacts, so the previous manifest usually names the snapshot before the
+        # newest one; the newest (written whole before the manifest naming it) stands in.
+        newest = max((p.name for p in self.path.glob("labels-*.parquet")), default=None)
+        if newest is not None and isinstance(manifest.get("labels"), dict) and newest != manifest["labels"].get("file"):
+            try:
+                rows = pq.read_metadata(self.path / newest).num_rows
+            except (OSError, pa.ArrowException) as exc:
+                raise VersionError(
+                    f"The project file {main} is damaged ({reason}), and the labels file {newest} its previous "
+                    f"version would need cannot be read ({exc}). {repair_hint(self.path)}") from None
+            manifest["labels"] = {"file": newest, "upto": rows - 1}
+        numbers = [int(p.stem.rsplit("-", 1)[1]) for p in self.path.glob("*-*.parquet")
+                   if p.name.startswith(OWN_PREFIXES) and p.stem.rsplit("-", 1)[1].isdigit()]
+        manifest["generation"] = max([int(manifest.get("generation") or 0), *numbers])  # new names stay new
+        self._manifest_bytes = data
+        return manifest, reason
+
+    def _restore_manifest(self, reason: str) -> None:
+        """Set the damaged manifest aside and put its previous generation (just loaded) in its place."""
+        main = self.path / MANIFEST
+        n = 1
+        while (side := self.path / f"{MANIFEST}.damaged-{n}").exists():
+            n += 1
+        os.replace(main, side)
+        self._manifest_bytes = None  # project.json.prev stays as it is: it is the good one
+        self._write_manifest()  # the state just loaded (with the newest snapshot), not the old bytes
+        self._manifest_damage = [
+            f"{MANIFEST} was damaged ({reason}); its previous version ({MANIFEST_PREV}) was used, so the last "
+            f"change to the settings or items may be missing. The damaged file is kept as {side.name}."
+        ]
 
     def _next_name(self, prefix: str) -> str:
         self._generation += 1
         return f"{prefix}-{self._generation:06d}.parquet"
 
     def _load(self) -> None:
-        try:
-            manifest = json.loads((self.path / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise VersionError(f"The project file {self.path / MANIFEST} is damaged ({exc}).") from None
+        manifest, fallback = self._read_manifest()
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise VersionError(f"{self.path / MANIFEST} is not a superintendent project file.")
         version = manifest.get("format_version")
@@ -207,7 +273,16 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 self._suggestions_meta = str(suggestions.get("meta") or "{}")
         except (KeyError, TypeError, ValueError) as exc:
             raise VersionError(f"The project file {self.path / MANIFEST} is damaged (missing {exc}).") from None
-        self._remove_stale_files()
+        if fallback is None:
+            self._remove_stale_files()
+        else:  # keep every file: the damaged manifest may have named some the fallback does not
+            live = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file,
+                                                       self._suggestions_file]
+            missing = [f for f in live if f and not (self.path / f).exists()]
+            if missing:
+                raise VersionError(
+                    f"The project file {self.path / MANIFEST} is damaged ({fallback}), and its previous version "
+                    f"{MANIFEST_PREV} names files that are gone ({', '.join(missing)}). {repair_hint(self.path)}")
         n = sum(b.count for b in self._batches)
         self._ledger = self._load_snapshot(n)
         self._log = EventLog(self.path / LOG, sync=self._sync)
@@ -225,6 +300,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._history = self._load_history()
         self._queue = self._new_queue(n)
         self._rebuild_queue()
+        if fallback is not None:
+            self._restore_manifest(fallback)
 
     def _no_suggestions(self) -> None:
         self._suggestions_file: str | None = None
@@ -358,7 +435,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         inspection (``*.damaged-*`` files; delete them once checked).
         """
         with self._lock:
-            out = list(self._log.damage) if self._log is not None else []
+            out = list(self._manifest_damage)
+            out += self._log.damage if self._log is not None else []
             lost = self._ledger.n_lost()
             if lost:
                 out.append(f"{lost} label event(s) were lost to damaged files; every other label is in place.")
@@ -423,7 +501,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                     self._compact()
                 # Suggestions are derived data, not exported: the copy's manifest names none.
                 manifest = self._manifest() | {"suggestions": None}
-                handles[MANIFEST] = io.BytesIO(json.dumps(manifest, indent=1).encode("utf-8"))
+                handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
                 for name in names:
                     if name:

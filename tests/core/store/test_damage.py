@@ -160,3 +160,64 @@ def test_clean_project_reports_nothing(base, tmp_path):
     shutil.copytree(path, tmp_path / "q")
     labels, report = reopen(tmp_path / "q", (path / "labels.log").read_bytes())
     assert labels == expected() and report == []
+
+
+# ---------------------------------------------------------------- settings (project.json)
+
+
+def settings_project(path: Path) -> Path:
+    """A project with 4 labels, whose settings were changed once (so project.json.prev exists)."""
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(6))
+        for i in range(4):
+            store.submit(i, CLASSES[i % 3], "ann")
+        store.update_settings(lease_seconds=123)
+    return path
+
+
+def test_unparseable_manifest_falls_back_to_its_previous_version(tmp_path):
+    path = settings_project(tmp_path / "p")
+    damaged = (path / "project.json").read_bytes()[:-40]  # torn write
+    (path / "project.json").write_bytes(damaged)
+    with FolderStore(path, create=False) as store:
+        assert store.labels()["label"].tolist() == [CLASSES[i % 3] for i in range(4)]
+        report = " ".join(store.damage_report())
+        assert "project.json was damaged" in report and "project.json.damaged-1" in report
+        assert (path / "project.json.damaged-1").read_bytes() == damaged
+    with FolderStore(path, create=False) as store:  # repaired: opens cleanly
+        assert len(store.labels()) == 4
+
+
+def test_manifest_checksum_mismatch_is_damage(tmp_path):
+    path = settings_project(tmp_path / "p")
+    text = (path / "project.json").read_text()
+    assert '"lease_seconds": 123' in text and '"checksum"' in text
+    (path / "project.json").write_text(text.replace('"lease_seconds": 123', '"lease_seconds": 124'))
+    with FolderStore(path, create=False) as store:
+        assert "checksum" in " ".join(store.damage_report())
+        assert store.settings.lease_seconds != 124  # the damaged value is not used
+        assert len(store.labels()) == 4
+
+
+def test_both_manifests_damaged_refuses_with_file_and_repair(tmp_path):
+    from superintendent_core.store.errors import VersionError
+
+    path = settings_project(tmp_path / "p")
+    (path / "project.json").write_bytes(b"{\x00garbage")
+    (path / "project.json.prev").write_bytes(b"")
+    with pytest.raises(VersionError) as err:
+        FolderStore(path, create=False)
+    msg = str(err.value)
+    assert "project.json" in msg and "project.json.prev" in msg and "Traceback" not in msg
+    assert (path / "project.json").read_bytes() == b"{\x00garbage"  # nothing was thrown away
+
+
+def test_manifest_without_checksum_of_earlier_versions_opens(tmp_path):
+    import json
+
+    path = settings_project(tmp_path / "p")
+    manifest = json.loads((path / "project.json").read_text())
+    del manifest["checksum"]
+    (path / "project.json").write_text(json.dumps(manifest))
+    with FolderStore(path, create=False) as store:
+        assert store.damage_report() == [] and store.settings.lease_seconds == 123

@@ -151,8 +151,10 @@ def test_newer_version_refused(tmp_path):
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "other"}', b"[]"])
 def test_damaged_manifest_refused(tmp_path, content):
+    """Refused when the previous generation cannot stand in either (test_damage.py covers the fallback)."""
     make_project(tmp_path / "p", 2)
     (tmp_path / "p" / "project.json").write_bytes(content)
+    (tmp_path / "p" / "project.json.prev").write_bytes(content)
     with pytest.raises(VersionError):
         FolderStore(tmp_path / "p", create=False)
 
