@@ -17,6 +17,7 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "LOG",
+    "LOG_PREV",
     "MANIFEST",
     "MANIFEST_PREV",
     "OWN_PREFIXES",
@@ -33,6 +34,7 @@ FORMAT_VERSION = 1
 MANIFEST = "project.json"
 MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, a fallback
 LOG = "labels.log"
+LOG_PREV = "labels.log.prev"  # the events folded into the newest snapshot (a fallback)
 OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
 DISPLAY_GROUP_BYTES = 1 << 20
 

@@ -37,6 +37,7 @@ from .files import (
     FORMAT,
     FORMAT_VERSION,
     LOG,
+    LOG_PREV,
     MANIFEST,
     MANIFEST_PREV,
     OWN_PREFIXES,
@@ -97,6 +98,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._log: EventLog | None = None
         self._manifest_bytes: bytes | None = None  # the manifest on disk, kept as the next fallback
         self._manifest_damage: list[str] = []
+        self._snapshot_damage: list[str] = []
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} is a file, not a project folder; choose a folder.")
         if not (self.path / MANIFEST).exists():
@@ -151,6 +153,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._generation = 0
         self._snapshot: str | None = None
         self._snapshot_upto = -1
+        self._prev_snapshot: dict[str, Any] | None = None
         self._order_file: str | None = None
         self._order_revision = 0
         self._history_file: str | None = None
@@ -172,6 +175,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             "pool": None if self._shape is None else self._shape.to_dict(),
             "batches": [b.meta for b in self._batches],
             "labels": {"file": self._snapshot, "upto": self._snapshot_upto},
+            # the snapshot before it; its events since are in labels.log.prev and labels.log
+            "labels_prev": self._prev_snapshot,
             "order": {"file": self._order_file, "revision": self._order_revision},
             "history": self._history_file,
             "suggestions": None if self._suggestions_file is None else {
@@ -221,6 +226,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                     f"The project file {main} is damaged ({reason}), and the labels file {newest} its previous "
                     f"version would need cannot be read ({exc}). {repair_hint(self.path)}") from None
             manifest["labels"] = {"file": newest, "upto": rows - 1}
+            manifest["labels_prev"] = None  # its labels_prev is older still: not a sound fallback
         numbers = [int(p.stem.rsplit("-", 1)[1]) for p in self.path.glob("*-*.parquet")
                    if p.name.startswith(OWN_PREFIXES) and p.stem.rsplit("-", 1)[1].isdigit()]
         manifest["generation"] = max([int(manifest.get("generation") or 0), *numbers])  # new names stay new
@@ -262,6 +268,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             self._generation = int(manifest["generation"])
             self._snapshot = manifest["labels"]["file"]
             self._snapshot_upto = int(manifest["labels"]["upto"])
+            prev = manifest.get("labels_prev")  # absent in projects of earlier versions
+            self._prev_snapshot = None if not prev else {"file": prev["file"], "upto": int(prev["upto"])}
             self._order_file = manifest["order"]["file"]
             self._order_revision = int(manifest["order"]["revision"])
             self._history_file = manifest.get("history")
@@ -284,9 +292,14 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                     f"The project file {self.path / MANIFEST} is damaged ({fallback}), and its previous version "
                     f"{MANIFEST_PREV} names files that are gone ({', '.join(missing)}). {repair_hint(self.path)}")
         n = sum(b.count for b in self._batches)
-        self._ledger = self._load_snapshot(n)
+        self._snapshot_damage: list[str] = []
+        events: list[Event] = []
+        try:
+            self._ledger = self._load_snapshot(n)
+        except VersionError as exc:
+            self._ledger, events = self._snapshot_fallback(n, exc)
         self._log = EventLog(self.path / LOG, sync=self._sync)
-        for event in self._log.read():
+        for event in [*events, *self._log.read()]:
             if event.seq <= self._snapshot_upto:
                 continue
             while event.seq > len(self._ledger):  # its records were damaged: hold their places
@@ -302,6 +315,40 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._rebuild_queue()
         if fallback is not None:
             self._restore_manifest(fallback)
+        if self._snapshot_damage:
+            self._compact(keep_prev=False)  # a sound snapshot again; labels.log.prev is no longer needed
+
+    def _snapshot_fallback(self, n: int, exc: VersionError) -> tuple[LabelLedger, list[Event]]:
+        """The labels from the snapshot before the damaged one, and the events since it (labels.log.prev).
+
+        Refuses (``VersionError``) when there is no such snapshot: compaction emptied the log,
+        so the events in the damaged snapshot exist nowhere else.
+        """
+        damaged, prev = self._snapshot, self._prev_snapshot
+        prev_file = None if prev is None else prev["file"]
+        if prev is None or (prev_file is not None and not (self.path / prev_file).exists()):
+            raise VersionError(f"{exc} It holds labels kept nowhere else in {self.path}. "
+                               f"{repair_hint(self.path)}") from None
+        self._snapshot, self._snapshot_upto = prev_file, prev["upto"]
+        ledger = self._load_snapshot(n)
+        events: list[Event] = []
+        if (self.path / LOG_PREV).exists():
+            old = EventLog(self.path / LOG_PREV, sync=self._sync)
+            try:
+                events = old.read()
+                self._snapshot_damage += old.damage
+            finally:
+                old.close()
+        n_side = 1
+        while (side := self.path / f"{damaged}.damaged-{n_side}").exists():
+            n_side += 1
+        assert damaged is not None
+        os.replace(self.path / damaged, side)
+        self._snapshot_damage.insert(0, (
+            f"The labels file {damaged} could not be read; its labels were rebuilt from "
+            f"{prev_file or 'the start'} and {LOG_PREV}. The damaged file is kept as {side.name}."))
+        self._prev_snapshot = None
+        return ledger, events
 
     def _no_suggestions(self) -> None:
         self._suggestions_file: str | None = None
@@ -312,6 +359,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
     def _remove_stale_files(self) -> None:
         live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file,
                                                    self._suggestions_file}
+        if self._prev_snapshot is not None:
+            live.add(self._prev_snapshot["file"])
         for p in self.path.iterdir():
             if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix == ".parquet"
                                           and p.name not in live):
@@ -323,9 +372,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         try:
             t = pq.read_table(self.path / self._snapshot)
         except (OSError, pa.ArrowException) as exc:
-            raise VersionError(f"The labels file {self._snapshot} cannot be read ({exc}).") from None
+            raise VersionError(f"The labels file {self.path / self._snapshot} cannot be read ({exc}).") from None
         if t.num_rows != self._snapshot_upto + 1:
-            raise VersionError(f"The labels file {self._snapshot} is incomplete; the project is damaged.")
+            raise VersionError(f"The labels file {self.path / self._snapshot} is incomplete; the project is damaged.")
 
         def codes(name: str) -> tuple[np.ndarray, list[str]]:
             enc = pc.dictionary_encode(t.column(name)).combine_chunks()
@@ -406,18 +455,29 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         if self._log is not None and self._log.n_records >= self.compact_every:
             self._compact()
 
-    def _compact(self, extra_manifest: Callable[[], None] | None = None) -> None:
+    def _compact(self, extra_manifest: Callable[[], None] | None = None, *, keep_prev: bool = True) -> None:
+        """Fold the log into a new snapshot.
+
+        The snapshot before it stays (``labels_prev`` in the manifest) and the log's
+        events move to ``labels.log.prev``, so a damaged newest snapshot can be rebuilt.
+        ``keep_prev=False`` (after such a rebuild) keeps no fallback and empties the log.
+        """
         assert self._log is not None
-        old = self._snapshot
+        old, older = self._snapshot, self._prev_snapshot
         name = self._next_name("labels")
         table = pa.Table.from_pandas(self._ledger.to_frame(), preserve_index=False)
         write_atomic(self.path / name, lambda p: pq.write_table(table, p, compression="zstd"))
+        self._prev_snapshot = {"file": old, "upto": self._snapshot_upto} if keep_prev else None
         self._snapshot = name
         self._snapshot_upto = self._ledger.last_event_seq()
         self._write_manifest()
-        self._log.truncate()
-        if old and old != name:
-            (self.path / old).unlink(missing_ok=True)
+        if keep_prev:
+            self._log.rotate(self.path / LOG_PREV)
+        else:
+            self._log.truncate()
+        stale = (older or {}).get("file") if keep_prev else old  # the one no manifest field names now
+        if stale and stale not in (old if keep_prev else None, name):
+            (self.path / stale).unlink(missing_ok=True)
 
     def _reload(self) -> None:
         if self._log is not None:
@@ -435,7 +495,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         inspection (``*.damaged-*`` files; delete them once checked).
         """
         with self._lock:
-            out = list(self._manifest_damage)
+            out = [*self._manifest_damage, *self._snapshot_damage]
             out += self._log.damage if self._log is not None else []
             lost = self._ledger.n_lost()
             if lost:
@@ -500,7 +560,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 if self._log is not None and self._log.n_records:
                     self._compact()
                 # Suggestions are derived data, not exported: the copy's manifest names none.
-                manifest = self._manifest() | {"suggestions": None}
+                manifest = self._manifest() | {"suggestions": None, "labels_prev": None}
                 handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
                 for name in names:

@@ -221,3 +221,63 @@ def test_manifest_without_checksum_of_earlier_versions_opens(tmp_path):
     (path / "project.json").write_text(json.dumps(manifest))
     with FolderStore(path, create=False) as store:
         assert store.damage_report() == [] and store.settings.lease_seconds == 123
+
+
+# ---------------------------------------------------------------- the labels snapshot (labels-*.parquet)
+
+
+def compacted_project(path: Path) -> Path:
+    """Labels 0-1 folded in one snapshot, 2-3 in the next, 4 in the log (left as after a crash)."""
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(8))
+        store.submit(0, "cat", "ann")
+        store.submit(1, "dog", "ann")
+    with FolderStore(path, create=False) as store:
+        store.submit(2, "owl", "ann")
+        store.submit(3, "cat", "bob")
+    store = FolderStore(path, create=False)
+    store.submit(4, "dog", "ann")
+    crash(store)
+    return path
+
+
+def newest_snapshot(path: Path) -> Path:
+    return max(path.glob("labels-*.parquet"))
+
+
+def test_damaged_snapshot_is_rebuilt_from_the_one_before_and_the_kept_log(tmp_path):
+    path = compacted_project(tmp_path / "p")
+    snap = newest_snapshot(path)
+    data = bytearray(snap.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    data[8:16] = b"\x00" * 8
+    snap.write_bytes(bytes(data))
+    with FolderStore(path, create=False) as store:
+        df = store.labels()
+        assert df["item_id"].tolist() == [0, 1, 2, 3, 4]
+        assert df["label"].tolist() == ["cat", "dog", "owl", "cat", "dog"]
+        report = " ".join(store.damage_report())
+        assert f"{snap.name} could not be read" in report
+        assert (path / f"{snap.name}.damaged-1").read_bytes() == bytes(data)
+    with FolderStore(path, create=False) as store:  # repaired
+        assert len(store.labels()) == 5
+        assert not any("could not be read" in line for line in store.damage_report())
+
+
+def test_damaged_snapshot_without_a_fallback_refuses_naming_file_and_repair(tmp_path):
+    import json
+
+    from superintendent_core.store.errors import VersionError
+
+    path = compacted_project(tmp_path / "p")
+    manifest = json.loads((path / "project.json").read_text())
+    manifest.pop("labels_prev", None)  # as written by earlier versions: no snapshot before it
+    manifest.pop("checksum", None)
+    (path / "project.json").write_text(json.dumps(manifest))
+    snap = newest_snapshot(path)
+    snap.write_bytes(b"PAR1 not really")
+    with pytest.raises(VersionError) as err:
+        FolderStore(path, create=False)
+    msg = str(err.value)
+    assert snap.name in msg and "kept nowhere else" in msg and "Keep a copy" in msg
+    assert snap.read_bytes() == b"PAR1 not really"  # nothing moved or thrown away
