@@ -25,6 +25,7 @@ __all__ = [
     "encode_manifest",
     "fsync_dir",
     "repair_hint",
+    "restore_hint",
     "utc_times",
     "write_atomic",
 ]
@@ -39,10 +40,16 @@ OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
 DISPLAY_GROUP_BYTES = 1 << 20
 
 
-def repair_hint(path: Path) -> str:
-    """How to repair a damaged project (the sentence every refusal ends with)."""
+def restore_hint(path: Path) -> str:
+    """The last resort when a project cannot be repaired: its last project zip."""
     return (f"Keep a copy of {path} as it is, then restore the project from its last project zip "
             "(Review & export page, or superintendent_core.import_project_zip).")
+
+
+def repair_hint(path: Path) -> str:
+    """How to repair a damaged project (the sentence every refusal ends with)."""
+    return (f"Run `python -m superintendent_core.store.repair {path}` to set the damaged files aside and "
+            f"rebuild what can be rebuilt; if it cannot, {restore_hint(path)[0].lower()}{restore_hint(path)[1:]}")
 
 
 def _checksum(manifest: dict[str, Any]) -> str:

@@ -216,17 +216,17 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             raise VersionError(f"The project file {main} is damaged ({reason}), and so is its previous version "
                                f"{prev.name} ({exc}). {repair_hint(self.path)}") from None
         # Every close compacts, so the previous manifest usually names the snapshot before the
-        # newest one; the newest (written whole before the manifest naming it) stands in.
+        # newest one; the newest (written whole before the manifest naming it) stands in, with the
+        # previous manifest's snapshot and labels.log.prev as its fallback.
         newest = max((p.name for p in self.path.glob("labels-*.parquet")), default=None)
-        if newest is not None and isinstance(manifest.get("labels"), dict) and newest != manifest["labels"].get("file"):
+        labels = manifest.get("labels")
+        if newest is not None and isinstance(labels, dict) and newest != labels.get("file"):
             try:
-                rows = pq.read_metadata(self.path / newest).num_rows
-            except (OSError, pa.ArrowException) as exc:
-                raise VersionError(
-                    f"The project file {main} is damaged ({reason}), and the labels file {newest} its previous "
-                    f"version would need cannot be read ({exc}). {repair_hint(self.path)}") from None
-            manifest["labels"] = {"file": newest, "upto": rows - 1}
-            manifest["labels_prev"] = None  # its labels_prev is older still: not a sound fallback
+                upto = pq.read_metadata(self.path / newest).num_rows - 1
+            except (OSError, pa.ArrowException):
+                upto = -1  # unreadable: the snapshot fallback takes over when it is loaded
+            manifest["labels_prev"] = labels
+            manifest["labels"] = {"file": newest, "upto": upto}
         numbers = [int(p.stem.rsplit("-", 1)[1]) for p in self.path.glob("*-*.parquet")
                    if p.name.startswith(OWN_PREFIXES) and p.stem.rsplit("-", 1)[1].isdigit()]
         manifest["generation"] = max([int(manifest.get("generation") or 0), *numbers])  # new names stay new

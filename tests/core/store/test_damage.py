@@ -279,5 +279,55 @@ def test_damaged_snapshot_without_a_fallback_refuses_naming_file_and_repair(tmp_
     with pytest.raises(VersionError) as err:
         FolderStore(path, create=False)
     msg = str(err.value)
-    assert snap.name in msg and "kept nowhere else" in msg and "Keep a copy" in msg
+    assert snap.name in msg and "kept nowhere else" in msg and "python -m superintendent_core.store.repair" in msg
     assert snap.read_bytes() == b"PAR1 not really"  # nothing moved or thrown away
+
+
+# ---------------------------------------------------------------- the repair command
+
+
+def run_repair(path: Path):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "superintendent_core.store.repair", str(path)],
+                           capture_output=True, text=True, timeout=60)
+
+
+def test_repair_command_sets_every_damaged_file_aside_and_the_project_opens(tmp_path):
+    path = compacted_project(tmp_path / "p")  # labels 0-3 in snapshots, 4 in the log
+    store = FolderStore(path, create=False)
+    store.submit(5, "owl", "bob")
+    store.submit(6, "cat", "bob")
+    crash(store)
+    log = bytearray((path / "labels.log").read_bytes())
+    first = len(eventlog.encode(eventlog.read_events(bytes(log))[0][0]))
+    log[first + 20] ^= 0xFF  # the record of item 5 (the second in the log)
+    (path / "labels.log").write_bytes(bytes(log))
+    snap = newest_snapshot(path)
+    snap.write_bytes(snap.read_bytes()[:100])
+    (path / "project.json").write_bytes((path / "project.json").read_bytes()[:50])
+    done = run_repair(path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "project.json was damaged" in out and f"{snap.name} could not be read" in out
+    assert "labels.log" in out and "is repaired" in out and "Traceback" not in out + done.stderr
+    for kept in ("project.json.damaged-1", f"{snap.name}.damaged-1", "labels.log.damaged-1"):
+        assert (path / kept).exists(), kept
+    with FolderStore(path, create=False) as store:
+        df = store.labels()
+        assert df["item_id"].tolist() == [0, 1, 2, 3, 4, 6]  # item 5's record was the damaged bytes
+    again = run_repair(path)
+    assert again.returncode == 0 and "opens with 6 label(s)" in again.stdout  # the losses stay reported
+
+
+def test_repair_command_that_cannot_repair_exits_with_a_sentence(tmp_path):
+    path = settings_project(tmp_path / "p")
+    (path / "project.json").write_bytes(b"{")
+    (path / "project.json.prev").write_bytes(b"{")
+    done = run_repair(path)
+    assert done.returncode == 1 and done.stdout == ""
+    err = done.stderr.strip()
+    assert "project.json" in err and "cannot be repaired" in err and "project zip" in err
+    assert "Traceback" not in err and "superintendent_core.store.repair" not in err
+    assert (path / "project.json").read_bytes() == b"{"
