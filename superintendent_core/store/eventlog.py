@@ -314,6 +314,25 @@ class EventLog:
             _sync(self._fd)
         self.n_records += len(events)
 
+    def rotate(self, dest: Path) -> None:
+        """Move the log to ``dest`` (replacing it) and start an empty one (after a snapshot holds its events).
+
+        The events stay in ``dest`` until the next rotation, so the snapshot before
+        the newest one plus ``dest`` plus the log rebuild everything if the newest
+        snapshot is damaged.
+        """
+        os.fsync(self._fd)
+        os.replace(self.path, dest)
+        os.close(self._fd)
+        self._fd = -1
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.n_records = 0
+
     def truncate(self) -> None:
         """Empty the log (after its events are safely in a snapshot)."""
         os.ftruncate(self._fd, 0)

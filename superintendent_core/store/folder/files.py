@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,10 +17,15 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "LOG",
+    "LOG_PREV",
     "MANIFEST",
+    "MANIFEST_PREV",
     "OWN_PREFIXES",
+    "decode_manifest",
+    "encode_manifest",
     "fsync_dir",
     "repair_hint",
+    "restore_hint",
     "utc_times",
     "write_atomic",
 ]
@@ -25,15 +33,50 @@ __all__ = [
 FORMAT = "superintendent-project"
 FORMAT_VERSION = 1
 MANIFEST = "project.json"
+MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, a fallback
 LOG = "labels.log"
+LOG_PREV = "labels.log.prev"  # the events folded into the newest snapshot (a fallback)
 OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
 DISPLAY_GROUP_BYTES = 1 << 20
 
 
-def repair_hint(path: Path) -> str:
-    """How to repair a damaged project (the sentence every refusal ends with)."""
+def restore_hint(path: Path) -> str:
+    """The last resort when a project cannot be repaired: its last project zip."""
     return (f"Keep a copy of {path} as it is, then restore the project from its last project zip "
             "(Review & export page, or superintendent_core.import_project_zip).")
+
+
+def repair_hint(path: Path) -> str:
+    """How to repair a damaged project (the sentence every refusal ends with)."""
+    return (f"Run `python -m superintendent_core.store.repair {path}` to set the damaged files aside and "
+            f"rebuild what can be rebuilt; if it cannot, {restore_hint(path)[0].lower()}{restore_hint(path)[1:]}")
+
+
+def _checksum(manifest: dict[str, Any]) -> str:
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
+def encode_manifest(manifest: dict[str, Any]) -> bytes:
+    """The manifest as written: JSON with a checksum of its content (``checksum``)."""
+    return json.dumps(manifest | {"checksum": _checksum(manifest)}, indent=1).encode("utf-8")
+
+
+def decode_manifest(data: bytes) -> dict[str, Any]:
+    """Parse a manifest and check its checksum (absent in manifests of earlier versions).
+
+    A manifest of a newer format is returned unchecked, for the caller to refuse by version.
+
+    Raises ``ValueError`` with a short reason when it is damaged.
+    """
+    manifest = json.loads(data.decode("utf-8"))
+    if not isinstance(manifest, dict):
+        raise ValueError("not a JSON object")
+    version = manifest.get("format_version")
+    newer = isinstance(version, int) and version > FORMAT_VERSION  # refused as newer, not as damaged
+    if "checksum" in manifest and not newer and manifest["checksum"] != _checksum(manifest):
+        raise ValueError("its checksum does not match its content")
+    return manifest
 
 
 def fsync_dir(path: Path) -> None:

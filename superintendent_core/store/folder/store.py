@@ -33,7 +33,19 @@ from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
 from .batches import ItemsFile
-from .files import FORMAT, FORMAT_VERSION, LOG, MANIFEST, OWN_PREFIXES, repair_hint, write_atomic
+from .files import (
+    FORMAT,
+    FORMAT_VERSION,
+    LOG,
+    LOG_PREV,
+    MANIFEST,
+    MANIFEST_PREV,
+    OWN_PREFIXES,
+    decode_manifest,
+    encode_manifest,
+    repair_hint,
+    write_atomic,
+)
 from .history import FolderHistory
 from .items import FolderItems
 from .labels import FolderLabels
@@ -84,6 +96,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self.compact_every = int(compact_every)
         self._closed = True
         self._log: EventLog | None = None
+        self._manifest_bytes: bytes | None = None  # the manifest on disk, kept as the next fallback
+        self._manifest_damage: list[str] = []
+        self._snapshot_damage: list[str] = []
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} is a file, not a project folder; choose a folder.")
         if not (self.path / MANIFEST).exists():
@@ -138,6 +153,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._generation = 0
         self._snapshot: str | None = None
         self._snapshot_upto = -1
+        self._prev_snapshot: dict[str, Any] | None = None
         self._order_file: str | None = None
         self._order_revision = 0
         self._history_file: str | None = None
@@ -159,6 +175,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             "pool": None if self._shape is None else self._shape.to_dict(),
             "batches": [b.meta for b in self._batches],
             "labels": {"file": self._snapshot, "upto": self._snapshot_upto},
+            # the snapshot before it; its events since are in labels.log.prev and labels.log
+            "labels_prev": self._prev_snapshot,
             "order": {"file": self._order_file, "revision": self._order_revision},
             "history": self._history_file,
             "suggestions": None if self._suggestions_file is None else {
@@ -169,18 +187,72 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         }
 
     def _write_manifest(self, manifest: dict[str, Any] | None = None) -> None:
-        data = json.dumps(manifest or self._manifest(), indent=1).encode("utf-8")
+        """Write the manifest; the one it replaces is kept first as ``project.json.prev`` (a fallback)."""
+        data = encode_manifest(manifest or self._manifest())
+        prev = self._manifest_bytes
+        if prev is not None and prev != data:
+            write_atomic(self.path / MANIFEST_PREV, lambda p: p.write_bytes(prev))
         write_atomic(self.path / MANIFEST, lambda p: p.write_bytes(data))
+        self._manifest_bytes = data
+
+    def _read_manifest(self) -> tuple[dict[str, Any], str | None]:
+        """The manifest, or its previous generation when it is damaged: (manifest, why the fallback or None)."""
+        main, prev = self.path / MANIFEST, self.path / MANIFEST_PREV
+        try:
+            data = main.read_bytes()
+            manifest = decode_manifest(data)
+        except (OSError, ValueError) as exc:
+            reason = str(exc)
+        else:
+            self._manifest_bytes = data
+            return manifest, None
+        try:
+            data = prev.read_bytes()
+            manifest = decode_manifest(data)
+        except FileNotFoundError:
+            raise VersionError(f"The project file {main} is damaged ({reason}) and there is no previous "
+                               f"version of it to fall back on. {repair_hint(self.path)}") from None
+        except (OSError, ValueError) as exc:
+            raise VersionError(f"The project file {main} is damaged ({reason}), and so is its previous version "
+                               f"{prev.name} ({exc}). {repair_hint(self.path)}") from None
+        # Every close compacts, so the previous manifest usually names the snapshot before the
+        # newest one; the newest (written whole before the manifest naming it) stands in, with the
+        # previous manifest's snapshot and labels.log.prev as its fallback.
+        newest = max((p.name for p in self.path.glob("labels-*.parquet")), default=None)
+        labels = manifest.get("labels")
+        if newest is not None and isinstance(labels, dict) and newest != labels.get("file"):
+            try:
+                upto = pq.read_metadata(self.path / newest).num_rows - 1
+            except (OSError, pa.ArrowException):
+                upto = -1  # unreadable: the snapshot fallback takes over when it is loaded
+            manifest["labels_prev"] = labels
+            manifest["labels"] = {"file": newest, "upto": upto}
+        numbers = [int(p.stem.rsplit("-", 1)[1]) for p in self.path.glob("*-*.parquet")
+                   if p.name.startswith(OWN_PREFIXES) and p.stem.rsplit("-", 1)[1].isdigit()]
+        manifest["generation"] = max([int(manifest.get("generation") or 0), *numbers])  # new names stay new
+        self._manifest_bytes = data
+        return manifest, reason
+
+    def _restore_manifest(self, reason: str) -> None:
+        """Set the damaged manifest aside and put its previous generation (just loaded) in its place."""
+        main = self.path / MANIFEST
+        n = 1
+        while (side := self.path / f"{MANIFEST}.damaged-{n}").exists():
+            n += 1
+        os.replace(main, side)
+        self._manifest_bytes = None  # project.json.prev stays as it is: it is the good one
+        self._write_manifest()  # the state just loaded (with the newest snapshot), not the old bytes
+        self._manifest_damage = [
+            f"{MANIFEST} was damaged ({reason}); its previous version ({MANIFEST_PREV}) was used, so the last "
+            f"change to the settings or items may be missing. The damaged file is kept as {side.name}."
+        ]
 
     def _next_name(self, prefix: str) -> str:
         self._generation += 1
         return f"{prefix}-{self._generation:06d}.parquet"
 
     def _load(self) -> None:
-        try:
-            manifest = json.loads((self.path / MANIFEST).read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise VersionError(f"The project file {self.path / MANIFEST} is damaged ({exc}).") from None
+        manifest, fallback = self._read_manifest()
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise VersionError(f"{self.path / MANIFEST} is not a superintendent project file.")
         version = manifest.get("format_version")
@@ -196,6 +268,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             self._generation = int(manifest["generation"])
             self._snapshot = manifest["labels"]["file"]
             self._snapshot_upto = int(manifest["labels"]["upto"])
+            prev = manifest.get("labels_prev")  # absent in projects of earlier versions
+            self._prev_snapshot = None if not prev else {"file": prev["file"], "upto": int(prev["upto"])}
             self._order_file = manifest["order"]["file"]
             self._order_revision = int(manifest["order"]["revision"])
             self._history_file = manifest.get("history")
@@ -207,11 +281,25 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 self._suggestions_meta = str(suggestions.get("meta") or "{}")
         except (KeyError, TypeError, ValueError) as exc:
             raise VersionError(f"The project file {self.path / MANIFEST} is damaged (missing {exc}).") from None
-        self._remove_stale_files()
+        if fallback is None:
+            self._remove_stale_files()
+        else:  # keep every file: the damaged manifest may have named some the fallback does not
+            live = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file,
+                                                       self._suggestions_file]
+            missing = [f for f in live if f and not (self.path / f).exists()]
+            if missing:
+                raise VersionError(
+                    f"The project file {self.path / MANIFEST} is damaged ({fallback}), and its previous version "
+                    f"{MANIFEST_PREV} names files that are gone ({', '.join(missing)}). {repair_hint(self.path)}")
         n = sum(b.count for b in self._batches)
-        self._ledger = self._load_snapshot(n)
+        self._snapshot_damage: list[str] = []
+        events: list[Event] = []
+        try:
+            self._ledger = self._load_snapshot(n)
+        except VersionError as exc:
+            self._ledger, events = self._snapshot_fallback(n, exc)
         self._log = EventLog(self.path / LOG, sync=self._sync)
-        for event in self._log.read():
+        for event in [*events, *self._log.read()]:
             if event.seq <= self._snapshot_upto:
                 continue
             while event.seq > len(self._ledger):  # its records were damaged: hold their places
@@ -225,6 +313,42 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._history = self._load_history()
         self._queue = self._new_queue(n)
         self._rebuild_queue()
+        if fallback is not None:
+            self._restore_manifest(fallback)
+        if self._snapshot_damage:
+            self._compact(keep_prev=False)  # a sound snapshot again; labels.log.prev is no longer needed
+
+    def _snapshot_fallback(self, n: int, exc: VersionError) -> tuple[LabelLedger, list[Event]]:
+        """The labels from the snapshot before the damaged one, and the events since it (labels.log.prev).
+
+        Refuses (``VersionError``) when there is no such snapshot: compaction emptied the log,
+        so the events in the damaged snapshot exist nowhere else.
+        """
+        damaged, prev = self._snapshot, self._prev_snapshot
+        prev_file = None if prev is None else prev["file"]
+        if prev is None or (prev_file is not None and not (self.path / prev_file).exists()):
+            raise VersionError(f"{exc} It holds labels kept nowhere else in {self.path}. "
+                               f"{repair_hint(self.path)}") from None
+        self._snapshot, self._snapshot_upto = prev_file, prev["upto"]
+        ledger = self._load_snapshot(n)
+        events: list[Event] = []
+        if (self.path / LOG_PREV).exists():
+            old = EventLog(self.path / LOG_PREV, sync=self._sync)
+            try:
+                events = old.read()
+                self._snapshot_damage += old.damage
+            finally:
+                old.close()
+        n_side = 1
+        while (side := self.path / f"{damaged}.damaged-{n_side}").exists():
+            n_side += 1
+        assert damaged is not None
+        os.replace(self.path / damaged, side)
+        self._snapshot_damage.insert(0, (
+            f"The labels file {damaged} could not be read; its labels were rebuilt from "
+            f"{prev_file or 'the start'} and {LOG_PREV}. The damaged file is kept as {side.name}."))
+        self._prev_snapshot = None
+        return ledger, events
 
     def _no_suggestions(self) -> None:
         self._suggestions_file: str | None = None
@@ -235,6 +359,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
     def _remove_stale_files(self) -> None:
         live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file,
                                                    self._suggestions_file}
+        if self._prev_snapshot is not None:
+            live.add(self._prev_snapshot["file"])
         for p in self.path.iterdir():
             if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix == ".parquet"
                                           and p.name not in live):
@@ -246,9 +372,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         try:
             t = pq.read_table(self.path / self._snapshot)
         except (OSError, pa.ArrowException) as exc:
-            raise VersionError(f"The labels file {self._snapshot} cannot be read ({exc}).") from None
+            raise VersionError(f"The labels file {self.path / self._snapshot} cannot be read ({exc}).") from None
         if t.num_rows != self._snapshot_upto + 1:
-            raise VersionError(f"The labels file {self._snapshot} is incomplete; the project is damaged.")
+            raise VersionError(f"The labels file {self.path / self._snapshot} is incomplete; the project is damaged.")
 
         def codes(name: str) -> tuple[np.ndarray, list[str]]:
             enc = pc.dictionary_encode(t.column(name)).combine_chunks()
@@ -329,18 +455,29 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         if self._log is not None and self._log.n_records >= self.compact_every:
             self._compact()
 
-    def _compact(self, extra_manifest: Callable[[], None] | None = None) -> None:
+    def _compact(self, extra_manifest: Callable[[], None] | None = None, *, keep_prev: bool = True) -> None:
+        """Fold the log into a new snapshot.
+
+        The snapshot before it stays (``labels_prev`` in the manifest) and the log's
+        events move to ``labels.log.prev``, so a damaged newest snapshot can be rebuilt.
+        ``keep_prev=False`` (after such a rebuild) keeps no fallback and empties the log.
+        """
         assert self._log is not None
-        old = self._snapshot
+        old, older = self._snapshot, self._prev_snapshot
         name = self._next_name("labels")
         table = pa.Table.from_pandas(self._ledger.to_frame(), preserve_index=False)
         write_atomic(self.path / name, lambda p: pq.write_table(table, p, compression="zstd"))
+        self._prev_snapshot = {"file": old, "upto": self._snapshot_upto} if keep_prev else None
         self._snapshot = name
         self._snapshot_upto = self._ledger.last_event_seq()
         self._write_manifest()
-        self._log.truncate()
-        if old and old != name:
-            (self.path / old).unlink(missing_ok=True)
+        if keep_prev:
+            self._log.rotate(self.path / LOG_PREV)
+        else:
+            self._log.truncate()
+        stale = (older or {}).get("file") if keep_prev else old  # the one no manifest field names now
+        if stale and stale not in (old if keep_prev else None, name):
+            (self.path / stale).unlink(missing_ok=True)
 
     def _reload(self) -> None:
         if self._log is not None:
@@ -358,7 +495,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         inspection (``*.damaged-*`` files; delete them once checked).
         """
         with self._lock:
-            out = list(self._log.damage) if self._log is not None else []
+            out = [*self._manifest_damage, *self._snapshot_damage]
+            out += self._log.damage if self._log is not None else []
             lost = self._ledger.n_lost()
             if lost:
                 out.append(f"{lost} label event(s) were lost to damaged files; every other label is in place.")
@@ -422,8 +560,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 if self._log is not None and self._log.n_records:
                     self._compact()
                 # Suggestions are derived data, not exported: the copy's manifest names none.
-                manifest = self._manifest() | {"suggestions": None}
-                handles[MANIFEST] = io.BytesIO(json.dumps(manifest, indent=1).encode("utf-8"))
+                manifest = self._manifest() | {"suggestions": None, "labels_prev": None}
+                handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
                 for name in names:
                     if name:

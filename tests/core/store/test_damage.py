@@ -160,3 +160,174 @@ def test_clean_project_reports_nothing(base, tmp_path):
     shutil.copytree(path, tmp_path / "q")
     labels, report = reopen(tmp_path / "q", (path / "labels.log").read_bytes())
     assert labels == expected() and report == []
+
+
+# ---------------------------------------------------------------- settings (project.json)
+
+
+def settings_project(path: Path) -> Path:
+    """A project with 4 labels, whose settings were changed once (so project.json.prev exists)."""
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(6))
+        for i in range(4):
+            store.submit(i, CLASSES[i % 3], "ann")
+        store.update_settings(lease_seconds=123)
+    return path
+
+
+def test_unparseable_manifest_falls_back_to_its_previous_version(tmp_path):
+    path = settings_project(tmp_path / "p")
+    damaged = (path / "project.json").read_bytes()[:-40]  # torn write
+    (path / "project.json").write_bytes(damaged)
+    with FolderStore(path, create=False) as store:
+        assert store.labels()["label"].tolist() == [CLASSES[i % 3] for i in range(4)]
+        report = " ".join(store.damage_report())
+        assert "project.json was damaged" in report and "project.json.damaged-1" in report
+        assert (path / "project.json.damaged-1").read_bytes() == damaged
+    with FolderStore(path, create=False) as store:  # repaired: opens cleanly
+        assert len(store.labels()) == 4
+
+
+def test_manifest_checksum_mismatch_is_damage(tmp_path):
+    path = settings_project(tmp_path / "p")
+    text = (path / "project.json").read_text()
+    assert '"lease_seconds": 123' in text and '"checksum"' in text
+    (path / "project.json").write_text(text.replace('"lease_seconds": 123', '"lease_seconds": 124'))
+    with FolderStore(path, create=False) as store:
+        assert "checksum" in " ".join(store.damage_report())
+        assert store.settings.lease_seconds != 124  # the damaged value is not used
+        assert len(store.labels()) == 4
+
+
+def test_both_manifests_damaged_refuses_with_file_and_repair(tmp_path):
+    from superintendent_core.store.errors import VersionError
+
+    path = settings_project(tmp_path / "p")
+    (path / "project.json").write_bytes(b"{\x00garbage")
+    (path / "project.json.prev").write_bytes(b"")
+    with pytest.raises(VersionError) as err:
+        FolderStore(path, create=False)
+    msg = str(err.value)
+    assert "project.json" in msg and "project.json.prev" in msg and "Traceback" not in msg
+    assert (path / "project.json").read_bytes() == b"{\x00garbage"  # nothing was thrown away
+
+
+def test_manifest_without_checksum_of_earlier_versions_opens(tmp_path):
+    import json
+
+    path = settings_project(tmp_path / "p")
+    manifest = json.loads((path / "project.json").read_text())
+    del manifest["checksum"]
+    (path / "project.json").write_text(json.dumps(manifest))
+    with FolderStore(path, create=False) as store:
+        assert store.damage_report() == [] and store.settings.lease_seconds == 123
+
+
+# ---------------------------------------------------------------- the labels snapshot (labels-*.parquet)
+
+
+def compacted_project(path: Path) -> Path:
+    """Labels 0-1 folded in one snapshot, 2-3 in the next, 4 in the log (left as after a crash)."""
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(8))
+        store.submit(0, "cat", "ann")
+        store.submit(1, "dog", "ann")
+    with FolderStore(path, create=False) as store:
+        store.submit(2, "owl", "ann")
+        store.submit(3, "cat", "bob")
+    store = FolderStore(path, create=False)
+    store.submit(4, "dog", "ann")
+    crash(store)
+    return path
+
+
+def newest_snapshot(path: Path) -> Path:
+    return max(path.glob("labels-*.parquet"))
+
+
+def test_damaged_snapshot_is_rebuilt_from_the_one_before_and_the_kept_log(tmp_path):
+    path = compacted_project(tmp_path / "p")
+    snap = newest_snapshot(path)
+    data = bytearray(snap.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    data[8:16] = b"\x00" * 8
+    snap.write_bytes(bytes(data))
+    with FolderStore(path, create=False) as store:
+        df = store.labels()
+        assert df["item_id"].tolist() == [0, 1, 2, 3, 4]
+        assert df["label"].tolist() == ["cat", "dog", "owl", "cat", "dog"]
+        report = " ".join(store.damage_report())
+        assert f"{snap.name} could not be read" in report
+        assert (path / f"{snap.name}.damaged-1").read_bytes() == bytes(data)
+    with FolderStore(path, create=False) as store:  # repaired
+        assert len(store.labels()) == 5
+        assert not any("could not be read" in line for line in store.damage_report())
+
+
+def test_damaged_snapshot_without_a_fallback_refuses_naming_file_and_repair(tmp_path):
+    import json
+
+    from superintendent_core.store.errors import VersionError
+
+    path = compacted_project(tmp_path / "p")
+    manifest = json.loads((path / "project.json").read_text())
+    manifest.pop("labels_prev", None)  # as written by earlier versions: no snapshot before it
+    manifest.pop("checksum", None)
+    (path / "project.json").write_text(json.dumps(manifest))
+    snap = newest_snapshot(path)
+    snap.write_bytes(b"PAR1 not really")
+    with pytest.raises(VersionError) as err:
+        FolderStore(path, create=False)
+    msg = str(err.value)
+    assert snap.name in msg and "kept nowhere else" in msg and "python -m superintendent_core.store.repair" in msg
+    assert snap.read_bytes() == b"PAR1 not really"  # nothing moved or thrown away
+
+
+# ---------------------------------------------------------------- the repair command
+
+
+def run_repair(path: Path):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "superintendent_core.store.repair", str(path)],
+                           capture_output=True, text=True, timeout=60)
+
+
+def test_repair_command_sets_every_damaged_file_aside_and_the_project_opens(tmp_path):
+    path = compacted_project(tmp_path / "p")  # labels 0-3 in snapshots, 4 in the log
+    store = FolderStore(path, create=False)
+    store.submit(5, "owl", "bob")
+    store.submit(6, "cat", "bob")
+    crash(store)
+    log = bytearray((path / "labels.log").read_bytes())
+    first = len(eventlog.encode(eventlog.read_events(bytes(log))[0][0]))
+    log[first + 20] ^= 0xFF  # the record of item 5 (the second in the log)
+    (path / "labels.log").write_bytes(bytes(log))
+    snap = newest_snapshot(path)
+    snap.write_bytes(snap.read_bytes()[:100])
+    (path / "project.json").write_bytes((path / "project.json").read_bytes()[:50])
+    done = run_repair(path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "project.json was damaged" in out and f"{snap.name} could not be read" in out
+    assert "labels.log" in out and "is repaired" in out and "Traceback" not in out + done.stderr
+    for kept in ("project.json.damaged-1", f"{snap.name}.damaged-1", "labels.log.damaged-1"):
+        assert (path / kept).exists(), kept
+    with FolderStore(path, create=False) as store:
+        df = store.labels()
+        assert df["item_id"].tolist() == [0, 1, 2, 3, 4, 6]  # item 5's record was the damaged bytes
+    again = run_repair(path)
+    assert again.returncode == 0 and "opens with 6 label(s)" in again.stdout  # the losses stay reported
+
+
+def test_repair_command_that_cannot_repair_exits_with_a_sentence(tmp_path):
+    path = settings_project(tmp_path / "p")
+    (path / "project.json").write_bytes(b"{")
+    (path / "project.json.prev").write_bytes(b"{")
+    done = run_repair(path)
+    assert done.returncode == 1 and done.stdout == ""
+    err = done.stderr.strip()
+    assert "project.json" in err and "cannot be repaired" in err and "project zip" in err
+    assert "Traceback" not in err and "superintendent_core.store.repair" not in err
+    assert (path / "project.json").read_bytes() == b"{"

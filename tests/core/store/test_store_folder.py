@@ -151,8 +151,10 @@ def test_newer_version_refused(tmp_path):
 
 @pytest.mark.parametrize("content", [b"", b"{not json", b'{"format": "other"}', b"[]"])
 def test_damaged_manifest_refused(tmp_path, content):
+    """Refused when the previous generation cannot stand in either (test_damage.py covers the fallback)."""
     make_project(tmp_path / "p", 2)
     (tmp_path / "p" / "project.json").write_bytes(content)
+    (tmp_path / "p" / "project.json.prev").write_bytes(content)
     with pytest.raises(VersionError):
         FolderStore(tmp_path / "p", create=False)
 
@@ -206,7 +208,9 @@ def test_compaction_keeps_everything_and_empties_the_log(tmp_path):
         before = store.labels()
     assert (path / "labels.log").stat().st_size == 0  # close() compacts
     snapshots = sorted(p.name for p in path.glob("labels-*.parquet"))
-    assert len(snapshots) == 1
+    assert len(snapshots) == 2  # the newest, and the one before it as a fallback (test_damage.py)
+    manifest = json.loads((path / "project.json").read_text())
+    assert [manifest["labels_prev"]["file"], manifest["labels"]["file"]] == snapshots
     with FolderStore(path, create=False) as store:
         assert store.labels().equals(before)
         assert store.undo("ann") == 8
