@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 
 from ..errors import VersionError
 from ..items import PoolShape
+from .files import restore_hint
 
 __all__ = ["ItemsFile"]
 
@@ -43,7 +44,10 @@ class ItemsFile:
         self._groups: dict[int, pa.Array] = {}
 
     def _read_error(self, exc: Exception) -> VersionError:
-        return VersionError(f"Items file {self.file} of the project cannot be read ({exc}).")
+        return VersionError(
+            f"Items file {self.file} of the project cannot be read ({exc}); the items it holds exist nowhere "
+            f"else in the project. {restore_hint(self.folder)}"
+        )
 
     @property
     def table(self) -> pa.Table:

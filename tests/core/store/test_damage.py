@@ -11,10 +11,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from store_contract import CLASSES, image_batch
 
-from superintendent_core.store import ProjectSettings, eventlog
+from superintendent_core.store import ItemBatch, ProjectSettings, eventlog
 from superintendent_core.store.folder import FolderStore
 
 N = 8
@@ -331,3 +332,24 @@ def test_repair_command_that_cannot_repair_exits_with_a_sentence(tmp_path):
     assert "project.json" in err and "cannot be repaired" in err and "project zip" in err
     assert "Traceback" not in err and "superintendent_core.store.repair" not in err
     assert (path / "project.json").read_bytes() == b"{"
+
+
+def test_a_damaged_items_file_refuses_naming_the_file_and_the_restore(tmp_path):
+    """Items cannot be rebuilt from anything else: the refusal names the file and how to restore."""
+    from superintendent_core.store import StoreError, open_store
+
+    path = tmp_path / "p"
+    with open_store(str(path), settings=ProjectSettings(classes=("a", "b"))) as store:
+        store.add_items(ItemBatch(names=("x", "y"), kind="table", features=np.eye(2, dtype=np.float32),
+                                  payloads=[{"v": 1}, {"v": 2}]))
+    items = sorted(path.glob("items-*.parquet"))[0]
+    data = bytearray(items.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    data[8:16] = b"\0" * 8
+    items.write_bytes(bytes(data))
+    with pytest.raises(StoreError) as refused:
+        with open_store(str(path)) as store:
+            store.features(np.arange(2))
+            store.item(0)
+    message = str(refused.value)
+    assert items.name in message and "project zip" in message
