@@ -355,7 +355,6 @@ class RetrainScheduler:
         self._warm_thread: threading.Thread | None = None
         self._warm_checked = False  # warm_up has been called once
         self._warm_active = False  # a warm-up holds self._run
-        self._stored: Suggestions | None = None  # the store's saved suggestions, read once per version
         #: Why the cold start failed (None: it succeeded, was not needed, or has not run).
         self.cold_start_error: str | None = None
 
@@ -376,7 +375,7 @@ class RetrainScheduler:
 
         The snapshot when it is at least as new as what the store holds (its
         ``stored_version``); else the suggestions another process saved (the
-        ``orchestrate`` command, another app process), read from the store once
+        ``orchestrate`` command, another app process); the store reads them once
         per version. Both have ``suggestion(item_id)``. None when neither exists.
 
         Costs one version check (``store.suggestions_version()``) when nothing changed.
@@ -387,13 +386,8 @@ class RetrainScheduler:
             return snapshot
         if stored == 0:
             return snapshot
-        with self._state:
-            cached = self._stored
-        if cached is None or cached.version != stored:
-            cached = self.store.suggestions()
-            with self._state:
-                self._stored = cached
-        return cached if cached is not None else snapshot
+        saved = self.store.suggestions()  # every backend caches them per version
+        return saved if saved is not None else snapshot
 
     def suggestion(self, item_id: int) -> tuple[str, float] | None:
         """``(label, probability)`` of the newest suggestions for one item (see :meth:`suggestions`), or None."""
