@@ -14,7 +14,7 @@ from superintendent_core.data.export import (
 )
 from superintendent_core.kinds import get_kind, preview_of
 from superintendent_core.labels import SEPARATOR, split_labels
-from superintendent_core.service import agreement, disagreements, labeller_progress
+from superintendent_core.service import agreement, disagreements, progress_table
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
@@ -41,11 +41,10 @@ def _preview(project: Project, item_id: int) -> str:
     return preview_of(item)  # a thumbnail's data: URL, or a line of text, as the item's data kind says
 
 
-def filtered_labels(project: Project) -> pd.DataFrame:
+def filtered_labels(project: Project, labels: pd.DataFrame) -> pd.DataFrame:
     """All labels with the model's opinion, filtered by the widgets drawn here."""
-    store = project.store
-    settings = store.settings
-    df = store.labels()
+    settings = project.store.settings
+    df = labels.copy()
     snapshot = project.scheduler.snapshot
     df["model"] = snapshot.opinion_of(df["item_id"].to_numpy()) if snapshot is not None and len(df) else None
     cols = st.columns([2, 2, 1])
@@ -259,12 +258,12 @@ def agreement_section(project: Project, all_labels: pd.DataFrame, labeller: str)
                    help=f"Records the final label as yours ({text_label(labeller)}); training uses the most recent label.")
 
 
-def team_progress(project: Project) -> None:
+def team_progress(project: Project, labels: pd.DataFrame) -> None:
     """Per labeller: labels today and in total, median seconds per label, skips, disagreements in overlap.
 
-    Read from the store on every run (no cache), so it is fresh after each label.
+    From this run's labels (read once per run for the whole page), so it is fresh after each label.
     """
-    table = labeller_progress(project.store)
+    table = progress_table(labels, project.store.skip_counts())
     if table.empty:
         return
     st.subheader("Team progress")
@@ -315,19 +314,22 @@ access = guard("review")
 project = require_project()
 labeller = current_labeller()
 st.title("Review & export")
+all_labels = None
 try:
-    team_progress(project)
-    agreement_section(project, project.store.labels(), labeller)
+    all_labels = project.store.labels()  # once per run: progress, agreement and the table share it
+    team_progress(project, all_labels)
+    agreement_section(project, all_labels, labeller)
 except StoreError as exc:
     say("error", exc)
-st.subheader("Labels")
-labels = filtered_labels(project)
-progress = project.store.progress()
-st.caption(f"{len(labels):,} label(s) shown · {progress.labelled:,} / {progress.total:,} items labelled")
-if len(labels):
-    table(project, labels, labeller)
-else:
-    st.info("No labels match." if progress.labelled else "No labels yet: label some items on the Label page.")
+if all_labels is not None:
+    st.subheader("Labels")
+    labels = filtered_labels(project, all_labels)
+    progress = project.store.progress()
+    st.caption(f"{len(labels):,} label(s) shown · {progress.labelled:,} / {progress.total:,} items labelled")
+    if len(labels):
+        table(project, labels, labeller)
+    else:
+        st.info("No labels match." if progress.labelled else "No labels yet: label some items on the Label page.")
 if access.may_download:
     downloads(project)
     restore(project)
