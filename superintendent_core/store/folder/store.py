@@ -242,7 +242,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         os.replace(main, side)
         self._manifest_bytes = None  # project.json.prev stays as it is: it is the good one
         self._write_manifest()  # the state just loaded (with the newest snapshot), not the old bytes
-        self._manifest_damage = [
+        self._manifest_damage[:0] = [
             f"{MANIFEST} was damaged ({reason}); its previous version ({MANIFEST_PREV}) was used, so the last "
             f"change to the settings or items may be missing. The damaged file is kept as {side.name}."
         ]
@@ -250,6 +250,31 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
     def _next_name(self, prefix: str) -> str:
         self._generation += 1
         return f"{prefix}-{self._generation:06d}.parquet"
+
+    def _newest_derived_files(self) -> None:
+        """After a fallback to ``project.json.prev``: the order, history and suggestions it names may be gone.
+
+        Each of them is replaced (file first, then manifest) and the replaced file deleted, so the previous
+        manifest can name a file that no longer exists. The newest file of each kind on disk is then the
+        one the damaged manifest named: take it. Suggestions are derived (the next retrain writes them
+        again) and are dropped rather than guessed. Items and label snapshots are never replaced this way.
+        """
+        for prefix, attr in (("order", "_order_file"), ("history", "_history_file")):
+            named = getattr(self, attr)
+            if named is not None and (self.path / named).exists():
+                continue
+            found = sorted(self.path.glob(f"{prefix}-*.parquet"))
+            if found:
+                setattr(self, attr, found[-1].name)
+                if prefix == "order":
+                    self._order_revision += 1
+                self._manifest_damage.append(
+                    f"The previous project file named a {prefix} file that was replaced since; "
+                    f"{found[-1].name}, the newest on disk, is used."
+                )
+        if self._suggestions_file is not None and not (self.path / self._suggestions_file).exists():
+            self._no_suggestions()
+            self._manifest_damage.append("The model's saved suggestions were dropped; the next retrain saves them again.")
 
     def _load(self) -> None:
         manifest, fallback = self._read_manifest()
@@ -284,8 +309,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         if fallback is None:
             self._remove_stale_files()
         else:  # keep every file: the damaged manifest may have named some the fallback does not
-            live = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file,
-                                                       self._suggestions_file]
+            self._newest_derived_files()
+            live = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
             missing = [f for f in live if f and not (self.path / f).exists()]
             if missing:
                 raise VersionError(

@@ -353,3 +353,34 @@ def test_a_damaged_items_file_refuses_naming_the_file_and_the_restore(tmp_path):
             store.item(0)
     message = str(refused.value)
     assert items.name in message and "project zip" in message
+
+
+def test_manifest_fallback_after_replaced_order_and_history_takes_the_newest_on_disk(tmp_path):
+    """project.json.prev can name an order or history file that the last write replaced (and deleted)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "p"
+    code = (
+        "import os, numpy as np\n"
+        "from store_contract import CLASSES, image_batch\n"
+        "from superintendent_core.store import ProjectSettings\n"
+        "from superintendent_core.store.folder import FolderStore\n"
+        f"store = FolderStore({str(path)!r}, settings=ProjectSettings(classes=CLASSES))\n"
+        "store.add_items(image_batch(6))\n"
+        "store.submit(0, CLASSES[0], 'ann')\n"
+        "store.record_retrain({'n_labels': 1})\n"
+        "store.set_order([5, 4, 3, 2, 1, 0])\n"
+        "store.record_retrain({'n_labels': 2})\n"
+        "store.set_order([2, 3, 4, 5, 1, 0])\n"
+        "os._exit(0)  # killed: no close, no compaction\n"
+    )
+    helpers = str(Path(__file__).resolve().parent)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=helpers,
+                   env={**__import__("os").environ, "PYTHONPATH": f"{helpers}:{Path(helpers).parents[2]}"})
+    (path / "project.json").write_bytes((path / "project.json").read_bytes()[:-30])  # torn
+    with FolderStore(path, create=False) as store:
+        assert store.labels()["label"].tolist() == [CLASSES[0]]
+        assert store.history()["n_labels"].tolist() == [1, 2]
+        assert store.next_item("bob") == 2  # the newest order, not the pool's
+        assert "newest on disk" in " ".join(store.damage_report())
