@@ -36,6 +36,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_r
 
 from superintendent_core.attempts import SERVER_TRUSTS, Attempt, AttemptLimiter, client_key
 from superintendent_core.auth import AuthConfig, AuthError, Capability, Role, check_labeller_name
+from superintendent_core.kinds.formatting import escape_markdown
 
 from . import runtime
 from . import state as S
@@ -384,7 +385,7 @@ def sign_in_form(access: Access) -> None:
         st.error(refused)
     email = oidc_email()
     if email is not None:
-        st.warning(f"You are signed in as {email}, which has no role in this project. Ask its admin.")
+        st.warning(f"You are signed in as {escape_markdown(email)}, which has no role in this project. Ask its admin.")
     if config is not None and config.uses_passcodes:
         roles = [r.value for r in (Role.LABELLER, Role.ADMIN)
                  if (config.labeller_passcode if r is Role.LABELLER else config.admin_passcode) is not None]
@@ -458,7 +459,6 @@ def sidebar(access: Access) -> None:
         st.caption("Team mode: sign in to see the project.")
     else:
         who = access.name or st.session_state.get(S.LABELLER) or ""
-        from superintendent_core.kinds.formatting import escape_markdown
 
         # A typed name is text, not Markdown (imported here: this line is the only use).
         st.caption(f"Team mode · signed in as **{escape_markdown(who)}** ({access.role.value})")
