@@ -459,7 +459,5 @@ def sidebar(access: Access) -> None:
         st.caption("Team mode: sign in to see the project.")
     else:
         who = access.name or st.session_state.get(S.LABELLER) or ""
-
-        # A typed name is text, not Markdown (imported here: this line is the only use).
         st.caption(f"Team mode · signed in as **{escape_markdown(who)}** ({access.role.value})")
         st.button("Sign out", key=S.SIGN_OUT, on_click=sign_out)

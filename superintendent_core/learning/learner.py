@@ -222,7 +222,7 @@ class Learner:
             from ..strategies.neighbourhood import DEFAULT_STRATEGY
 
             strategy = DEFAULT_STRATEGY
-        return registry.resolve_strategy(strategy), registry._strategy_name(strategy)
+        return registry.resolve_named(strategy)
 
     def _check_params(self) -> None:
         if not 0.0 <= float(self.shuffle_prop) <= 1.0:

@@ -202,8 +202,8 @@ def simulate(
         random_state=np.random.RandomState(seeds[1]),
     )
     spec = DEFAULT_STRATEGY if strategy is None else strategy
-    name = registry._strategy_name(spec)
-    if registry.resolve_strategy(spec).informed_cold_start:
+    resolved, name = registry.resolve_named(spec)
+    if resolved.informed_cold_start:
         start_order = np.asarray(learner.cold_start(X_pool))
     else:
         start_order = np.random.RandomState(seeds[0]).permutation(n_pool)

@@ -10,7 +10,6 @@ Users add their own with :func:`register_strategy`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from sklearn.utils import check_random_state
@@ -22,7 +21,6 @@ from .base import (
     order_pool,
     shuffle_positions,
 )
-from .base import is_permutation as _is_permutation  # noqa: F401 - the name older code imported
 from .neighbourhood import neighbourhood
 from .uncertainty import ProbabilityInput, certainty, entropy, margin, random
 
@@ -67,8 +65,6 @@ NO_DESCRIPTION = "A user-registered strategy (no description given)."
 
 def _first_line(f: object) -> str | None:
     doc = getattr(f, "__doc__", None)
-    if doc == Strategy.__doc__:
-        doc = None  # a Strategy subclass without its own docstring would show the protocol's
     lines = [line.strip() for line in (doc or "").strip().splitlines()]
     return lines[0] if lines and lines[0] else None
 
@@ -86,9 +82,8 @@ def register_strategy(name: str, function: Registrable | None = None, *, descrip
         if not (isinstance(f, Strategy) or callable(f)):
             raise ValueError(f"strategy {name!r}: {type(f).__name__} object is not callable.")
         STRATEGIES[name] = f
-        DESCRIPTIONS[name] = (description or "").strip().splitlines()[0] if (description or "").strip() else (
-            _first_line(f) or NO_DESCRIPTION
-        )
+        given = (description or "").strip()
+        DESCRIPTIONS[name] = given.splitlines()[0] if given else (_first_line(f) or NO_DESCRIPTION)
         return f
 
     return _register(function) if function is not None else _register
@@ -139,9 +134,10 @@ def resolve_strategy(strategy: str | Registrable) -> Strategy:
     raise ValueError(f"Unknown strategy {strategy!r}; valid names are {valid}, or pass a callable.")
 
 
-def _strategy_name(strategy: Any) -> str:
-    """The name results show: the registered name asked for, or the strategy's own."""
-    return strategy if isinstance(strategy, str) else resolve_strategy(strategy).name
+def resolve_named(strategy: str | Registrable) -> tuple[Strategy, str]:
+    """The strategy to call and the name results show (the registered name asked for, or its own)."""
+    resolved = resolve_strategy(strategy)
+    return resolved, strategy if isinstance(strategy, str) else resolved.name
 
 
 def rank(
@@ -180,8 +176,8 @@ def rank(
         For an unknown strategy name, a callable whose result is not a
         permutation of the rows, or invalid probabilities.
     """
-    resolved = resolve_strategy(strategy)
+    resolved, name = resolve_named(strategy)
     if not 0.0 <= float(shuffle_prop) <= 1.0 or np.isnan(shuffle_prop):
         raise ValueError(f"shuffle_prop must be between 0 and 1, got {shuffle_prop!r}.")
     context = PoolContext(probabilities, random_state=check_random_state(random_state))
-    return order_pool(resolved, context, shuffle_prop, name=_strategy_name(strategy))
+    return order_pool(resolved, context, shuffle_prop, name=name)
