@@ -417,12 +417,6 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             active=col("active"), prev=col("prev"), ref=col("ref"),
         )
 
-    def _load_history(self) -> list[dict[str, Any]]:
-        if self._history_file is None:
-            return []
-        t = pq.read_table(self.path / self._history_file)
-        return [json.loads(s) for s in t.column("entry").to_pylist()]
-
     def _new_queue(self, n: int) -> ServeQueue:
         overlap = self._settings.overlap
         excluded = None if overlap <= 1 else (lambda i, who: self._ledger.has_labelled(i, who))
@@ -469,7 +463,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
     _check_labeller = staticmethod(_rules.check_labeller)
 
     def _record(self, event: Event) -> None:
-        """Durably log, then apply to memory."""
+        """Durably log (callers apply the change to memory)."""
         assert self._log is not None
         try:
             self._log.append(event)
