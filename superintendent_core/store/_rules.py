@@ -324,7 +324,12 @@ def check_label_rows(
     if isinstance(labels, str | bytes) or not hasattr(labels, "__len__"):
         raise InvalidInput("labels must be a list with one label per item id.")
     n = len(ids)
-    who = [labellers] * n if isinstance(labellers, str) else list(labellers)
+    if isinstance(labellers, str):
+        who = [labellers] * n
+    elif isinstance(labellers, bytes) or not hasattr(labellers, "__len__"):
+        raise InvalidInput("labellers must be one name, or a list with one name per item id.")
+    else:
+        who = list(labellers)
     if len(labels) != n or len(who) != n:
         raise InvalidInput(
             f"Got {n} item ids, {len(labels)} labels and {len(who)} labellers; they must match."

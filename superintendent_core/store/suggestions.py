@@ -101,8 +101,15 @@ def check_suggestions(
     from ._rules import few  # _rules imports the protocol, which imports this module
 
     ids = check_ids(ids)
+    if isinstance(labels, str | bytes) or not hasattr(labels, "__len__"):
+        raise InvalidInput("Suggested labels must be a list with one label per item id.")
     labels = list(labels)
-    probs = np.asarray(probabilities, dtype=np.float64).reshape(-1) if len(labels) else np.empty(0)
+    try:
+        probs = np.asarray(probabilities, dtype=np.float64) if len(labels) else np.empty(0)
+    except (TypeError, ValueError):
+        raise InvalidInput("Suggestion probabilities must be numbers, one per item id.") from None
+    if probs.ndim != 1:
+        raise InvalidInput(f"Suggestion probabilities must be a flat list, one per item id; got shape {probs.shape}.")
     if not len(ids) == len(labels) == len(probs):
         raise InvalidInput(
             f"Suggestions need one label and one probability per item id; got {len(ids)} ids, "

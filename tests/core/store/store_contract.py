@@ -475,6 +475,9 @@ def test_bad_suggestions_are_refused_and_nothing_saved(store_factory):
             (([0], ["a"], [1.5]), "between 0 and 1"),
             (([0], ["a"], [float("nan")]), "between 0 and 1"),
             (([0], [3], [0.5]), "must be text"),
+            (([0], None, [0.5]), "one label per item id"),
+            (([0], ["a"], ["x"]), "must be numbers"),
+            (([0], ["a"], [[0.5, 0.5]]), "flat list"),
         ]:
             with pytest.raises(InvalidInput, match=match):
                 store.save_suggestions(*args)
@@ -722,6 +725,14 @@ def test_import_labels_bad_row_in_the_middle_writes_nothing(store_factory):
         store = store_factory.reopen(store)
         assert store.labels()["item_id"].tolist() == [4] and store.revision().events == before.events
         store.close()
+
+
+def test_import_labels_with_labellers_of_the_wrong_type_is_refused(store_factory):
+    with new_store(store_factory, 2) as store:
+        for bad in (None, 5):
+            with pytest.raises(InvalidInput, match="labellers must be"):
+                store.import_labels([0, 1], ["cat", "dog"], bad)
+        assert len(store.labels()) == 0
 
 
 def test_import_labels_names_the_first_bad_rows_and_counts_them(store_factory):
