@@ -60,7 +60,13 @@ def test_sessions_opening_one_key_at_once_get_one_object():
         return made[-1]
 
     got = []
-    threads = [threading.Thread(target=lambda: got.append(registry.get("p", create))) for _ in range(8)]
+    together = threading.Barrier(8)  # every thread is running before any asks: they do overlap
+
+    def session():
+        together.wait(timeout=10)
+        got.append(registry.get("p", create))
+
+    threads = [threading.Thread(target=session) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
