@@ -316,7 +316,7 @@ labeller = current_labeller()
 st.title("Review & export")
 all_labels = None
 try:
-    all_labels = project.store.labels()  # once per run: progress, agreement and the table share it
+    all_labels = project.store.labels()  # progress, agreement and the table share one read (the downloads read their own)
     team_progress(project, all_labels)
     agreement_section(project, all_labels, labeller)
 except StoreError as exc:

@@ -34,13 +34,16 @@ def _labels(path) -> list[str]:
 
 
 def _idle(page) -> None:
-    """Wait until the rerun a key press started has redrawn every element (none is marked stale).
+    """Wait until the rerun a key press started has finished (the app says notRunning, nothing is stale).
 
     A key pressed while a rerun is still drawing the buttons can be lost, for a person too; people do not
     press the next key within milliseconds of the page changing, the test must wait.
     """
-    page.wait_for_function("() => document.querySelectorAll('[data-stale=\"true\"]').length === 0", timeout=TIMEOUT)
-    page.wait_for_timeout(300)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+        " && document.querySelectorAll('[data-stale=\"true\"]').length === 0",
+        timeout=TIMEOUT,
+    )
 
 
 def _wait_labels(page, n: int, counts: str) -> None:
