@@ -13,7 +13,6 @@ import numpy as np
 from sqlalchemy.engine import Connection
 
 from .. import _rules
-from ..errors import UnknownItem
 from ..ledger import EVENT_SKIP
 from .schema import UNRANKED
 
@@ -146,9 +145,7 @@ class SQLServing:
                     conn, "SELECT n_items FROM si_project WHERE id = 1 {d.for_update}"
                 ).scalar_one()
             )
-            bad = arr[(arr < 0) | (arr >= n)]
-            if len(bad):
-                raise UnknownItem(f"There is no item {int(bad[0])} in this project ({n} items).")
+            _rules.check_ids(arr, n, lambda: n)  # inside the transaction: the count it locked
             if self.d.pg:
                 # Two statements, only rows whose rank changes are written: items leaving the order
                 # go back to UNRANKED + id; the order's items get ranks 0 .. k-1.
