@@ -1,4 +1,4 @@
-"""Review & export page: every label, filters, corrections in place, downloads, restore."""
+"""Review & export page: labels most likely wrong, every label, filters, corrections in place, downloads, restore."""
 
 import os
 from pathlib import Path
@@ -14,10 +14,12 @@ from superintendent_core.data.export import (
 )
 from superintendent_core.kinds import get_kind, preview_of
 from superintendent_core.labels import SEPARATOR, split_labels
+from superintendent_core.learning.label_errors import LabelErrorFinder, LabelErrors
 from superintendent_core.service import agreement, disagreements, progress_table
 from superintendent_core.store import StoreError
 from ui import state as S
 from ui.auth import guard
+from ui.label_errors import finder_for
 from ui.project import (
     Project,
     default_path,
@@ -27,10 +29,14 @@ from ui.project import (
     open_project,
     set_current_path,
 )
-from ui.widgets import current_labeller, go, require_project, say, text_label
+from ui.widgets import current_labeller, draw_item, go, require_project, say, text_label
 
 ROWS_PER_PAGE = 50
 NO_OPINION = "—"
+#: Pixels of an item's picture in the list of likely label errors.
+ERROR_ITEM_SIZE = 96
+#: How many more likely label errors "Show more" lists.
+ERRORS_STEP = 10
 
 
 def _preview(project: Project, item_id: int) -> str:
@@ -41,18 +47,23 @@ def _preview(project: Project, item_id: int) -> str:
     return preview_of(item)  # a thumbnail's data: URL, or a line of text, as the item's data kind says
 
 
-def filtered_labels(project: Project, labels: pd.DataFrame) -> pd.DataFrame:
-    """All labels with the model's opinion, filtered by the widgets drawn here."""
+def filtered_labels(project: Project, labels: pd.DataFrame, errors: LabelErrors | None) -> pd.DataFrame:
+    """All labels with the out-of-fold model's opinion, filtered by the widgets drawn here.
+
+    The opinion of a label comes only from a model fitted without it (the label-error
+    finder's folds), never from the model trained on it: "—" where there is none yet.
+    """
     settings = project.store.settings
     df = labels.copy()
-    snapshot = project.scheduler.snapshot
-    df["model"] = snapshot.opinion_of(df["item_id"].to_numpy()) if snapshot is not None and len(df) else None
+    known = errors is not None and errors.ran
+    df["model"] = errors.opinion_of(df["item_id"].to_numpy()) if known and len(df) else None
     cols = st.columns([2, 2, 1])
     classes = cols[0].multiselect("Class", list(settings.classes), key=S.REVIEW_CLASSES)
     labellers = cols[1].multiselect("Labeller", sorted(df["labeller"].unique()), key=S.REVIEW_LABELLERS)
     disagree = cols[2].toggle(
-        "Model disagrees", key=S.REVIEW_DISAGREE, disabled=snapshot is None,
-        help="Labels the model (cross-validated) would have given differently. Needs a retrain first.",
+        "Model disagrees", key=S.REVIEW_DISAGREE, disabled=not known,
+        help="Labels that a model fitted without them (out-of-fold, as in the list above) would give "
+        "differently. Never the opinion of a model trained on the label itself.",
     )
     if classes:
         if settings.multi_label:
@@ -62,9 +73,116 @@ def filtered_labels(project: Project, labels: pd.DataFrame) -> pd.DataFrame:
         df = df[keep]
     if labellers:
         df = df[df["labeller"].isin(labellers)]
-    if disagree and snapshot is not None:
+    if disagree and known:
         df = df[df["model"].notna() & (df["model"] != df["label"])]
     return df
+
+
+def _percent(p: float) -> str:
+    return f"{100 * p:.0f} %" if p >= 0.01 or p == 0 else "under 1 %"
+
+
+def _fix_error(project: Project, item_id: int, labeller: str) -> None:
+    label = st.session_state.get(S.review_error_label_key(item_id))
+    if label is None or (not project.store.settings.multi_label and label == ""):
+        return
+    try:
+        project.store.relabel(int(item_id), label, labeller)
+    except (StoreError, ValueError) as exc:
+        S.notify(st.session_state, "error", f"Item {item_id}: {exc}")
+    else:
+        S.notify(st.session_state, "success", f"Item {item_id} is now labelled {label!r}.")
+        st.session_state.pop(S.REVIEW_EDITOR, None)
+
+
+def _keep_label(finder: LabelErrorFinder, item_id: int, label: str) -> None:
+    finder.dismiss(item_id, label)
+    S.notify(st.session_state, "info", f"Item {item_id} keeps {label!r}; it leaves the list while it has that label.")
+
+
+def _more_errors() -> None:
+    st.session_state[S.REVIEW_ERRORS_SHOWN] = int(st.session_state.get(S.REVIEW_ERRORS_SHOWN) or ERRORS_STEP) + ERRORS_STEP
+
+
+def _one_error(project: Project, finder: LabelErrorFinder, row, rank: int, labeller: str) -> None:
+    settings = project.store.settings
+    item_id = int(row.item_id)
+    with st.container(border=True):
+        cols = st.columns([1, 3, 2], vertical_alignment="center")
+        name = str(item_id)
+        with cols[0]:
+            try:
+                item = project.store.item(item_id)
+            except StoreError as exc:
+                say("error", f"Item {item_id}: {exc}")
+            else:
+                name = item.name
+                draw_item(item, size=ERROR_ITEM_SIZE)
+        with cols[1]:
+            st.markdown(
+                f"**{rank}.** {text_label(name)} · labelled **{text_label(row.given)}** "
+                f"(model: {_percent(row.p_given)}) · the model thinks "
+                f"**{text_label(row.suggested or 'none of the classes')}** ({_percent(row.p_suggested)})"
+            )
+            st.caption(text_label(row.evidence))
+        with cols[2]:
+            key = S.review_error_label_key(item_id)
+            classes = list(settings.classes)
+            if settings.multi_label:
+                S.propose(st.session_state, key, [c for c in split_labels(row.suggested) if c in classes])
+                st.multiselect("New label", classes, key=key, label_visibility="collapsed")
+            else:
+                S.propose(st.session_state, key, row.suggested if row.suggested in classes else classes[0])
+                st.selectbox("New label", classes, key=key, label_visibility="collapsed")
+            buttons = st.columns(2)
+            buttons[0].button("Correct", key=S.review_error_fix_key(item_id), type="primary",
+                              on_click=_fix_error, args=(project, item_id, labeller),
+                              help=f"Relabels the item with the label chosen above, as yours ({text_label(labeller)}).")
+            buttons[1].button("Label is right", key=S.review_error_keep_key(item_id),
+                              on_click=_keep_label, args=(finder, item_id, str(row.given)),
+                              help="Takes it off the list while it keeps this label.")
+
+
+def label_errors_section(project: Project, all_labels: pd.DataFrame, labeller: str) -> LabelErrors | None:
+    """The labels most likely wrong, ranked, each correctable in place; returns the finder's result."""
+    finder = finder_for(project)
+    result, fresh = finder.current()
+    st.subheader("Labels most likely wrong")
+    if finder.error:
+        say("error", f"Looking for label errors failed: {finder.error}")
+    elif not fresh:
+        _poll(finder)
+    if result is None:
+        if not finder.error:
+            st.info("Checking every label with a model fitted without it… (in the background; labelling goes on).")
+        return None
+    if not result.ran:
+        say("info", result.reason)
+        return result
+    shown = finder.shown(result, all_labels)
+    note = "" if fresh else " Updating for the newest labels…"
+    st.caption(text_label(result.reason + note))
+    if shown.empty:
+        st.success("No label looks wrong to a model that did not see it.")
+        return result
+    limit = int(st.session_state.get(S.REVIEW_ERRORS_SHOWN) or ERRORS_STEP)
+    for rank, row in enumerate(shown.head(limit).itertuples(index=False), start=1):
+        _one_error(project, finder, row, rank, labeller)
+    if len(shown) > limit:
+        st.button(f"Show {min(ERRORS_STEP, len(shown) - limit)} more (of {len(shown) - limit} left)",
+                  key=S.REVIEW_ERRORS_MORE, on_click=_more_errors)
+    return result
+
+
+def _poll(finder: LabelErrorFinder) -> None:
+    """While the finder computes, rerun the page every 2 s until its result is in (a real browser only)."""
+
+    @st.fragment(run_every=2.0)
+    def waiting() -> None:
+        if not finder.running:
+            st.rerun()
+
+    waiting()
 
 
 def _relabel(project: Project, labeller: str) -> None:
@@ -322,8 +440,9 @@ try:
 except StoreError as exc:
     say("error", exc)
 if all_labels is not None:
+    errors = label_errors_section(project, all_labels, labeller)
     st.subheader("Labels")
-    labels = filtered_labels(project, all_labels)
+    labels = filtered_labels(project, all_labels, errors)
     progress = project.store.progress()
     st.caption(f"{len(labels):,} label(s) shown · {progress.labelled:,} / {progress.total:,} items labelled")
     if len(labels):

@@ -46,6 +46,9 @@ AUTH_NAME = "auth_name"
 #: The last sign-in attempt failed (the refusal message is shown once, nothing else).
 AUTH_REFUSED = "auth_refused"
 
+#: How many of the likely label errors the Review page lists (grows with its "Show more" button).
+REVIEW_ERRORS_SHOWN = "review_errors_shown"
+
 DEFAULTS: dict[str, Callable[[], Any]] = {
     ROLE: lambda: None,
     AUTH_NAME: lambda: None,
@@ -57,6 +60,7 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     NOTICES: list,
     LAST_LABELLED: lambda: None,
     LABEL_CHOSEN: lambda: None,
+    REVIEW_ERRORS_SHOWN: lambda: 10,
 }
 
 # --------------------------------------------------------------------------- widget keys
@@ -147,6 +151,22 @@ REVIEW_SETTLE_ITEM = "review_settle_item"
 REVIEW_SETTLE_LABEL = "review_settle_label"
 REVIEW_SETTLE = "review_settle"
 REVIEW_HIDE_SETTLED = "review_hide_settled"
+REVIEW_ERRORS_MORE = "review_errors_more"
+
+
+def review_error_label_key(item_id: int) -> str:
+    """Key of the new-label field of one likely label error (Review page)."""
+    return f"review_error_label_{int(item_id)}"
+
+
+def review_error_fix_key(item_id: int) -> str:
+    """Key of the "Correct" button of one likely label error."""
+    return f"review_error_fix_{int(item_id)}"
+
+
+def review_error_keep_key(item_id: int) -> str:
+    """Key of the "Label is right" button of one likely label error."""
+    return f"review_error_keep_{int(item_id)}"
 
 
 def init_state(state: MutableMapping[str, Any]) -> None:

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..labels import join_labels
+from ..labels import join_labels, split_labels
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..store.protocol import LabelStore
@@ -127,6 +127,11 @@ class LabelErrors:
         hit = known[pos] == ids
         out[hit] = values[pos[hit]]
         return out
+
+
+def _canonical(label: str, multi_label: bool) -> str:
+    """A label as text, the classes of a multi-label one in sorted order (so equal sets compare equal)."""
+    return join_labels(sorted(split_labels(label))) if multi_label else str(label)
 
 
 def _empty() -> pd.DataFrame:
@@ -548,6 +553,7 @@ class LabelErrorFinder:
         self._result: LabelErrors | None = None
         self._thread: threading.Thread | None = None
         self._running_key: tuple | None = None
+        self._failed_key: tuple | None = None  # a failure is not retried until the labels change
         self._dismissed: set[tuple[int, str]] = set()
         self.error: str | None = None
 
@@ -566,7 +572,7 @@ class LabelErrorFinder:
             result = self._result
             fresh = result is not None and result.key == key
             busy = self._thread is not None and self._thread.is_alive()
-            if start and not fresh and not (busy and self._running_key == key) and not busy:
+            if start and not fresh and not busy and self._failed_key != key:
                 self._running_key = key
                 self._thread = threading.Thread(target=self._run, name="superintendent-label-errors", daemon=True)
                 self._thread.start()
@@ -578,10 +584,12 @@ class LabelErrorFinder:
         except Exception as exc:  # a thread has no one to raise to; the app shows it
             with self._lock:
                 self.error = f"{type(exc).__name__}: {exc}"
+                self._failed_key = self._running_key
             return
         with self._lock:
             self._result = result
             self.error = None
+            self._failed_key = None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a running computation; True if none runs afterwards."""
@@ -613,10 +621,14 @@ class LabelErrorFinder:
         candidates = result.candidates
         if candidates.empty:
             return candidates
-        now = dict(zip(labels["item_id"].astype("int64"), labels["label"].astype(str), strict=True))
-        dismissed = self.dismissed()
+        multi = result.method == "per_class"
+        now = {
+            int(i): _canonical(v, multi)
+            for i, v in zip(labels["item_id"], labels["label"].astype(str), strict=True)
+        }
+        dismissed = {(i, _canonical(v, multi)) for i, v in self.dismissed()}
         keep = [
-            now.get(int(i)) == str(g) and (int(i), str(g)) not in dismissed
+            now.get(int(i)) == _canonical(g, multi) and (int(i), _canonical(g, multi)) not in dismissed
             for i, g in zip(candidates["item_id"], candidates["given"], strict=True)
         ]
         return candidates[np.asarray(keep, dtype=bool)].reset_index(drop=True)
