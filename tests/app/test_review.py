@@ -7,6 +7,7 @@ import zipfile
 
 from superintendent_core.data.export import export_project_zip
 from ui import state as S
+from ui.label_errors import finder_for
 from ui.project import open_project
 
 from .conftest import captions, click_class, errors, label_correctly, ok
@@ -52,6 +53,8 @@ def test_disagreement_with_the_model(app, project):
     click_class(app, (int(truth) + 1) % 10)  # one deliberate mistake
     project.scheduler.run()
     _review(app)
+    assert finder_for(project).wait(60)  # the out-of-fold opinions are computed in the background
+    app.run()
     app.toggle(key=S.REVIEW_DISAGREE).set_value(True).run()
     ok(app)
     table = _table(app)
