@@ -78,10 +78,6 @@ def filtered_labels(project: Project, labels: pd.DataFrame, errors: LabelErrors 
     return df
 
 
-def _percent(p: float) -> str:
-    return f"{100 * p:.0f} %" if p >= 0.01 or p == 0 else "under 1 %"
-
-
 def _fix_error(project: Project, item_id: int, labeller: str) -> None:
     label = st.session_state.get(S.review_error_label_key(item_id))
     if label is None or (not project.store.settings.multi_label and label == ""):
@@ -120,9 +116,8 @@ def _one_error(project: Project, finder: LabelErrorFinder, row, rank: int, label
                 draw_item(item, size=ERROR_ITEM_SIZE)
         with cols[1]:
             st.markdown(
-                f"**{rank}.** {text_label(name)} · labelled **{text_label(row.given)}** "
-                f"(model: {_percent(row.p_given)}) · the model thinks "
-                f"**{text_label(row.suggested or 'none of the classes')}** ({_percent(row.p_suggested)})"
+                f"**{rank}.** {text_label(name)} · labelled **{text_label(row.given)}** · the model thinks "
+                f"**{text_label(row.suggested or 'none of the classes')}**"
             )
             st.caption(text_label(row.evidence))
         with cols[2]:
@@ -242,7 +237,12 @@ def table(project: Project, df: pd.DataFrame, labeller: str) -> None:
         key=S.REVIEW_EDITOR,
         hide_index=True,
         disabled=["item_id", "item", "name", "model", "labeller", "time"],
-        column_config={"item": item_column, "label": label_column, "time": st.column_config.DatetimeColumn("time")},
+        column_config={
+            "item": item_column, "label": label_column, "time": st.column_config.DatetimeColumn("time"),
+            "model": st.column_config.TextColumn(
+                "model", help="The label a model fitted without this one gives (out-of-fold, as in the list above); "
+                f"{NO_OPINION} when not known yet."),
+        },
         row_height=56 if thumbnails else None,
     )
     changed = edited["label"].astype(str) != view["label"].astype(str)
