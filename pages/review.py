@@ -143,12 +143,13 @@ def label_errors_section(project: Project, all_labels: pd.DataFrame, labeller: s
     finder = finder_for(project)
     result, fresh = finder.current()
     st.subheader("Labels most likely wrong")
-    if finder.error:
+    failed = finder.failed()
+    if failed:
         say("error", f"Looking for label errors failed: {finder.error}")
     elif not fresh:
         _poll(finder)
     if result is None:
-        if not finder.error:
+        if not failed:
             st.info("Checking every label with a model fitted without it… (in the background; labelling goes on).")
         return None
     if not result.ran:
@@ -170,11 +171,11 @@ def label_errors_section(project: Project, all_labels: pd.DataFrame, labeller: s
 
 
 def _poll(finder: LabelErrorFinder) -> None:
-    """While the finder computes, rerun the page every 2 s until its result is in (a real browser only)."""
+    """While the finder is behind the labels, look every 2 s; redraw the page once it has news (a real browser only)."""
 
     @st.fragment(run_every=2.0)
     def waiting() -> None:
-        if not finder.running:
+        if finder.settled():
             st.rerun()
 
     waiting()

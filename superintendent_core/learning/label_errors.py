@@ -544,11 +544,24 @@ class LabelErrorFinder:
 
     Dismissals ("this label is right") are kept per ``(item_id, label)``: a
     dismissed item stays off the list while it keeps that label.
+
+    Parameters
+    ----------
+    store : LabelStore
+    runner : callable ``(store) -> LabelErrors``, optional
+        Defaults to :func:`project_label_errors` (tests pass a fake).
+    pace : float, default=2.0
+        After a computation that took ``t`` seconds, the next one starts no
+        sooner than ``pace * t`` seconds later (while labelling goes on, the
+        finder uses at most about a third of one core).
     """
 
-    def __init__(self, store: LabelStore, *, runner: Any = None) -> None:
+    def __init__(self, store: LabelStore, *, runner: Any = None, pace: float = 2.0) -> None:
         self.store = store
         self.runner = runner or project_label_errors
+        self.pace = float(pace)
+        self._finished = -float("inf")  # time.monotonic() when the last computation ended
+        self._last_seconds = 0.0
         self._lock = threading.Lock()
         self._result: LabelErrors | None = None
         self._thread: threading.Thread | None = None
@@ -572,24 +585,50 @@ class LabelErrorFinder:
             result = self._result
             fresh = result is not None and result.key == key
             busy = self._thread is not None and self._thread.is_alive()
-            if start and not fresh and not busy and self._failed_key != key:
+            if start and not fresh and not busy and self._failed_key != key and self._rested():
                 self._running_key = key
                 self._thread = threading.Thread(target=self._run, name="superintendent-label-errors", daemon=True)
                 self._thread.start()
         return result, fresh
 
+    def _rested(self) -> bool:
+        """Whether the pause after the last computation is over (lock held)."""
+        return time.monotonic() - self._finished >= self.pace * self._last_seconds
+
+    def settled(self) -> bool:
+        """Whether a page waiting for the finder should draw again now.
+
+        True when nothing runs and the result is for the current labels, or a
+        new computation may start.
+        """
+        key = self.key()
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return False
+            fresh = self._result is not None and self._result.key == key
+            return fresh or self._rested()
+
+    def failed(self) -> bool:
+        """Whether the last computation failed on the current labels (it is not retried until they change)."""
+        key = self.key()
+        with self._lock:
+            return self._failed_key == key
+
     def _run(self) -> None:
+        start = time.monotonic()
         try:
             result = self.runner(self.store)
         except Exception as exc:  # a thread has no one to raise to; the app shows it
             with self._lock:
                 self.error = f"{type(exc).__name__}: {exc}"
                 self._failed_key = self._running_key
+                self._finished, self._last_seconds = time.monotonic(), time.monotonic() - start
             return
         with self._lock:
             self._result = result
             self.error = None
             self._failed_key = None
+            self._finished, self._last_seconds = time.monotonic(), time.monotonic() - start
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for a running computation; True if none runs afterwards."""

@@ -123,3 +123,40 @@ def test_model_disagrees_uses_the_out_of_fold_opinions(app, project):
 def _listed_all(project) -> list[int]:
     result, _ = finder_for(project).current(start=False)
     return result.candidates["item_id"].tolist()
+
+
+def test_multi_label_project_lists_and_corrects_per_class(tmp_path):
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    from superintendent_core.store import ItemBatch, ProjectSettings
+    from ui.project import create_project, open_project
+
+    from .conftest import APP
+
+    rng = np.random.RandomState(0)
+    pixels = rng.choice([20.0, 60.0, 200.0, 240.0], size=(120, 2))  # far from the class boundaries
+    truth = [[c for c, on in (("dark", a < 128), ("bright", b > 128)) if on] for a, b in pixels]
+    labels = [list(t) for t in truth]
+    planted = [7, 55]
+    labels[7] = [c for c in ("dark", "bright") if (c in truth[7]) != (c == "dark")]  # "dark" flipped
+    labels[55] = [c for c in ("dark", "bright") if (c in truth[55]) != (c == "bright")]  # "bright" flipped
+    batch = ItemBatch(names=tuple(f"x{i}" for i in range(120)), kind="image", features=pixels,
+                      image_shape=(1, 2), pixel_max=255.0, labels=["|".join(v) for v in labels])
+    settings = ProjectSettings(name="multi", kind="image", classes=("dark", "bright"), multi_label=True)
+    path = create_project(str(tmp_path / "multi"), settings, batch)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params[S.QP_PROJECT] = path
+    at.run()
+    project = open_project(path)
+    _review(at, project)
+    assert set(planted) == set(_listed(at)[:2])
+    item = planted[0]
+    proposed = at.multiselect(key=S.review_error_label_key(item)).value
+    assert sorted(proposed) == sorted(truth[item])  # the model's set of classes
+    at.button(key=S.review_error_fix_key(item)).click().run()
+    ok(at)
+    rows = project.store.labels()
+    now = rows[rows["item_id"] == item]["label"].iloc[-1]  # the most recent label in force (the imported one stays)
+    assert sorted(c for c in now.split("|") if c) == sorted(truth[item])
+    assert item not in _listed(at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -220,7 +221,7 @@ def test_the_finder_computes_once_per_revision_in_the_background(digits_store):
         calls.append(store.revision())
         return project_label_errors(store)
 
-    finder = LabelErrorFinder(digits_store, runner=runner)
+    finder = LabelErrorFinder(digits_store, runner=runner, pace=0)
     result, fresh = finder.current()
     assert result is None and not fresh and finder.running  # never waits
     gate.set()
@@ -262,17 +263,42 @@ def test_a_failing_computation_is_reported_and_not_retried_until_the_labels_chan
         calls.append(1)
         raise RuntimeError("disk gone")
 
-    finder = LabelErrorFinder(digits_store, runner=broken)
+    finder = LabelErrorFinder(digits_store, runner=broken, pace=0)
     finder.current()
     finder.wait(10)
-    assert finder.error == "RuntimeError: disk gone"
+    assert finder.error == "RuntimeError: disk gone" and finder.failed()
     finder.current()
     finder.wait(10)
     assert len(calls) == 1
     _label(digits_store, 1)
+    assert not finder.failed()
     finder.current()
     finder.wait(10)
     assert len(calls) == 2
+
+
+def test_the_finder_rests_after_each_computation(digits_store):
+    _label(digits_store, 20)
+    calls = []
+
+    def slow(store):
+        calls.append(1)
+        time.sleep(0.05)
+        return project_label_errors(store)
+
+    finder = LabelErrorFinder(digits_store, runner=slow, pace=10_000)
+    finder.current()
+    finder.wait(30)
+    assert finder.settled() and len(calls) == 1  # fresh
+    _label(digits_store, 1)
+    result, fresh = finder.current()
+    assert not fresh and not finder.running and len(calls) == 1  # resting: the old result stays
+    assert not finder.settled()  # a waiting page keeps waiting
+    finder.pace = 0.0
+    assert finder.settled()
+    finder.current()
+    finder.wait(30)
+    assert len(calls) == 2 and finder.current()[1]
 
 
 def test_the_cache_key_follows_the_model_setting(digits_store):
@@ -281,3 +307,20 @@ def test_the_cache_key_follows_the_model_setting(digits_store):
     before = finder.key()
     digits_store.update_settings(model="knn")
     assert finder.key() != before
+
+
+def test_text_and_table_features():
+    from superintendent_core.learning.models import make_model
+
+    words = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "poor", "dreadful", "bad"]}
+    rng = np.random.RandomState(0)
+    y = np.array(["pos", "neg"] * 20, dtype=object)
+    texts = [" ".join(rng.choice(words[c], 3)) for c in y]
+    noisy = y.copy()
+    noisy[[4, 17]] = ["neg", "pos"]
+    found = find_label_errors(make_model("text_logistic_regression"), texts, noisy, random_state=0)
+    assert set(found.candidates["item_id"].head(2)) == {4, 17}
+    X, y3, flipped = _blobs()
+    frame = pd.DataFrame(X, columns=["width", "height"])
+    found = find_label_errors(LogisticRegression(max_iter=1000), frame, y3, random_state=0)
+    assert set(found.candidates["item_id"].head(len(flipped))) == set(flipped.tolist())
