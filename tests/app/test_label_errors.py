@@ -160,3 +160,46 @@ def test_multi_label_project_lists_and_corrects_per_class(tmp_path):
     now = rows[rows["item_id"] == item]["label"].iloc[-1]  # the most recent label in force (the imported one stays)
     assert sorted(c for c in now.split("|") if c) == sorted(truth[item])
     assert item not in _listed(at)
+
+
+def test_hostile_names_in_the_list_are_shown_literally(project_dir):
+    """Class names, item names, texts and the labeller are Markdown/HTML: the list shows them as text."""
+    import numpy as np
+    from streamlit.testing.v1 import AppTest
+
+    from superintendent_core.store import ItemBatch, ProjectSettings
+    from superintendent_core.store.folder import FolderStore
+    from ui.project import open_project
+
+    from .conftest import APP, exceptions
+    from .test_hostile_names import HOSTILE, LABELLER, rendered_markdown, unescaped
+
+    rng = np.random.RandomState(0)
+    per_class = 4
+    classes = np.repeat(np.arange(len(HOSTILE)), per_class)
+    features = np.eye(len(HOSTILE))[classes] * 5 + rng.normal(scale=0.3, size=(len(classes), len(HOSTILE)))
+    names = tuple(f"{HOSTILE[c]} #{i}" for i, c in enumerate(classes))
+    settings = ProjectSettings(name="hostile", kind="text", classes=tuple(HOSTILE))
+    with FolderStore(project_dir, settings=settings) as store:
+        store.add_items(ItemBatch(names=names, kind="text", features=features.astype(np.float32),
+                                  payloads=[f"{HOSTILE[c]}\n# heading" for c in classes]))
+        for i, c in enumerate(classes):
+            store.submit(i, HOSTILE[(c + 1) % len(HOSTILE)] if i == 5 else HOSTILE[c], LABELLER)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params[S.QP_LABELLER] = LABELLER
+    at.run()
+    project = open_project(project_dir)
+    try:
+        at.switch_page("pages/review.py").run()
+        assert finder_for(project).wait(60)
+        at.run()
+        assert exceptions(at) == []
+        assert 5 in _listed(at)
+        shown = rendered_markdown(at)
+        for text in [*HOSTILE, LABELLER]:
+            raw = [(kind, s) for kind, s in shown if unescaped(text, s)]
+            assert raw == [], f"{text!r} reaches Markdown unescaped: {raw}"
+    finally:
+        project.scheduler.wait(60)
+        project.store.close()
+        open_project.clear()
