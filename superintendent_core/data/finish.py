@@ -25,8 +25,9 @@ source      ``"human"``, ``"model"``, or ``"none"`` (no label and no prediction:
 ========== =========================================================================
 
 The CSV neutralises text cells a spreadsheet would run as a formula exactly as
-the labels export does (:func:`~superintendent_core.data.export.neutralise_csv_cell`);
-parquet keeps the raw values.
+the labels export does (:func:`~superintendent_core.data.export.neutralise_csv_cell`:
+a leading ``'``, which :func:`~superintendent_core.data.export.restore_csv_cell`
+removes again); parquet keeps the raw values.
 
 Nothing here invents a number: the accuracy of the model-labelled part is the
 latest retrain's estimate when it is for the pool items not yet labelled
@@ -46,11 +47,13 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from ..store.errors import InvalidInput
 from ..store.protocol import LabelStore
-from .export import neutralise_csv_cell
+from .export import _QUOTED
 
 __all__ = [
     "COLUMNS",
@@ -60,6 +63,7 @@ __all__ = [
     "Predictions",
     "finish_bytes",
     "finish_frames",
+    "finish_tables",
     "model_predictions",
     "plan_finish",
     "write_finish",
@@ -73,8 +77,10 @@ MIME = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 #: Items per chunk: names are read, and rows encoded, this many at a time.
 CHUNK = 100_000
 HUMAN, MODEL, NONE = "human", "model", "none"
-#: Probabilities in the CSV: six decimals (parquet keeps the float64).
-PROBABILITY_FORMAT = "%.6f"
+#: Probabilities in the CSV are rounded to this many decimals (parquet keeps the float64).
+PROBABILITY_DECIMALS = 6
+#: A text cell a spreadsheet would run as a formula (the labels export's rule, :func:`neutralise_csv_cell`).
+FORMULA_PATTERN = _QUOTED.pattern
 SCHEMA = pa.schema([
     ("item_id", pa.int64()),
     ("name", pa.string()),
@@ -301,10 +307,10 @@ def _stale_text(predictions: Predictions, n_changed: int | None, n_unchanged: in
         parts.append(f"at least {_count(undone, 'label it was trained on was', 'labels it was trained on were')} undone")
     if not parts:
         return None
-    return (f"The model's predictions predate the latest labels: {' and '.join(parts)}, so the "
-            f"{_count(n_model, 'model-labelled item carries a prediction', 'model-labelled items carry predictions')} "
-            "of a model that did not see them. "
-            "Retrain for predictions from every label.")
+    which = ("the prediction of the 1 model-labelled item comes" if n_model == 1 else
+             f"the predictions of the {n_model:,} model-labelled items come")
+    return (f"The model's predictions predate the latest labels: {' and '.join(parts)}, so {which} from a model "
+            "that had not seen those changes. Retrain for predictions from every label.")
 
 
 # --------------------------------------------------------------------------- the plan
@@ -387,13 +393,13 @@ def _lookup(known: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return known[pos] == ids, pos
 
 
-def finish_frames(plan: FinishPlan, *, chunk: int = CHUNK) -> Iterator[pd.DataFrame]:
-    """The table, ``chunk`` items at a time (raw values; see the module docstring for the columns)."""
-    if chunk < 1:
-        raise InvalidInput(f"chunk must be at least 1, got {chunk}.")
+def finish_tables(plan: FinishPlan, *, chunk: int = CHUNK) -> Iterator[pa.Table]:
+    """The table, ``chunk`` items at a time, as Arrow tables of :data:`SCHEMA` (raw values, nulls where empty)."""
+    if not isinstance(chunk, int | np.integer) or chunk < 1:
+        raise InvalidInput(f"chunk must be a whole number of items, at least 1; got {chunk!r}.")
     pred = plan.predictions
-    for start in range(0, plan.n_items, chunk):
-        ids = np.arange(start, min(plan.n_items, start + chunk), dtype=np.int64)
+    for start in range(0, plan.n_items, int(chunk)):
+        ids = np.arange(start, min(plan.n_items, start + int(chunk)), dtype=np.int64)
         label = np.full(len(ids), None, dtype=object)
         probability = np.full(len(ids), np.nan)
         source = np.full(len(ids), NONE, dtype=object)
@@ -406,21 +412,36 @@ def finish_frames(plan: FinishPlan, *, chunk: int = CHUNK) -> Iterator[pd.DataFr
         label[hit] = plan.human_labels[pos[hit]]
         probability[hit] = np.nan
         source[hit] = HUMAN
-        yield pd.DataFrame({
-            "item_id": ids,
-            "name": np.asarray(plan.store.names(ids), dtype=object),
-            "label": label,
-            "probability": probability,
-            "source": source,
-        })
+        yield pa.table([
+            pa.array(ids, type=pa.int64()),
+            pa.array(plan.store.names(ids), type=pa.string()),
+            pa.array(label, type=pa.string()),
+            pa.array(probability, type=pa.float64(), from_pandas=True),  # NaN → null
+            pa.array(source, type=pa.string()),
+        ], schema=SCHEMA)
 
 
-def _csv_chunk(frame: pd.DataFrame, header: bool) -> bytes:
-    for column in ("name", "label"):
-        frame[column] = [neutralise_csv_cell(v) for v in frame[column].tolist()]
-    # CRLF line ends (RFC 4180), as the labels export: a text holding a bare CR is then quoted.
-    return frame.to_csv(index=False, header=header, lineterminator="\r\n", float_format=PROBABILITY_FORMAT
-                        ).encode("utf-8")
+def finish_frames(plan: FinishPlan, *, chunk: int = CHUNK) -> Iterator[pd.DataFrame]:
+    """:func:`finish_tables` as DataFrames (None / NaN where empty)."""
+    for table in finish_tables(plan, chunk=chunk):
+        yield table.to_pandas()
+
+
+def _neutralise(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """:func:`~superintendent_core.data.export.neutralise_csv_cell` on a whole string column."""
+    formula = pc.match_substring_regex(column, FORMULA_PATTERN)
+    return pc.if_else(formula, pc.binary_join_element_wise("'", column, ""), column)
+
+
+def _csv_table(table: pa.Table) -> pa.Table:
+    """What the CSV holds: text cells a spreadsheet would run neutralised, probabilities to 6 decimals."""
+    return pa.table([
+        table.column("item_id"),
+        _neutralise(table.column("name")),
+        _neutralise(table.column("label")),
+        pc.round(table.column("probability"), PROBABILITY_DECIMALS),
+        table.column("source"),
+    ], schema=SCHEMA)
 
 
 def write_finish(plan: FinishPlan, sink: IO[bytes], fmt: str = "csv", *, chunk: int = CHUNK) -> None:
@@ -431,21 +452,25 @@ def write_finish(plan: FinishPlan, sink: IO[bytes], fmt: str = "csv", *, chunk: 
     plan : FinishPlan
     sink : binary file object
     fmt : {"csv", "parquet"}
-        CSV: UTF-8, RFC 4180, formula-like text cells neutralised with a leading
-        ``'``; an empty cell for a missing label or probability. Parquet: one row
-        group per chunk, raw values, nulls for missing ones.
+        CSV: UTF-8, CRLF line ends (RFC 4180), every text cell in double quotes,
+        an empty unquoted cell where there is no label or probability (so a
+        multi-label prediction of no class, ``""``, differs from none);
+        formula-like text cells neutralised with a leading ``'``; probabilities
+        rounded to 6 decimals. Parquet: raw values, nulls where empty, one row
+        group per chunk.
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}.")
-    frames = finish_frames(plan, chunk=chunk)
+    tables = finish_tables(plan, chunk=chunk)
     if fmt == "csv":
-        sink.write(_csv_chunk(pd.DataFrame({c: [] for c in COLUMNS}), True))  # the header, even with no items
-        for frame in frames:
-            sink.write(_csv_chunk(frame, False))
+        options = pacsv.WriteOptions(quoting_style="needed", eol="\r\n")
+        with pacsv.CSVWriter(sink, SCHEMA, write_options=options) as writer:  # the header even with no items
+            for table in tables:
+                writer.write_table(_csv_table(table))
         return
     with pq.ParquetWriter(sink, SCHEMA, compression="zstd") as writer:
-        for frame in frames:
-            writer.write_table(pa.Table.from_pandas(frame, schema=SCHEMA, preserve_index=False))
+        for table in tables:
+            writer.write_table(table)
 
 
 def finish_bytes(store: LabelStore, model: Any = None, fmt: str = "csv", *,
