@@ -125,13 +125,19 @@ class Predictions:
 
 def _number(value: Any) -> float | None:
     """A finite float, or None (missing, NaN, not a number)."""
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, bool | str | bytes):
         return None
     try:
         out = float(value)
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
+
+
+def _proportion(value: Any) -> float | None:
+    """A number in [0, 1], or None."""
+    out = _number(value)
+    return out if out is not None and 0.0 <= out <= 1.0 else None
 
 
 def _estimate_keys(source: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,7 +157,7 @@ def model_predictions(model: Any) -> Predictions | None:
         estimate = getattr(model, "estimate", None)
         if estimate is None:
             estimate = getattr(getattr(model, "result", None), "estimate", None)
-        entry = estimate.to_entry() if hasattr(estimate, "to_entry") else {}
+        entry = estimate.to_entry() if hasattr(estimate, "to_entry") else estimate if isinstance(estimate, Mapping) else {}
         finished, seconds = _number(getattr(model, "finished", None)), _number(getattr(model, "seconds", None))
         return Predictions(
             ids=np.asarray(model.pool_ids, dtype=np.int64),
@@ -256,11 +262,16 @@ def _accuracy_text(entry: Mapping[str, Any], n_model: int, model: bool) -> tuple
     if not _present_estimate(entry):
         return ("No estimate yet: the last retrain recorded no estimate of the model's accuracy "
                 "(it needs labels of items served at random for the estimate)."), {}
-    value, low, high = (_number(entry.get(k)) for k in ("estimate", "estimate_low", "estimate_high"))
+    value, low, high = (_proportion(entry.get(k)) for k in ("estimate", "estimate_low", "estimate_high"))
+    if low is None or high is None or value is None or not low <= value <= high:
+        low = high = None  # no interval rather than a wrong one
     target = entry.get("estimate_target")
     target = target if isinstance(target, str) else None
     note = entry.get("estimate_note")
     note = note.strip() if isinstance(note, str) and note.strip() else None
+    if value is None and entry.get("estimate") is not None and not (
+            isinstance(entry.get("estimate"), float) and math.isnan(entry["estimate"])):
+        note = f"the recorded estimate ({entry['estimate']!r}) is not a proportion between 0 and 1"
     n_audited = _number(entry.get("estimate_n"))
     if value is None:
         why = note or "the last retrain could not estimate the model's accuracy"

@@ -267,6 +267,21 @@ def test_no_number_when_the_estimate_could_not_be_made(backend):
     assert summary.estimate is None
 
 
+@pytest.mark.parametrize("bad", [1.7, -0.1, "0.9", float("inf")])
+def test_a_recorded_estimate_that_is_not_a_proportion_is_not_shown(backend, bad):
+    summary = _with_estimate(backend, estimate=bad, estimate_low=0.1, estimate_high=0.9,
+                             estimate_target="unlabelled", estimate_n=40, estimate_note="")
+    assert summary.accuracy.startswith("No estimate yet: the recorded estimate (")
+    assert "%" not in summary.accuracy and summary.estimate is None
+
+
+def test_an_interval_that_does_not_hold_the_estimate_is_left_out(backend):
+    summary = _with_estimate(backend, estimate=0.9, estimate_low=0.95, estimate_high=0.99,
+                             estimate_target="unlabelled", estimate_n=40, estimate_note="")
+    assert summary.accuracy == "Estimated accuracy of the 3 model-labelled items: 90 %, from 40 audited labels."
+    assert summary.estimate_low is None and summary.estimate_high is None
+
+
 def test_an_old_history_without_estimate_keys_says_there_is_none(backend):
     summary = _with_estimate(backend)
     assert summary.accuracy.startswith("No estimate yet: the last retrain recorded no estimate")
