@@ -11,6 +11,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from superintendent_core.auth import Role
 from superintendent_core.data.finish import plan_finish, write_finish
+from superintendent_core.learning.training import run_retrain
 from ui import auth as A
 from ui import state as S
 
@@ -104,6 +105,20 @@ def test_before_any_retrain_the_section_says_there_is_no_model(app, project):
     _model_page(app)
     assert any(i.value.startswith("No model yet") for i in app.info)
     assert "1,797 items: 0 labelled by people, 0 by the model, 1,797 with neither." in [m.value for m in app.markdown]
+
+
+def test_a_model_saved_by_another_process_is_used_when_this_one_has_none(app, project, media):
+    label_correctly(app, project, 20)
+    run_retrain(project.store, random_state=0, source="orchestrate")  # as `orchestrate` would: not this scheduler
+    assert project.scheduler.snapshot is None
+    _model_page(app)
+    assert "1,797 items: 20 labelled by people, 1,777 by the model, 0 with neither." in [m.value for m in app.markdown]
+    app.button(key=S.FINISH_PREPARE).click().run()
+    df = pd.read_csv(io.BytesIO(_downloaded(ok(app), media)[1]), keep_default_na=False)
+    saved = project.store.suggestions()
+    model = df[df["source"] == "model"]
+    assert model["item_id"].tolist() == saved.ids.tolist()
+    assert model["label"].astype(str).tolist() == saved.labels.tolist()
 
 
 def test_a_role_without_the_download_right_sees_nothing_of_it(app, project, monkeypatch):
