@@ -291,7 +291,8 @@ def _accuracy_text(entry: Mapping[str, Any], n_model: int, model: bool) -> tuple
 
 
 def _latest_estimate(store: LabelStore, predictions: Predictions | None) -> dict[str, Any]:
-    """The estimate of the model that made ``predictions``: its own record, else the history's latest retrain."""
+    """The estimate of the model that made ``predictions``: its own record, else the history's latest retrain
+    (unless that was recorded before this model's retrain started)."""
     if predictions is None:
         return {}
     if _present_estimate(predictions.estimate):
@@ -300,6 +301,9 @@ def _latest_estimate(store: LabelStore, predictions: Predictions | None) -> dict
     if len(history) == 0:
         return {}
     row = history.iloc[-1].to_dict()
+    recorded = row.get("time")
+    if predictions.made is not None and isinstance(recorded, pd.Timestamp) and recorded.timestamp() < predictions.made:
+        return {}  # recorded before this model's retrain started: another model's estimate
     return {k: (None if isinstance(v, float) and math.isnan(v) else v)
             for k, v in row.items() if k in ESTIMATE_KEYS and v is not pd.NA}
 

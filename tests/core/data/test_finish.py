@@ -297,6 +297,17 @@ def test_the_models_own_estimate_wins_over_a_later_history_row(backend):
     assert plan_finish(store).summary.estimate == 0.8
 
 
+def test_an_estimate_recorded_before_the_models_retrain_is_not_taken_for_its_own(backend):
+    store = backend(3)
+    store.submit(0, "cat", "ann")
+    store.record_retrain(_retrain_meta(1, estimate=0.8, estimate_low=0.7, estimate_high=0.9,
+                                       estimate_target="unlabelled", estimate_n=30))
+    time.sleep(0.01)
+    store.save_suggestions([1, 2], ["dog", "dog"], [0.7, 0.8], _retrain_meta(1))  # its history row never came
+    summary = plan_finish(store).summary
+    assert summary.estimate is None and summary.accuracy.startswith("No estimate yet")
+
+
 def test_when_every_item_is_labelled_nothing_is_model_labelled(backend):
     store = backend(2)
     store.save_suggestions([0, 1], ["dog", "dog"], [0.7, 0.8], _retrain_meta(0))
