@@ -10,6 +10,7 @@ from superintendent_core.learning.learner import TrainingError
 from superintendent_core.learning.models import MODELS, model_label, models_for
 from superintendent_core.store import StoreError
 from superintendent_core.strategies import DEFAULT_STRATEGY
+from ui import finish
 from ui import state as S
 from ui.auth import guard
 from ui.project import Project
@@ -257,3 +258,4 @@ with counts:
     label_counts(project)
 with matrix:
     confusion_matrix(project)
+finish.render(project)

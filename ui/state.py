@@ -168,6 +168,16 @@ def review_error_keep_key(item_id: int) -> str:
     """Key of the "Label is right" button of one likely label error."""
     return f"review_error_keep_{int(item_id)}"
 
+# model page: finish with the model (ui/finish.py)
+FINISH_FORMAT = "finish_format"
+FINISH_PREPARE = "finish_prepare"
+FINISH_DOWNLOAD = "finish_download"
+#: ``(cache key, FinishPlan)``: the summary of the current labels and model (non-widget).
+FINISH_PLAN = "finish_plan"
+#: ``PreparedFile`` (ui/finish.py): the file made on request, kept until the next one (non-widget).
+FINISH_FILE = "finish_file"
+DEFAULTS.update({FINISH_PLAN: lambda: None, FINISH_FILE: lambda: None})
+
 
 def init_state(state: MutableMapping[str, Any]) -> None:
     """Give every non-widget key its default where it is missing."""
