@@ -221,6 +221,21 @@ def images_from_files(
             f"No images found (looked for {', '.join(IMAGE_EXTENSIONS)}); "
             + ("only other files were there." if skipped else "the upload is empty.")
         )
+    return decode_images(candidates, notes, featurize=featurize, labels_from_folders=labels_from_folders,
+                         on_error=on_error, limit=limit, progress=progress)
+
+
+def decode_images(
+    candidates: list[tuple[str, bytes | Callable[[], bytes]]],
+    notes: list[str],
+    *,
+    featurize: Featurize,
+    labels_from_folders: bool,
+    on_error: str,
+    limit: int,
+    progress: Callable[[int, int], None] | None,
+) -> ImportResult:
+    """Decode image files whatever their names (:func:`images_from_files` after its name filter; the parquet importer)."""
     names, payloads, feats, errors = [], [], [], []
     unreadable: list[tuple[str, str]] = []
     for k, (name, raw) in enumerate(candidates):
