@@ -311,6 +311,8 @@ def _check_member(info: zipfile.ZipInfo) -> str | None:
     """Why a zip entry is hostile, or None."""
     name = info.filename
     mode = info.external_attr >> 16
+    if "\x00" in info.orig_filename:  # zipfile cuts the name there: "dog/\0.png" would pass as the folder "dog/"
+        return f"{info.orig_filename.replace(chr(0), '<NUL>')!r} has a NUL character in its name"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return f"{name!r} has an absolute path"
     if ".." in PurePosixPath(name.replace("\\", "/")).parts:
