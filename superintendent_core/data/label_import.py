@@ -271,8 +271,8 @@ def import_labels_file(store: LabelStore, source: str | os.PathLike | bytes | IO
         data = bytes(source)
     else:
         data = source.read()
-    if not data:
-        raise InvalidInput("The labels file is empty (0 bytes); choose the file again.")
+    if not data.strip() or not data.lstrip(codecs.BOM_UTF8).strip():
+        raise InvalidInput("The labels file is empty; choose the file again.")
     if _is_jsonl(data):
         return import_labels_jsonl(store, data, labeller=labeller)
     table, _ = read_table(data)
