@@ -13,8 +13,8 @@ never Python objects.
 
 Zips are read in memory — nothing is ever extracted to disk — one entry at a
 time: each entry is read and decoded before the next is read. Zips with
-absolute paths, ``..``, drive letters, symlinks or encrypted entries are
-refused, and so is a zip bomb: while an entry is read, its real decompressed
+absolute paths, ``..``, drive letters, symlinks, a NUL in a name or encrypted
+entries are refused, and so is a zip bomb: while an entry is read, its real decompressed
 size (never the size its header claims) is counted against a per-file limit
 (:data:`MAX_ENTRY_BYTES`), a compression-ratio limit (:data:`MAX_ZIP_RATIO`)
 and a limit for the whole zip (:data:`MAX_ZIP_BYTES`); reading stops at the
