@@ -169,7 +169,8 @@ def read_labels_jsonl(source: str | os.PathLike | bytes | IO[bytes]) -> list[Jso
         raise InvalidInput(f"The labels file must be a path, bytes or a file object, not {type(source).__name__}.")
     text = _jsonl_text(data)
     out: list[JsonlLabel] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at "\n" only: str.splitlines() would also cut at U+2028, U+0085 … that JSON leaves unescaped in names.
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         where = f"Line {number}"

@@ -125,6 +125,26 @@ def test_jsonl_objects(tmp_path, backend):
     store.close()
 
 
+def test_jsonl_names_with_line_separators_inside_round_trip(tmp_path):
+    """JSON leaves U+2028, U+2029 and U+0085 unescaped: a reader splitting at them would break the line."""
+    names = ("a\u2028b.png", "c\u2029d.png", "e\x85f.png", "g\r\nh.png")
+    stores = []
+    for where in ("src", "dst"):
+        store = open_store(tmp_path / where, settings=ProjectSettings(classes=CLASSES, kind="image"))
+        store.add_items(ItemBatch(names=names, kind="image", features=np.zeros((4, 2), np.float32),
+                                  payloads=PAYLOADS[:4]))
+        stores.append(store)
+    for i in range(4):
+        stores[0].submit(i, CLASSES[i % 3], "ann")
+    out = io.BytesIO()
+    write_labels_jsonl(stores[0], out)
+    assert out.getvalue().count(b"\n") == 4
+    assert import_labels_file(stores[1], out.getvalue(), labeller="me") == 4
+    assert every_label(stores[1]) == every_label(stores[0])
+    for store in stores:
+        store.close()
+
+
 def test_jsonl_multi_label_uses_a_list(tmp_path):
     store = new_store(tmp_path, "folder", multi=True)
     label_some(store, multi=True)
