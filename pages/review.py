@@ -206,6 +206,9 @@ def standard_formats(project: Project, slug: str) -> None:
     except (StoreError, ValueError, OSError) as exc:
         say("error", exc)
         return
+    if result.items == 0:
+        st.info("Nothing to export yet: no item is labelled.")
+        return
     for note in result.notes:
         say("info", note)
     size = f"{len(data) / 1e6:.1f} MB" if len(data) >= 1e6 else f"{len(data) / 1e3:.1f} kB"

@@ -262,3 +262,11 @@ def test_an_export_that_fails_is_a_message(app, project, monkeypatch):
     app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
     assert app.exception == [] and errors(app) == ["The disk is full."]
     assert _format_button(app) == []
+
+
+def test_nothing_labelled_is_said_not_downloaded(app, prepared):
+    _review(app)
+    app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
+    ok(app)
+    assert any("Nothing to export yet" in i.value for i in app.info)
+    assert _format_button(app) == []

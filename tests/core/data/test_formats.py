@@ -471,3 +471,18 @@ def test_zip_names_with_nul_duplicates_or_great_length():
     raw = out.getvalue().replace(b"dog/b.png", b"dog/\x00.png")
     with pytest.raises(InvalidInput, match="NUL character"):
         images_from_zip(raw, labels_from_folders=True)
+
+
+def test_which_formats_a_project_is_offered_and_unknown_ones(tmp_path):
+    from superintendent_core.data.formats import export_formats
+
+    assert export_formats("image", False) == ["jsonl", "imagefolder", "hf_parquet"]
+    assert export_formats("image", True) == ["jsonl", "hf_parquet"]
+    assert export_formats("text", False) == export_formats("table", True) == ["jsonl"]
+    store = new_store(tmp_path, "folder")
+    with pytest.raises(InvalidInput, match="Unknown export format 'csv'"):
+        prepare_export(store, "csv")
+    spool, result = prepare_export(store, "jsonl")  # nothing labelled: an empty file, not an error
+    with spool:
+        assert spool.read() == b"" and result.items == 0
+    store.close()
