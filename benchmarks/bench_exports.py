@@ -14,7 +14,9 @@ project was open and its labels read, next to the file size: an export that held
 its images in memory would need at least the file's size there. The first row,
 "read only", reads every item's image once and writes nothing: the folder store's
 own share (its memory-mapped items files count as resident once read, and it
-keeps a few row groups per items file).
+keeps a few row groups per items file). The last column is the peak of the
+anonymous resident memory (``RssAnon``: the heap, not the pages of mapped files
+that the kernel can drop), sampled every 20 ms: what the export itself holds.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -73,12 +76,34 @@ def build(path: Path, n: int) -> float:
     return float(np.mean(sizes)) / 1e3
 
 
+def rss_anon_kb() -> int:
+    """This process's anonymous resident memory (heap, not pages of memory-mapped files), in KiB."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("RssAnon:"))
+
+
+class AnonPeak(threading.Thread):
+    """The highest :func:`rss_anon_kb` seen, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = rss_anon_kb()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            self.peak = max(self.peak, rss_anon_kb())
+
+
 def child(project: str, fmt: str, out: str) -> None:
     from superintendent_core.data import formats
 
     with FolderStore(project, create=False) as store:
         store.labels()  # what every export reads first (text only)
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        anon_base = rss_anon_kb()
+        sampler = AnonPeak()
+        sampler.start()
         t0 = time.perf_counter()
         if fmt == "read only":  # the floor: read every labelled item's image once, write nothing
             items = sum(len(store.item(i).payload) > 0 for i in range(len(store)))
@@ -86,8 +111,11 @@ def child(project: str, fmt: str, out: str) -> None:
         else:
             items = getattr(formats, WRITERS[fmt])(store, out).items
         seconds = time.perf_counter() - t0
+        sampler.done.set()
+        sampler.join()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"items": items, "seconds": seconds, "base_mb": base / 1024, "peak_mb": peak / 1024}))
+    print(json.dumps({"items": items, "seconds": seconds, "base_mb": base / 1024, "peak_mb": peak / 1024,
+                      "anon_mb": (max(sampler.peak, rss_anon_kb()) - anon_base) / 1024}))
 
 
 def main() -> None:
@@ -107,7 +135,7 @@ def main() -> None:
             kb = build(project, args.items)
             print(f"built {args.items:,} labelled PNGs of {kb:.1f} KB in {time.perf_counter() - t0:.0f} s")
         print(f"{'format':<12} {'items':>8} {'seconds':>8} {'file MB':>8} {'RSS at open MB':>15} "
-              f"{'peak MB above open':>19}")
+              f"{'peak RSS above open':>20} {'peak heap above open':>21}")
         for fmt in ["read only", *WRITERS]:
             out = tmp / f"export-{fmt}"
             done = subprocess.run([sys.executable, __file__, "--child", str(project), fmt, str(out)],
@@ -115,7 +143,7 @@ def main() -> None:
             r = json.loads(done.stdout.strip().splitlines()[-1])
             size = os.path.getsize(out) / 1e6
             print(f"{fmt:<12} {r['items']:>8,} {r['seconds']:>8.1f} {size:>8.1f} {r['base_mb']:>15.0f} "
-                  f"{r['peak_mb'] - r['base_mb']:>19.0f}")
+                  f"{r['peak_mb'] - r['base_mb']:>20.0f} {r['anon_mb']:>21.0f}")
             out.unlink()
     finally:
         if not args.keep:
