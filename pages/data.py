@@ -5,8 +5,9 @@ import os
 import streamlit as st
 
 from superintendent_core.data.demo import digits_batch
+from superintendent_core.data.image_parquet import images_from_parquet
 from superintendent_core.data.images import ImportResult, images_from_folder, images_from_zip
-from superintendent_core.data.label_import import import_label_table
+from superintendent_core.data.label_import import import_labels_file
 from superintendent_core.data.tables import read_table, suggest_columns, table_batch
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
@@ -42,6 +43,7 @@ SOURCES = {
     "zip": "Images: upload a .zip",
     "table": "Text or table rows: upload a CSV / parquet",
     "folder": "Images: a folder on the server",
+    "hf_parquet": "Images: upload a Hugging Face parquet (image bytes and labels)",
 }
 
 
@@ -147,6 +149,15 @@ def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | No
         result = _read_images("zip", images_from_zip, upload.getvalue(), labels_from_folders=from_folders,
                               on_error=on_error)
         return result.batch, result.notes
+    if source == "hf_parquet":
+        upload = st.file_uploader("Parquet with an image column", type=["parquet"], key=f"{prefix}{S.DATA_HF_PARQUET}",
+                                  help="As Hugging Face datasets write it, or this app's Hugging Face export: "
+                                       "an 'image' column of {bytes, path}; labels from its class-label column.")
+        on_error = _refuse_bad_checkbox(prefix)
+        if upload is None:
+            return None, []
+        result = _read_images("parquet", images_from_parquet, upload.getvalue(), on_error=on_error)
+        return result.batch, result.notes
     if source == "folder":
         # The Data page is admin-only in team mode; in every mode only the configured folder may be read.
         root = import_root()
@@ -211,13 +222,14 @@ def current_section(labeller: str) -> None:
         except (StoreError, ValueError, OSError) as exc:
             say("error", exc)
 
-    with st.expander("Import existing labels (CSV/parquet with columns `name` and `label`)"):
-        upload = st.file_uploader("Labels file", type=["csv", "parquet"], key=S.DATA_LABELS_FILE)
+    with st.expander("Import existing labels (CSV/parquet with columns `name` and `label`, or JSONL)"):
+        upload = st.file_uploader("Labels file", type=["csv", "parquet", "jsonl"], key=S.DATA_LABELS_FILE,
+                                  help="JSONL: one object per line with `name` and `label` (or `labels`, a list), "
+                                       "as the Review page's JSONL export writes. All or nothing.")
         if upload is not None and st.button("Import labels", key=S.DATA_IMPORT_LABELS):
             try:
-                df, notes = read_table(upload.getvalue())
                 with st.spinner("Importing labels…"):
-                    n = import_label_table(store, df, labeller=labeller)
+                    n = import_labels_file(store, upload.getvalue(), labeller=labeller)
                 st.success(f"Imported {n:,} labels.")
             except (StoreError, ValueError) as exc:
                 say("error", exc)

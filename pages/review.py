@@ -12,6 +12,7 @@ from superintendent_core.data.export import (
     labels_csv,
     labels_parquet,
 )
+from superintendent_core.data.formats import EXPORT_FORMATS, export_formats, prepare_export
 from superintendent_core.kinds import get_kind, preview_of
 from superintendent_core.labels import SEPARATOR, split_labels
 from superintendent_core.learning.label_errors import LabelErrorFinder, LabelErrors
@@ -291,6 +292,49 @@ def downloads(project: Project) -> None:
                     f"Project zip ({len(data) / 1e6:.1f} MB)", data, f"{slug}.zip", "application/zip",
                     key=S.REVIEW_ZIP, on_click="ignore",
                 )
+    standard_formats(project, slug)
+
+
+FORMAT_HELP = {
+    "jsonl": "one JSON object per labelled item: `name`, `label` (`labels`: a list, multi-label), `labeller`, "
+             "`time`, `source`, and every labeller's label (`labels_by`). The Data page imports it back.",
+    "imagefolder": "`class/filename` folders with the images as stored: what torchvision's `ImageFolder` and "
+                   "Keras' `image_dataset_from_directory` read. One label per image (not for multi-label projects).",
+    "hf_parquet": "`image` (bytes, path) and `label` columns with the class names in its schema: "
+                  "`datasets.load_dataset(\"parquet\", data_files=...)` loads it with the images.",
+}
+
+
+def standard_formats(project: Project, slug: str) -> None:
+    """JSONL, image folders, Hugging Face parquet: written only when asked (a click), never on a rerun."""
+    settings = project.store.settings
+    formats = export_formats(settings.kind, settings.multi_label)
+    cols = st.columns([2, 1], vertical_alignment="bottom")
+    fmt = cols[0].selectbox(
+        "Standard format", formats, key=S.REVIEW_FORMAT, format_func=lambda f: EXPORT_FORMATS[f][2],
+        help=" ".join(f"{EXPORT_FORMATS[f][2]}: {FORMAT_HELP[f]}" for f in formats),
+    )
+    if not cols[1].button("Prepare", key=S.REVIEW_FORMAT_BUILD, help="Writes the file now, from the labels as they are"):
+        return
+    suffix, mime, title = EXPORT_FORMATS[fmt]
+    try:
+        with st.spinner(f"Writing {title}…"):
+            spool, result = prepare_export(project.store, fmt)
+            with spool:
+                data = spool.read()
+    except (StoreError, ValueError, OSError) as exc:
+        say("error", exc)
+        return
+    if result.items == 0:
+        st.info("Nothing to export yet: no item is labelled.")
+        return
+    for note in result.notes:
+        say("info", note)
+    size = f"{len(data) / 1e6:.1f} MB" if len(data) >= 1e6 else f"{len(data) / 1e3:.1f} kB"
+    st.download_button(
+        f"{title}: {result.items:,} labelled item(s), {size}", data, f"{slug}{suffix}", mime,
+        key=S.REVIEW_FORMAT_FILE, on_click="ignore",
+    )
 
 
 METHODS = {"cohen": "Cohen's kappa", "fleiss": "Fleiss' kappa"}

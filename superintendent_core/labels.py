@@ -21,9 +21,11 @@ SEPARATOR = "|"
 
 
 def split_labels(text: Any) -> tuple[str, ...]:
-    """The class names of a joined multi-label string (``""`` or None: none)."""
+    """The class names of a joined multi-label string (``""`` or None: none; a tuple or list: its names)."""
     if text is None:
         return ()
+    if isinstance(text, tuple | list):
+        return tuple(str(part) for part in text if part)
     text = str(text)
     return tuple(part for part in text.split(SEPARATOR) if part)
 

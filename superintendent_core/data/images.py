@@ -13,8 +13,8 @@ never Python objects.
 
 Zips are read in memory — nothing is ever extracted to disk — one entry at a
 time: each entry is read and decoded before the next is read. Zips with
-absolute paths, ``..``, drive letters, symlinks or encrypted entries are
-refused, and so is a zip bomb: while an entry is read, its real decompressed
+absolute paths, ``..``, drive letters, symlinks, a NUL in a name or encrypted
+entries are refused, and so is a zip bomb: while an entry is read, its real decompressed
 size (never the size its header claims) is counted against a per-file limit
 (:data:`MAX_ENTRY_BYTES`), a compression-ratio limit (:data:`MAX_ZIP_RATIO`)
 and a limit for the whole zip (:data:`MAX_ZIP_BYTES`); reading stops at the
@@ -221,6 +221,21 @@ def images_from_files(
             f"No images found (looked for {', '.join(IMAGE_EXTENSIONS)}); "
             + ("only other files were there." if skipped else "the upload is empty.")
         )
+    return decode_images(candidates, notes, featurize=featurize, labels_from_folders=labels_from_folders,
+                         on_error=on_error, limit=limit, progress=progress)
+
+
+def decode_images(
+    candidates: list[tuple[str, bytes | Callable[[], bytes]]],
+    notes: list[str],
+    *,
+    featurize: Featurize,
+    labels_from_folders: bool,
+    on_error: str,
+    limit: int,
+    progress: Callable[[int, int], None] | None,
+) -> ImportResult:
+    """Decode image files whatever their names (:func:`images_from_files` after its name filter; the parquet importer)."""
     names, payloads, feats, errors = [], [], [], []
     unreadable: list[tuple[str, str]] = []
     for k, (name, raw) in enumerate(candidates):
@@ -296,6 +311,8 @@ def _check_member(info: zipfile.ZipInfo) -> str | None:
     """Why a zip entry is hostile, or None."""
     name = info.filename
     mode = info.external_attr >> 16
+    if "\x00" in info.orig_filename:  # zipfile cuts the name there: "dog/\0.png" would pass as the folder "dog/"
+        return f"{info.orig_filename.replace(chr(0), '<NUL>')!r} has a NUL character in its name"
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return f"{name!r} has an absolute path"
     if ".." in PurePosixPath(name.replace("\\", "/")).parts:

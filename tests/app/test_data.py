@@ -359,3 +359,52 @@ def test_the_progress_bar_closes_when_the_import_fails(app, tmp_path):
     assert app.exception == []
     assert any("None of the images could be read" in e or "nothing was imported" in e for e in errors(app))
     assert _progress_bars(app) == []
+
+
+def test_import_jsonl_labels_all_or_nothing(app, project):
+    good = b'{"name": "digit-0000", "label": "0"}\n{"name": "digit-0001", "label": "1", "labeller": "ann"}\n'
+    bad = good + b'{"name": "digit-0002", "label": "dog"}\n'
+    _data_page(app)
+    app.file_uploader(key=S.DATA_LABELS_FILE).upload("labels.jsonl", bad, "application/jsonl").run()
+    app.button(key=S.DATA_IMPORT_LABELS).click().run()
+    assert app.exception == []
+    assert any("Line 3" in e and "'dog'" in e and "nothing was imported" in e for e in errors(app))
+    assert len(project.store.labels()) == 0
+    app.file_uploader(key=S.DATA_LABELS_FILE).upload("labels.jsonl", good, "application/jsonl").run()
+    app.button(key=S.DATA_IMPORT_LABELS).click().run()
+    ok(app)
+    labels = project.store.labels()
+    assert labels[["name", "label", "labeller"]].values.tolist() == [["digit-0000", "0", "me"],
+                                                                     ["digit-0001", "1", "ann"]]
+
+
+def test_create_from_a_hugging_face_parquet(app, tmp_path):
+    from superintendent_core.data.formats import write_hf_parquet
+    from superintendent_core.store import ItemBatch, ProjectSettings, open_store
+
+    source = open_store(tmp_path / "source", settings=ProjectSettings(classes=("blue", "red"), kind="image"))
+    source.add_items(ItemBatch(names=("a.png", "b.png", "c.png"), kind="image", features=[[0.0], [1.0], [2.0]],
+                               payloads=[_png("blue"), _png("red"), _png("green")]))
+    source.import_labels([0, 1], ["blue", "red"], "ann")
+    data = io.BytesIO()
+    write_hf_parquet(source, data)
+    source.close()
+    path = _new_project(app, tmp_path, "from-hf", "hf_parquet")
+    app.file_uploader(key="new" + S.DATA_HF_PARQUET).upload("train.parquet", data.getvalue(),
+                                                          "application/octet-stream").run()
+    ok(app)
+    assert app.text_input(key=S.DATA_CLASSES).value == "blue, red"
+    app.button(key=S.DATA_CREATE).click().run()
+    ok(app)
+    store = open_project(path).store
+    assert store.names(range(len(store))) == ["a.png", "b.png"]  # the export holds the labelled items
+    assert dict(zip(store.labels()["name"], store.labels()["label"], strict=True)) == {"a.png": "blue", "b.png": "red"}
+
+
+def test_a_parquet_without_images_is_a_message(app, tmp_path):
+    _new_project(app, tmp_path, "nope", "hf_parquet")
+    out = io.BytesIO()
+    pd.DataFrame({"name": ["a"], "label": ["x"]}).to_parquet(out)
+    app.file_uploader(key="new" + S.DATA_HF_PARQUET).upload("t.parquet", out.getvalue(), "application/octet-stream").run()
+    assert app.exception == []
+    assert any("no image column" in e for e in errors(app))

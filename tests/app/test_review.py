@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
+
+import pyarrow.parquet as pq
+import pytest
 
 from superintendent_core.data.export import export_project_zip
 from ui import state as S
@@ -176,3 +180,96 @@ def test_team_progress_per_labeller_fresh_after_each_label(app, project):
 def test_no_team_progress_before_anyone_labels_or_skips(app):
     _review(app)
     assert not any(s.value == "Team progress" for s in app.subheader)
+
+
+# --------------------------------------------------------------------------- standard formats
+
+
+@pytest.fixture
+def prepared(monkeypatch):
+    """Every export the page prepares, as (format, bytes), through the engine's real writer."""
+    import superintendent_core.data.formats as formats
+
+    calls: list[tuple[str, bytes]] = []
+    real = formats.prepare_export
+
+    def spy(store, fmt):
+        spool, result = real(store, fmt)
+        with spool:
+            data = spool.read()
+        calls.append((fmt, data))
+        return io.BytesIO(data), result
+
+    monkeypatch.setattr(formats, "prepare_export", spy)
+    return calls
+
+
+def _format_button(app):
+    return [b for b in app.get("download_button") if b.key == S.REVIEW_FORMAT_FILE]
+
+
+def test_standard_formats_are_written_only_when_asked(app, project, prepared):
+    for i in range(3):
+        click_class(app, i)
+    _review(app)
+    assert app.selectbox(key=S.REVIEW_FORMAT).options == ["Labels (JSONL)", "Image folders (zip)",
+                                                          "Hugging Face parquet"]
+    app.run()
+    app.multiselect(key=S.REVIEW_CLASSES).set_value(["1"]).run()  # reruns and other widgets write nothing
+    assert prepared == [] and _format_button(app) == []
+    app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
+    ok(app)
+    assert [fmt for fmt, _ in prepared] == ["jsonl"]
+    lines = [json.loads(line) for line in prepared[0][1].decode().splitlines()]
+    assert sorted(o["label"] for o in lines) == ["0", "1", "2"] and {o["labeller"] for o in lines} == {"me"}
+    (button,) = _format_button(app)
+    assert button.proto.label == f"Labels (JSONL): 3 labelled item(s), {len(prepared[0][1]) / 1000:.1f} kB"
+    app.run()
+    assert len(prepared) == 1 and _format_button(app) == []  # not written again on the next rerun
+
+
+def test_image_folders_and_hugging_face_parquet_from_the_page(app, project, prepared):
+    for i in range(4):
+        click_class(app, i)
+    _review(app)
+    app.selectbox(key=S.REVIEW_FORMAT).select("imagefolder").run()
+    app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
+    ok(app)
+    names = zipfile.ZipFile(io.BytesIO(prepared[-1][1])).namelist()
+    assert sorted(n.split("/")[0] for n in names) == ["0", "1", "2", "3"]
+    assert _format_button(app)[0].proto.url.endswith(".zip")
+    app.selectbox(key=S.REVIEW_FORMAT).select("hf_parquet").run()
+    app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
+    ok(app)
+    table = pq.read_table(io.BytesIO(prepared[-1][1]))
+    assert sorted(table.column("label").to_pylist()) == [0, 1, 2, 3]
+    assert _format_button(app)[0].proto.label.startswith("Hugging Face parquet: 4 labelled item(s), ")
+
+
+def test_a_multi_label_project_is_not_offered_image_folders(app, project):
+    project.store.update_settings(multi_label=True)
+    _review(app)
+    assert app.selectbox(key=S.REVIEW_FORMAT).options == ["Labels (JSONL)", "Hugging Face parquet"]
+
+
+def test_an_export_that_fails_is_a_message(app, project, monkeypatch):
+    import superintendent_core.data.formats as formats
+    from superintendent_core.store import InvalidInput
+
+    def refuse(store, fmt):
+        raise InvalidInput("The disk is full.")
+
+    monkeypatch.setattr(formats, "prepare_export", refuse)
+    click_class(app, 0)
+    _review(app)
+    app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
+    assert app.exception == [] and errors(app) == ["The disk is full."]
+    assert _format_button(app) == []
+
+
+def test_nothing_labelled_is_said_not_downloaded(app, prepared):
+    _review(app)
+    app.button(key=S.REVIEW_FORMAT_BUILD).click().run()
+    ok(app)
+    assert any("Nothing to export yet" in i.value for i in app.info)
+    assert _format_button(app) == []

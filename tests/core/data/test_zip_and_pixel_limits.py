@@ -142,13 +142,15 @@ def test_hostile_entry_names_are_refused(name):
         images_from_zip(out.getvalue())
 
 
-def test_nul_in_an_entry_name_is_cut_by_zipfile():
-    # Python's zipfile ends a name at its first NUL: "a.png\0../../x" is read as "a.png", nothing else.
+def test_nul_in_an_entry_name_is_refused():
+    # Python's zipfile ends a name at its first NUL: "a.png\0../../x" would read as "a.png", and
+    # "dog/\0.png" as the folder "dog/" (the image silently gone): a name holding a NUL refuses the zip.
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as zf:
         zf.writestr("a.pngZ/../../x.png", png())
     data = out.getvalue().replace(b"a.pngZ", b"a.png\0")
-    assert images_from_zip(data).batch.names == ("a.png",)
+    with pytest.raises(InvalidInput, match="NUL character"):
+        images_from_zip(data)
 
 
 def test_project_zip_bomb_is_refused_without_writing(tmp_path):
