@@ -12,6 +12,7 @@ from superintendent_core.store import StoreError
 from superintendent_core.strategies import DEFAULT_STRATEGY
 from ui import state as S
 from ui.auth import guard
+from ui.compare import render as compare_strategies
 from ui.project import Project
 from ui.widgets import require_project, say, text_label
 
@@ -257,3 +258,4 @@ with counts:
     label_counts(project)
 with matrix:
     confusion_matrix(project)
+compare_strategies(project)
