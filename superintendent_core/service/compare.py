@@ -748,6 +748,13 @@ class ComparisonRunner:
         with self._lock:
             return self._status
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker process's id (None when no worker runs)."""
+        with self._lock:
+            process = self._process
+        return None if process is None else process.pid
+
     def refusal(self) -> str | None:
         """Why no comparison can run now (plain words), or None."""
         return refusal(self.store.settings, self.store.progress().per_class)
