@@ -50,12 +50,22 @@ def _runner(path: str, store) -> ComparisonRunner:
     return ComparisonRunner(store, slots=_slots())
 
 
-def comparison_runner(project: Project) -> ComparisonRunner:
-    """The project's runner, one per process and open store (a reopened project gets a new one).
+#: The store each project path's runner was made for (to close a runner whose project was reopened).
+_LATEST: dict[str, object] = {}
+_LATEST_LOCK = threading.Lock()
 
-    Keyed by the store object itself (hashed by identity): the registry keeps it alive, so a
-    replaced project can never be mistaken for the new one.
+
+def comparison_runner(project: Project) -> ComparisonRunner:
+    """The project's runner, one per process and open store.
+
+    Keyed by the store object itself (hashed by identity): a project reopened
+    after a restore gets a new runner, and the old one is closed (its job cancelled).
     """
+    with _LATEST_LOCK:
+        old = _LATEST.get(project.path)
+        _LATEST[project.path] = project.store
+    if old is not None and old is not project.store:
+        _runner.clear(project.path, old)
     return _runner(project.path, project.store)
 
 
@@ -104,6 +114,9 @@ def _switch(project: Project, name: str) -> None:
     except (StoreError, ValueError) as exc:
         S.notify(st.session_state, "error", str(exc))
         return
+    # The settings form's strategy box is a keyed widget: it would keep showing (and, on its next
+    # save, write back) the old strategy. Dropping its state makes it read the project's again.
+    st.session_state.pop(S.MODEL_STRATEGY, None)
     S.notify(st.session_state, "success", f"Strategy switched to {display_name(name)}; it applies from the next retrain.")
 
 
@@ -127,9 +140,9 @@ def _result(project: Project, runner: ComparisonRunner, status: JobStatus) -> No
         st.caption(f"ℹ️ {text_label(note)}")
     current = project.store.settings.strategy or DEFAULT_STRATEGY
     if result.recommended is not None and result.recommended != current:
-        if st.button(text_label(f"Switch to {display_name(result.recommended)}"), key=S.COMPARE_SWITCH):
-            _switch(project, result.recommended)
-            st.rerun()
+        label = text_label(f"Switch to {display_name(result.recommended)}")
+        if st.button(label, key=S.COMPARE_SWITCH, on_click=_switch, args=(project, result.recommended)):
+            st.rerun()  # the whole page (a click inside the fragment reruns only the fragment)
 
 
 def _live(project: Project, runner: ComparisonRunner, was_active: bool) -> None:
