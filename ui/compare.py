@@ -83,8 +83,13 @@ def chart(status: JobStatus) -> alt.Chart:
     result = status.result
     data = result.curves.assign(strategy=[_label(n, result.current) for n in result.curves["strategy"]])
     order = [_label(n, result.current) for n in dict.fromkeys(result.curves["strategy"])]
-    colour = alt.Color("strategy:N", sort=order, title="strategy", legend=alt.Legend(orient="bottom"))
-    x = alt.X("n_labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1))
+    colour = alt.Color(
+        "strategy:N", sort=order, title="strategy", scale=alt.Scale(scheme="category10"),
+        legend=alt.Legend(orient="bottom", labelLimit=400),
+    )
+    span = [int(data["n_labels"].min()), int(data["n_labels"].max())]
+    x = alt.X("n_labels:Q", title="labels", scale=alt.Scale(domain=span, nice=False),
+              axis=alt.Axis(format="d", tickMinStep=1))
     low = float(data["accuracy_low"].min())
     scale = alt.Scale(domain=[max(0.0, round(low - 0.05, 1)), 1.0])
     band = alt.Chart(data).mark_area(opacity=0.15).encode(
@@ -172,10 +177,13 @@ def render(project: Project) -> None:
     runner = comparison_runner(project)
     if st.button("Compare strategies on my labels", key=S.COMPARE_START, disabled=runner.status().active):
         try:
-            runner.start()
+            started = runner.start()
         except ValueError as exc:  # too few labels, one class, multi-label: the reason, no chart
             say("warning", exc)
         except RuntimeError as exc:
             say("error", exc)
+        else:
+            if started.active:
+                st.rerun()  # draw the running state (the button above was drawn before it started)
     active = runner.status().active
     st.fragment(_live, run_every=POLL_SECONDS if active else None)(project, runner, active)

@@ -593,25 +593,24 @@ def recommend(runs: pd.DataFrame, current: str, *, min_gain: float = MIN_GAIN) -
         n = by_name.loc[name, "labels_to_target"]
         return f"with {int(n)} labels" if n is not None and not pd.isna(n) else "not within the replay"
 
-    target_words = f"90 % of the best final accuracy ({target:.2f})"
+    runs_words = f"{len(seeds)} run{'s' if len(seeds) != 1 else ''}"
     if best is not None and best["gain"] >= needed and best["wins"] == len(seeds):
         name = best["strategy"]
         advice = (
-            f"On your labels, {display_name(name)} reached {target_words} {reach(name)}, "
-            f"{display_name(current)} (your current strategy) {reach(current)}; over the replay its accuracy was "
-            f"{100 * best['gain']:.1f} points higher on average, and higher in {int(best['wins'])} of {len(seeds)} "
-            f"run{'s' if len(seeds) != 1 else ''}: switch to {display_name(name)}."
+            f"On your labels, {display_name(name)} reached {target:.2f} accuracy (90 % of the best final one) "
+            f"{reach(name)}, your current strategy, {display_name(current)}, {reach(current)}. Over the replay "
+            f"{display_name(name)} was {100 * best['gain']:.1f} points more accurate on average, and better in "
+            f"{int(best['wins'])} of {runs_words}: switch to {display_name(name)}."
         )
         return str(name), advice, summary, target
     if best is None:
         return None, "Only one strategy could be replayed: nothing to compare.", summary, target
     name = best["strategy"]
     advice = (
-        f"On your labels the differences are within noise: the best other strategy, {display_name(name)}, "
-        f"was {100 * best['gain']:+.1f} points against {display_name(current)} (your current strategy) on average, "
-        f"better in {int(best['wins'])} of {len(seeds)} run{'s' if len(seeds) != 1 else ''} "
-        f"(a switch needs at least {100 * needed:.0f} point{'s' if needed * 100 != 1 else ''} and every run). "
-        f"Keep the current strategy."
+        f"On your labels the differences are within noise: keep your current strategy, {display_name(current)}. "
+        f"The best other one, {display_name(name)}, was {100 * best['gain']:+.1f} points against it on average over "
+        f"the replay and better in {int(best['wins'])} of {runs_words}; a switch needs at least "
+        f"{100 * needed:.0f} point{'s' if round(100 * needed) != 1 else ''} more and a win in every run."
     )
     return None, advice, summary, target
 

@@ -172,9 +172,9 @@ def test_a_clear_winner_in_every_run_is_recommended():
     assert recommended == "margin"
     assert target == pytest.approx(0.9 * 0.8567, abs=1e-3)
     # margin's mean curve reaches 0.771 at 30 labels (0.7767 at 20), the default at 30 (0.8)
-    assert "margin reached 90 % of the best final accuracy (0.77) with 20 labels" in advice
-    assert "the default (neighbourhood) (your current strategy) with 30 labels" in advice
-    assert "higher in 3 of 3 runs: switch to margin." in advice
+    assert "margin reached 0.77 accuracy (90 % of the best final one) with 20 labels" in advice
+    assert "your current strategy, the default (neighbourhood), with 30 labels" in advice
+    assert "better in 3 of 3 runs: switch to margin." in advice
     assert summary.set_index("strategy").loc["random", "gain"] < 0
 
 
@@ -185,7 +185,8 @@ def test_a_winner_in_only_some_runs_or_by_a_hair_is_noise():
     })
     recommended, advice, _, _ = recommend(split, "margin")
     assert recommended is None
-    assert "within noise" in advice and "better in 2 of 3 runs" in advice and "Keep the current strategy" in advice
+    assert "within noise: keep your current strategy, margin." in advice
+    assert "The best other one, random, was +" in advice and "better in 2 of 3 runs" in advice
     hair = _runs({"margin": [[0.5, 0.7, 0.8, 0.85]] * 3, "random": [[0.505, 0.705, 0.805, 0.855]] * 3})
     assert recommend(hair, "margin")[0] is None
     # one seed: agreement means nothing, so the gain must be twice the floor
