@@ -28,7 +28,7 @@ from .widgets import say, text_label
 __all__ = ["comparison_runner", "render"]
 
 #: Seconds between two looks at a running comparison.
-POLL_SECONDS = 1.0
+POLL_SECONDS = 2.0
 
 INTRO = (
     "Replays the items you have labelled as if they were a fresh pool, once per strategy: the default, margin, "

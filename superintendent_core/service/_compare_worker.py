@@ -1,4 +1,4 @@
-"""The strategy comparison's worker process: ``python -m superintendent_core.service._compare_worker [niceness]``.
+"""The strategy comparison's worker process: ``python -m superintendent_core.service._compare_worker [idle | niceness]``.
 
 Reads one pickled :class:`~superintendent_core.service.compare.ComparisonData`
 from stdin and writes length-prefixed pickled messages to stdout:
@@ -15,5 +15,5 @@ import sys
 from superintendent_core.service.compare import _worker_main
 
 if __name__ == "__main__":
-    niceness = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    sys.exit(_worker_main(sys.stdin.buffer, sys.stdout.buffer, niceness))
+    priority = sys.argv[1] if len(sys.argv) > 1 else "idle"
+    sys.exit(_worker_main(sys.stdin.buffer, sys.stdout.buffer, priority if priority == "idle" else int(priority)))

@@ -689,9 +689,10 @@ class ComparisonRunner:
     """One project's strategy comparison in the background: start, progress, cancel, latest result.
 
     The replays run in a separate Python process (``python -m
-    superintendent_core.service._compare_worker``) with one BLAS thread, at a
-    lower priority (``os.nice(niceness)``): labelling in the app process keeps
-    its own core and is never waiting on the comparison's GIL. This object only
+    superintendent_core.service._compare_worker``) with one BLAS thread, at the
+    lowest priority (``priority``): labelling in the app process never waits on
+    the comparison's GIL, and the worker gets the CPU only when the app does
+    not want it (``benchmarks/bench_compare_latency.py`` measures the effect). This object only
     reads the project's labels when a job starts (in its own thread) and relays
     the worker's messages.
 
@@ -703,8 +704,9 @@ class ComparisonRunner:
     ----------
     store : LabelStore
     parameters : CompareParameters, optional
-    niceness : int, default=10
-        Added to the worker's niceness.
+    priority : "idle" or int, default="idle"
+        ``"idle"``: the worker runs only when no other task wants the CPU
+        (Linux's SCHED_IDLE; elsewhere niceness 19); an int is added to its niceness.
     slots : threading.Semaphore, optional
         Shared by the runners of one app process: at most that many workers run at
         once (the others wait, saying so).
@@ -716,13 +718,15 @@ class ComparisonRunner:
         store: LabelStore,
         parameters: CompareParameters | None = None,
         *,
-        niceness: int = 10,
+        priority: str | int = "idle",
         slots: threading.Semaphore | None = None,
         python: str | None = None,
     ) -> None:
         self.store = store
         self.parameters = parameters or CompareParameters()
-        self.niceness = int(niceness)
+        if priority != "idle" and not isinstance(priority, int):
+            raise ValueError(f'priority must be "idle" or an int (added niceness), got {priority!r}.')
+        self.priority = priority
         self.slots = slots
         self.python = python or sys.executable
         self._lock = threading.Lock()
@@ -847,7 +851,7 @@ class ComparisonRunner:
 
     def _work(self, data: ComparisonData, cancel: threading.Event) -> None:
         process = subprocess.Popen(
-            [self.python, "-m", "superintendent_core.service._compare_worker", str(self.niceness)],
+            [self.python, "-m", "superintendent_core.service._compare_worker", str(self.priority)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             env=_worker_env(), close_fds=True,
         )
@@ -892,15 +896,27 @@ class ComparisonRunner:
                          message="")
 
 
-def _worker_main(stdin, stdout, niceness: int) -> int:
+def _lower_priority(priority: str | int) -> None:
+    """``"idle"``: Linux's SCHED_IDLE (run only when no other task wants the CPU), else niceness 19;
+    an int: add it to the niceness."""
+    if priority == "idle":
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except (AttributeError, OSError):
+            priority = 19
+    try:
+        if int(priority) > 0:
+            os.nice(int(priority))
+    except (OSError, ValueError):
+        pass
+
+
+def _worker_main(stdin, stdout, niceness: str | int) -> int:
     """The worker: read a :class:`ComparisonData`, replay, write progress and the result."""
     import warnings
 
-    if niceness > 0:
-        try:
-            os.nice(niceness)
-        except OSError:
-            pass
+    _lower_priority(niceness)
     warnings.simplefilter("ignore")  # convergence warnings on small folds: nobody reads the worker's stderr
     data = read_message(stdin)
     if data is None:
@@ -909,8 +925,15 @@ def _worker_main(stdin, stdout, niceness: int) -> int:
     def progress(fraction: float, message: str) -> None:
         write_message(stdout, ("progress", fraction, message))
 
+    parent = os.getppid()
+
+    def orphaned() -> bool:  # the app process died (killed): stop at the next replay
+        return os.getppid() != parent
+
     try:
-        result = run_comparison(data, progress=progress)
+        result = run_comparison(data, progress=progress, cancelled=orphaned)
+    except ComparisonCancelled:
+        return 1
     except ValueError as exc:
         write_message(stdout, ("refused", str(exc)))
         return 0
