@@ -536,7 +536,9 @@ def recommend(runs: pd.DataFrame, current: str, *, min_gain: float = MIN_GAIN) -
        less is not worth changing how items are served), and
     2. it beat the current strategy in **every** seed.
 
-    Otherwise the differences are within noise and the current strategy stays.
+    Otherwise the current strategy stays: the advice says it did best when the
+    mirror image holds (every other strategy lost by ``min_gain`` or more, in
+    every seed), and that the differences are within noise otherwise.
     Why sign agreement and not a t-test: with 3 seeds a t-test has 2 degrees of
     freedom and almost no power, while "better in every paired run" is easy to
     read and, for one candidate that is in truth no better, happens by chance
@@ -606,6 +608,13 @@ def recommend(runs: pd.DataFrame, current: str, *, min_gain: float = MIN_GAIN) -
     if best is None:
         return None, "Only one strategy could be replayed: nothing to compare.", summary, target
     name = best["strategy"]
+    if best["gain"] <= -needed and best["wins"] == 0:  # the mirror image of a switch: the current one wins
+        advice = (
+            f"On your labels your current strategy, {display_name(current)}, did best: the next best, "
+            f"{display_name(name)}, was {100 * -best['gain']:.1f} points less accurate on average over the replay "
+            f"and worse in every one of {runs_words}. Keep the current strategy."
+        )
+        return None, advice, summary, target
     advice = (
         f"On your labels the differences are within noise: keep your current strategy, {display_name(current)}. "
         f"The best other one, {display_name(name)}, was {100 * best['gain']:+.1f} points against it on average over "

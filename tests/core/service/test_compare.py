@@ -195,6 +195,15 @@ def test_a_winner_in_only_some_runs_or_by_a_hair_is_noise():
     assert recommend(one, "margin", min_gain=0.005)[0] == "random"
 
 
+def test_a_current_strategy_that_wins_everywhere_is_kept_and_said_so():
+    runs = _runs({"margin": [[0.6, 0.8, 0.9, 0.9]] * 3, "random": [[0.5, 0.7, 0.8, 0.85]] * 3})
+    recommended, advice, _, _ = recommend(runs, "margin")
+    assert recommended is None
+    assert advice.startswith("On your labels your current strategy, margin, did best: the next best, random, "
+                             "was 8.8 points less accurate")
+    assert "worse in every one of 3 runs. Keep the current strategy." in advice
+
+
 def test_the_current_strategy_must_be_replayed():
     with pytest.raises(ValueError, match="not among the replays"):
         recommend(_runs({"margin": [[0.5, 0.6, 0.7, 0.8]]}), "entropy")
