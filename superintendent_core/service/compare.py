@@ -429,6 +429,7 @@ def run_comparison(
     from threadpoolctl import threadpool_limits
 
     from ..learning.simulation import simulate
+    from ..strategies import DEFAULT_STRATEGY, strategy_names
 
     report = progress or (lambda fraction, message: None)
     stop = cancelled or (lambda: False)
@@ -436,8 +437,22 @@ def run_comparison(
     y = np.asarray(data.y, dtype=object)
     if len(np.unique(y)) < 2:
         raise ValueError("Not enough classes to compare strategies: the labels carry fewer than 2 classes.")
+    # A strategy registered at run time in the app's process (by the user's code) is unknown
+    # to a fresh worker process: it is left out, and the default stands in for it.
+    known = set(strategy_names())
+    strategies = tuple(name for name in data.strategies if name in known)
+    current, notes = data.current, list(data.notes)
+    missing = [name for name in data.strategies if name not in known]
+    if missing:
+        notes.append(
+            f"Not replayed: {', '.join(map(repr, missing))} (registered by code in the app's process, which "
+            "the comparison's own process does not run)."
+        )
+    if current not in strategies:
+        current = DEFAULT_STRATEGY if DEFAULT_STRATEGY in strategies else strategies[0]
+        notes.append(f"{display_name(current)} stands in for the current strategy as the reference.")
     start = time.perf_counter()
-    jobs = [(seed, name) for seed in parameters.seeds for name in data.strategies]
+    jobs = [(seed, name) for seed in parameters.seeds for name in strategies]
     frames = []
     sizes = None
     with threadpool_limits(1):
@@ -459,13 +474,13 @@ def run_comparison(
     raw = pd.concat(frames, ignore_index=True)
     n_pool, n_test, budget, initial, batch = sizes
     runs = _on_grid(raw)
-    curves = _mean_curves(runs, data.strategies)
-    recommended, advice, summary, target = recommend(runs, data.current)
+    curves = _mean_curves(runs, strategies)
+    recommended, advice, summary, target = recommend(runs, current)
     return ComparisonResult(
         curves=curves,
         runs=runs,
         summary=summary,
-        current=data.current,
+        current=current,
         recommended=recommended,
         advice=advice,
         target=target,
@@ -478,7 +493,7 @@ def run_comparison(
         initial=initial,
         seeds=tuple(parameters.seeds),
         seconds=time.perf_counter() - start,
-        notes=data.notes,
+        notes=tuple(notes),
         key=data.key,
     )
 
@@ -514,6 +529,12 @@ def _mean_curves(runs: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- the recommendation
+
+
+def _points(gain: float) -> str:
+    """A signed difference in accuracy as points (0.012 → "+1.2"); no "-0.0"."""
+    text = f"{100 * gain:+.1f}"
+    return "0.0" if text in ("+0.0", "-0.0") else text
 
 
 def _labels_to(curve: pd.DataFrame, target: float) -> int | None:
@@ -617,7 +638,7 @@ def recommend(runs: pd.DataFrame, current: str, *, min_gain: float = MIN_GAIN) -
         return None, advice, summary, target
     advice = (
         f"On your labels the differences are within noise: keep your current strategy, {display_name(current)}. "
-        f"The best other one, {display_name(name)}, was {100 * best['gain']:+.1f} points against it on average over "
+        f"The best other one, {display_name(name)}, was {_points(best['gain'])} points against it on average over "
         f"the replay and better in {int(best['wins'])} of {runs_words}; a switch needs at least "
         f"{100 * needed:.0f} point{'s' if round(100 * needed) != 1 else ''} more and a win in every run."
     )

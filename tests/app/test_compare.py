@@ -145,3 +145,14 @@ def test_multi_label_projects_are_refused_with_the_reason(tmp_path):
     finally:
         project.scheduler.wait(60)
         open_project.clear()
+
+
+def test_only_a_role_that_may_manage_the_project_gets_the_section(monkeypatch):
+    from superintendent_core.auth import Role
+    from ui.auth import Access
+
+    for role, expected in ((Role.ADMIN, True), (Role.LABELLER, False), (None, False)):
+        monkeypatch.setattr(compare, "current_access", lambda role=role: Access(role, None, False))
+        assert compare._may_manage() is expected
+    monkeypatch.setattr(compare, "current_access", lambda: Access(Role.ADMIN, None, False, "broken secrets"))
+    assert compare._may_manage() is False

@@ -148,6 +148,19 @@ def test_a_text_project_is_compared(tmp_path):
     assert result.curves["accuracy"].iloc[-1] > 0.9
 
 
+def test_a_strategy_unknown_to_the_worker_is_left_out_and_said(tmp_path):
+    from dataclasses import replace
+
+    with _digits_store(tmp_path, 60) as store:
+        data = comparison_data(store, CompareParameters(seeds=(0,), max_budget=20, retrains=2))
+    data = replace(data, strategies=(*data.strategies, "only_in_the_app"), current="only_in_the_app")
+    result = run_comparison(data)
+    assert result.current == DEFAULT_STRATEGY
+    assert "only_in_the_app" not in set(result.curves["strategy"])
+    assert any("Not replayed: 'only_in_the_app'" in n for n in result.notes)
+    assert any("stands in for the current strategy" in n for n in result.notes)
+
+
 # --------------------------------------------------------------------------- the rule
 
 
