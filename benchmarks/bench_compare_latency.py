@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -103,13 +104,19 @@ def main() -> None:
     parser.add_argument("--labels", type=int, default=1_000)
     parser.add_argument("--clicks", type=int, default=15, help="clicks per condition and round")
     parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--interleave", type=int, default=0, metavar="N",
+                        help="also N pairs of 2 clicks with the worker paused / running (SIGSTOP / SIGCONT)")
+    parser.add_argument("--pin", action="store_true",
+                        help="server and worker on CPU 1, the browser on CPU 0 (as when visitors' browsers run "
+                             "on their own machines); default: everything shares every CPU")
     parser.add_argument("--unwatched", action="store_true",
                         help="session B leaves the Model page while the comparison runs (no progress polling)")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
     print(f"# bench_compare_latency — Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
-          f"{args.items:,} items of 28×28 pixels, {args.labels:,} labelled")
+          f"{args.items:,} items of 28×28 pixels, {args.labels:,} labelled"
+          + (", server and worker pinned to CPU 1, browser to CPU 0" if args.pin else ", every process on every CPU"))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         project = build_project(str(Path(tmp) / "p"), args.items, args.labels)
@@ -117,6 +124,10 @@ def main() -> None:
         served = str(Path(tmp) / "served")
         shutil.copytree(project, served)
         with server(ROOT / "app.py", served) as (url, process), sync_playwright() as p:
+            if args.pin:  # the server (and the worker it starts) on CPU 1, the browser on CPU 0
+                for thread in Path(f"/proc/{process.pid}/task").iterdir():
+                    os.sched_setaffinity(int(thread.name), {1})
+                os.sched_setaffinity(0, {0})
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             labeller = browser.new_context().new_page()
             labeller.goto(url)
@@ -159,6 +170,25 @@ def main() -> None:
                 within += busy
                 rounds.append((statistics.median(quiet), statistics.median(busy), len(workers), cpu, wall,
                                running, gone))
+            paused, resumed, still = [], [], False
+            if args.interleave:
+                admin.click(".st-key-compare_start button")
+                admin.wait_for_selector(PROGRESS, timeout=60_000)
+                admin.wait_for_function(
+                    "s => { const e = document.querySelector(s); return e && e.innerText.includes('Replaying'); }",
+                    arg=PROGRESS, timeout=120_000,
+                )
+                workers = children(process.pid)
+                for _ in range(args.interleave):
+                    for w in workers:
+                        os.kill(w, signal.SIGSTOP)
+                    paused += clicks_ms(labeller, 2)
+                    for w in workers:
+                        os.kill(w, signal.SIGCONT)
+                    resumed += clicks_ms(labeller, 2)
+                still = admin.locator(PROGRESS).count() > 0
+                admin.click(".st-key-compare_cancel button")
+                admin.wait_for_selector("text=The last comparison was cancelled.", timeout=60_000)
             browser.close()
 
     med = statistics.median
@@ -170,6 +200,11 @@ def main() -> None:
     print(f"  all rounds, median (p90): without {med(without):6.1f} ms ({np.percentile(without, 90):.0f}), "
           f"with {med(within):6.1f} ms ({np.percentile(within, 90):.0f})")
     print(f"  ratio with / without: {med(within) / med(without):.2f}   [goal ≤ 1.5]")
+    if paused:
+        print(f"\n## Interleaved: 2 clicks with the worker paused (SIGSTOP), 2 with it running, × {args.interleave}")
+        print(f"  paused {med(paused):6.1f} ms ({np.percentile(paused, 90):.0f}), running {med(resumed):6.1f} ms "
+              f"({np.percentile(resumed, 90):.0f}); ratio {med(resumed) / med(paused):.2f}; "
+              f"comparison still running at the end: {still}")
     print(f"  load average at the end: {os.getloadavg()[0]:.1f} (other processes share the machine)")
 
 
