@@ -170,7 +170,7 @@ def main() -> None:
                 within += busy
                 rounds.append((statistics.median(quiet), statistics.median(busy), len(workers), cpu, wall,
                                running, gone))
-            paused, resumed, still = [], [], False
+            paused, resumed, still, cpus = [], [], False, []
             if args.interleave:
                 admin.click(".st-key-compare_start button")
                 admin.wait_for_selector(PROGRESS, timeout=60_000)
@@ -179,6 +179,7 @@ def main() -> None:
                     arg=PROGRESS, timeout=120_000,
                 )
                 workers = children(process.pid)
+                cpus = sorted({c for w in workers for c in os.sched_getaffinity(w)})
                 for _ in range(args.interleave):
                     for w in workers:
                         os.kill(w, signal.SIGSTOP)
@@ -204,7 +205,7 @@ def main() -> None:
         print(f"\n## Interleaved: 2 clicks with the worker paused (SIGSTOP), 2 with it running, × {args.interleave}")
         print(f"  paused {med(paused):6.1f} ms ({np.percentile(paused, 90):.0f}), running {med(resumed):6.1f} ms "
               f"({np.percentile(resumed, 90):.0f}); ratio {med(resumed) / med(paused):.2f}; "
-              f"comparison still running at the end: {still}")
+              f"comparison still running at the end: {still}; worker's CPUs: {cpus}")
     print(f"  load average at the end: {os.getloadavg()[0]:.1f} (other processes share the machine)")
 
 
