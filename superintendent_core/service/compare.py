@@ -281,7 +281,8 @@ def refusal(settings: ProjectSettings, per_class: Mapping[str, int]) -> str | No
     if total == 0:
         return f"Not enough labels to compare strategies: none yet. It needs at least {MIN_LABELS} labels in at least 2 classes."
     if len(usable) < 2:
-        have = ", ".join(f"{k}: {v}" for k, v in counts.items() if v) or "none"
+        used = [f"{k}: {v}" for k, v in counts.items() if v]
+        have = (", ".join(used[:10]) + (f" and {len(used) - 10} more" if len(used) > 10 else "")) or "none"
         return (
             f"Not enough classes to compare strategies: it needs at least 2 classes with {MIN_PER_CLASS} "
             f"labels or more each (labels per class now: {have})."
