@@ -13,6 +13,7 @@ from superintendent_core.strategies import DEFAULT_STRATEGY
 from ui import finish
 from ui import state as S
 from ui.auth import guard
+from ui.compare import render as compare_strategies
 from ui.project import Project
 from ui.widgets import require_project, say, text_label
 
@@ -258,4 +259,5 @@ with counts:
     label_counts(project)
 with matrix:
     confusion_matrix(project)
+compare_strategies(project)
 finish.render(project)

@@ -102,6 +102,11 @@ MODEL_AUTO = "model_auto"
 MODEL_EVERY = "model_every"
 MODEL_SAVE = "model_save"
 
+# Model page: compare strategies on the project's own labels (ui/compare.py)
+COMPARE_START = "compare_start"
+COMPARE_CANCEL = "compare_cancel"
+COMPARE_SWITCH = "compare_switch"
+
 # Data page
 DATA_SOURCE = "data_source"
 DATA_NAME = "data_name"
