@@ -134,12 +134,18 @@ def _records(history: pd.DataFrame | None) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- the curve
 
+#: The curve's columns that come from the entry that has the estimate.
+_ESTIMATE_COLUMNS = ["estimate", "estimate_low", "estimate_high", "estimate_target", "estimate_note", "estimate_n"]
+
 
 def estimate_curve(history: pd.DataFrame | None) -> pd.DataFrame:
     """One row per label count, oldest count first: the estimate, its interval and the CV score.
 
     A label count retrained twice (a restart's warm-up retrain, a retrain with no new
-    label) keeps its latest entry only, so a chart of it has one point per label count.
+    label) gives one row: its latest entry's, except that the estimate (with its interval,
+    target and note) comes from the latest entry at that count that has one, and the score
+    from the latest that has one. A chart of it has one point per label count and series,
+    and agrees with :func:`latest_estimate` (which also shows the latest entry that has one).
 
     Parameters
     ----------
@@ -179,8 +185,18 @@ def estimate_curve(history: pd.DataFrame | None) -> pd.DataFrame:
         for c in ("estimate_target", "estimate_note", "model"):
             frame[c] = frame[c].astype(object)
         return frame
-    frame = pd.DataFrame(rows).sort_values("_position").drop_duplicates("n_labels", keep="last")
-    frame = frame.sort_values("n_labels", kind="stable").reset_index(drop=True)
+    everything = pd.DataFrame(rows).sort_values("_position")
+    frame = everything.drop_duplicates("n_labels", keep="last").set_index("n_labels")
+    for subset, taken in ((["estimate"], _ESTIMATE_COLUMNS), (["score"], ["score"])):
+        latest_valid = everything.dropna(subset=subset).drop_duplicates("n_labels", keep="last").set_index("n_labels")
+        for column in taken:
+            frame[column] = frame[column].astype(object)
+            frame.loc[latest_valid.index, column] = latest_valid[column].astype(object)
+    for column in ("estimate", "estimate_low", "estimate_high", "score", "estimate_n"):
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    for column in ("estimate_target", "estimate_note", "model"):
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    frame = frame.reset_index().sort_values("n_labels", kind="stable").reset_index(drop=True)
     frame["n_labels"] = frame["n_labels"].astype(np.int64)
     return frame[columns]
 
@@ -339,8 +355,11 @@ def latest_estimate(history: pd.DataFrame | None) -> EstimateSummary:
         return summary
     at = f"{shown.n_labels:,} labels" if shown.n_labels is not None else "an earlier retrain"
     latest = f"{last.n_labels:,} labels" if last.n_labels is not None else "an unknown number of labels"
-    reason = _why_not(last).rstrip(".")
-    stale = f"This is the estimate of the retrain at {at}; the latest retrain ({latest}) has none: {reason}."
+    if last.valid and not last.note and not last.has_keys:
+        why = "recorded none"  # written by a version without the estimate, or by hand
+    else:
+        why = f"has none: {_why_not(last).rstrip('.')}"
+    stale = f"This is the estimate of the retrain at {at}; the latest retrain ({latest}) {why}."
     return EstimateSummary(**{**summary.__dict__, "basis": f"{summary.basis} {stale}".strip()})
 
 
