@@ -131,8 +131,9 @@ def last_recorded(history: pd.DataFrame | None) -> None:
     when_text = pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S UTC") if _present(when) else "unknown time"
     score = fields.get("score")
     metric = fields.get("metric") if _present(fields.get("metric")) else "score"
+    score = pd.to_numeric(pd.Series([score]), errors="coerce").iloc[0]  # free-form JSON: maybe text
     score_text = f"{float(score):.3f}" if _present(score) else "n/a"
-    n_labels = fields.get("n_labels")
+    n_labels = pd.to_numeric(pd.Series([fields.get("n_labels")]), errors="coerce").iloc[0]
     labels_text = f"{int(n_labels):,} labels" if _present(n_labels) else "? labels"
     by = f" by **{text_label(source)}**" if source else ""
     st.markdown(

@@ -53,7 +53,8 @@ PREDATES = "the retrains recorded so far predate the accuracy estimate: retrain 
 #: Said when nothing was recorded yet.
 NO_RETRAIN = "no retrain recorded yet: label items of at least 2 classes, then retrain."
 #: Said when an entry's numbers cannot be an estimate (outside 0–1, low above high …).
-INVALID = "the recorded estimate is not a valid accuracy with its interval, so it is not shown."
+INVALID = ("the recorded estimate is not a valid accuracy with its 90 % interval (a number between 0 and 1 "
+           "inside its interval), so it is not shown.")
 
 
 # --------------------------------------------------------------------------- reading entries
@@ -80,15 +81,12 @@ def _text(value: Any) -> str | None:
 def _checked(value: float, low: float, high: float) -> tuple[float, float, float, bool]:
     """``(value, low, high, valid)``: NaN everywhere when the three cannot be an accuracy and its interval.
 
-    A value without an interval is kept (the interval is NaN); an interval without a value is dropped.
+    No value and no interval is valid (no estimate, for a reason the note gives). A value
+    without its interval is not shown: a number a person acts on says how sure it is.
     """
     if math.isnan(value):
         return math.nan, math.nan, math.nan, math.isnan(low) and math.isnan(high)
-    if not 0.0 <= value <= 1.0:
-        return math.nan, math.nan, math.nan, False
-    if math.isnan(low) or math.isnan(high):
-        return value, math.nan, math.nan, math.isnan(low) and math.isnan(high)
-    if not (0.0 <= low <= value <= high <= 1.0):
+    if not (0.0 <= low <= value <= high <= 1.0):  # NaN bounds fail this too
         return math.nan, math.nan, math.nan, False
     return value, low, high, True
 
@@ -258,9 +256,7 @@ def _none(reason: str, n_labels: int | None = None) -> EstimateSummary:
 
 def _summary(read: _Entry) -> EstimateSummary:
     """The headline of one entry that has a valid value."""
-    interval = (
-        f" (90 % interval {100 * read.low:.0f}–{_percent(read.high)})" if not math.isnan(read.low) else ""
-    )
+    interval = f" (90 % interval {100 * read.low:.0f}–{_percent(read.high)})"
     target = TARGETS.get(read.target or "")
     headline = f"Estimated accuracy {_percent(read.value)}{interval}"
     headline += f" {target}" if target else ""
@@ -272,14 +268,12 @@ def _summary(read: _Entry) -> EstimateSummary:
                  "each scored by a model that did not train on it")
     elif read.n_labels is not None:
         basis = f"For the model trained on {read.n_labels:,} labels; how many audited labels it rests on was not recorded"
-    if math.isnan(read.low):
-        basis += ("; " if basis else "") + "no interval was recorded, so how sure it is is not known"
     if target is None:
         basis += ("; " if basis else "") + "which items it is about was not recorded"
     return EstimateSummary(
         value=read.value,
-        low=None if math.isnan(read.low) else read.low,
-        high=None if math.isnan(read.high) else read.high,
+        low=read.low,
+        high=read.high,
         target=read.target if target else None,
         n_audited=read.n_audited,
         n_labels=read.n_labels,
@@ -375,7 +369,7 @@ class StopAdvice:
     stop : bool or None
         True: the estimate's gain over the last stretch is within its noise (a plateau).
         False: it moved by more than its noise (still improving, or falling).
-        None: it cannot be told yet (too little history, no interval …).
+        None: it cannot be told yet (too little history).
     gain : float or None
         Change of the estimate's trend over the stretch, in accuracy (0.004 = 0.4 points).
     noise : float or None
@@ -518,12 +512,8 @@ def when_to_stop(
     slope, intercept = np.polyfit(xs - xs[0], ys, 1)
     start, end = float(intercept), float(intercept + slope * span)
     gain = end - start
-    low, high = curve["estimate_low"].iloc[-1], curve["estimate_high"].iloc[-1]
+    low, high = curve["estimate_low"].iloc[-1], curve["estimate_high"].iloc[-1]  # always there (see _checked)
     over = f"over the last {span:,} labels ({100 * start:.1f} % → {100 * end:.1f} %)"
-    if math.isnan(low) or math.isnan(high):
-        return StopAdvice(None, gain, None, span, start, end, int(len(xs)),
-                          f"The estimate's trend moved {gain * 100:+.1f} points {over}, but the latest estimate "
-                          "has no interval, so whether that is more than its noise cannot be told.")
     noise = (float(high) - float(low)) / 2
     figures = dict(gain=gain, noise=noise, stretch=span, start=start, end=end, n_points=int(len(xs)))
     if abs(gain) <= noise:

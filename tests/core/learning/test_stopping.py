@@ -69,6 +69,7 @@ def test_the_curve_tolerates_old_entries_nan_text_and_nonsense():
     curve = estimate_curve(history)
     assert curve["n_labels"].tolist() == [10, 20, 30, 40, 50, 60]
     assert curve["estimate"].isna().tolist() == [True, True, False, True, True, True]
+    assert curve["estimate_low"].isna().tolist() == [True, True, False, True, True, True]
     assert curve["score"].tolist()[2] == 0.7
     assert "not a valid accuracy" in curve["estimate_note"].iloc[3]
 
@@ -113,10 +114,9 @@ def test_an_older_estimate_is_shown_with_its_label_count_and_why_the_latest_has_
     assert "multi-label" in summary.basis
 
 
-def test_a_value_without_an_interval_says_how_sure_is_not_known():
+def test_a_value_without_its_interval_is_not_shown():
     summary = describe_estimate({"n_labels": 50, "estimate": 0.9, "estimate_target": "new", "estimate_n": 12})
-    assert summary.headline == "Estimated accuracy 90 % on new items"
-    assert "no interval was recorded" in summary.basis
+    assert not summary.known and "not a valid accuracy with its 90 % interval" in summary.basis
     odd = describe_estimate({"n_labels": 50, "estimate": 0.9, "estimate_low": 0.8, "estimate_high": 0.95,
                              "estimate_target": "<b>weird</b>"})
     assert odd.headline == "Estimated accuracy 90 % (90 % interval 80–95 %)"  # no claim about what it is about
@@ -163,11 +163,12 @@ def test_nothing_to_go_on_says_so():
         assert advice.stop is None and advice.sentence.startswith("Not enough history yet")
 
 
-def test_a_latest_estimate_without_an_interval_cannot_be_called_a_plateau():
+def test_estimates_without_an_interval_do_not_count():
     history = _history([(n, 0.9) for n in range(10, 100, 10)])
-    history.loc[history.index[-1], ["estimate_low", "estimate_high"]] = np.nan
+    history.loc[history.index[-3:], ["estimate_low", "estimate_high"]] = np.nan
     advice = when_to_stop(history)
-    assert advice.stop is None and "no interval" in advice.sentence and advice.gain is not None
+    assert advice.stop is True and advice.sentence.endswith("this model much.")
+    assert advice.stretch == 30  # 10…60: the last third of 60 labels, at least 30
 
 
 def test_only_the_current_model_counts():
