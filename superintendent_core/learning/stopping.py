@@ -124,19 +124,22 @@ def _read_entry(entry: Mapping[str, Any]) -> _Entry:
     )
 
 
-def _records(history: pd.DataFrame | None) -> list[dict[str, Any]]:
+def _records(history: pd.DataFrame | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     if history is None or len(history) == 0:
         return []
+    if isinstance(history, list):
+        return history
     return history.to_dict("records")
 
 
 # --------------------------------------------------------------------------- the curve
 
-#: The curve's columns that come from the entry that has the estimate.
-_ESTIMATE_COLUMNS = ["estimate", "estimate_low", "estimate_high", "estimate_target", "estimate_note", "estimate_n"]
+#: The columns of :func:`estimate_curve`.
+_CURVE_COLUMNS = ["n_labels", "estimate", "estimate_low", "estimate_high", "score",
+                  "estimate_target", "estimate_note", "model", "estimate_n"]
 
 
-def estimate_curve(history: pd.DataFrame | None) -> pd.DataFrame:
+def estimate_curve(history: pd.DataFrame | list[dict[str, Any]] | None) -> pd.DataFrame:
     """One row per label count, oldest count first: the estimate, its interval and the CV score.
 
     A label count retrained twice (a restart's warm-up retrain, a retrain with no new
@@ -158,45 +161,32 @@ def estimate_curve(history: pd.DataFrame | None) -> pd.DataFrame:
         ``estimate_note``, ``model`` (object, None where unknown), ``estimate_n`` (float64).
         Entries without a usable ``n_labels`` are left out.
     """
-    rows = []
-    for position, entry in enumerate(_records(history)):
+    latest: dict[int, dict[str, Any]] = {}  # label count -> its row (entries are oldest first: later ones win)
+    for entry in _records(history):
         read = _read_entry(entry)
         if read.n_labels is None:
             continue
-        rows.append({
-            "n_labels": read.n_labels,
-            "estimate": read.value,
-            "estimate_low": read.low,
-            "estimate_high": read.high,
-            "score": _number(entry.get("score")),
-            "estimate_target": read.target,
-            "estimate_note": read.note if read.valid else INVALID,
-            "model": _text(entry.get("model")),
-            "estimate_n": math.nan if read.n_audited is None else float(read.n_audited),
-            "_position": position,
-        })
-    columns = ["n_labels", "estimate", "estimate_low", "estimate_high", "score",
-               "estimate_target", "estimate_note", "model", "estimate_n"]
-    if not rows:
-        frame = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-        frame["n_labels"] = frame["n_labels"].astype(np.int64)
-        for c in ("estimate_target", "estimate_note", "model"):
-            frame[c] = frame[c].astype(object)
-        return frame
-    everything = pd.DataFrame(rows).sort_values("_position")
-    frame = everything.drop_duplicates("n_labels", keep="last").set_index("n_labels")
-    for subset, taken in ((["estimate"], _ESTIMATE_COLUMNS), (["score"], ["score"])):
-        latest_valid = everything.dropna(subset=subset).drop_duplicates("n_labels", keep="last").set_index("n_labels")
-        for column in taken:
-            frame[column] = frame[column].astype(object)
-            frame.loc[latest_valid.index, column] = latest_valid[column].astype(object)
-    for column in ("estimate", "estimate_low", "estimate_high", "score", "estimate_n"):
-        frame[column] = pd.to_numeric(frame[column]).astype(float)
-    for column in ("estimate_target", "estimate_note", "model"):
-        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
-    frame = frame.reset_index().sort_values("n_labels", kind="stable").reset_index(drop=True)
+        row = latest.setdefault(read.n_labels, {"n_labels": read.n_labels, "estimate": math.nan,
+                                                "estimate_low": math.nan, "estimate_high": math.nan,
+                                                "score": math.nan, "estimate_target": None, "estimate_note": None,
+                                                "model": None, "estimate_n": math.nan})
+        row["model"] = _text(entry.get("model"))
+        score = _number(entry.get("score"))
+        if not math.isnan(score):
+            row["score"] = score
+        if not math.isnan(read.value):
+            row.update(estimate=read.value, estimate_low=read.low, estimate_high=read.high,
+                       estimate_target=read.target, estimate_note=read.note,
+                       estimate_n=math.nan if read.n_audited is None else float(read.n_audited))
+        elif math.isnan(row["estimate"]):  # no estimate at this count yet: say why (this entry's words)
+            row.update(estimate_target=read.target, estimate_note=read.note if read.valid else INVALID)
+    frame = pd.DataFrame([latest[n] for n in sorted(latest)], columns=_CURVE_COLUMNS)
     frame["n_labels"] = frame["n_labels"].astype(np.int64)
-    return frame[columns]
+    for column in ("estimate", "estimate_low", "estimate_high", "score", "estimate_n"):
+        frame[column] = frame[column].astype(float)
+    for column in ("estimate_target", "estimate_note", "model"):
+        frame[column] = frame[column].astype(object)
+    return frame
 
 
 # --------------------------------------------------------------------------- the headline
@@ -369,7 +359,7 @@ class StopAdvice:
     stop : bool or None
         True: the estimate's gain over the last stretch is within its noise (a plateau).
         False: it moved by more than its noise (still improving, or falling).
-        None: it cannot be told yet (too little history).
+        None: it cannot be told yet (too little history, or the estimate still too noisy).
     gain : float or None
         Change of the estimate's trend over the stretch, in accuracy (0.004 = 0.4 points).
     noise : float or None
@@ -398,12 +388,11 @@ def _points(x: float) -> str:
     return f"{100 * abs(x):.1f} points"
 
 
-def _same_run(history: pd.DataFrame | None) -> tuple[pd.DataFrame | None, int | None]:
+def _same_run(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int | None]:
     """The trailing entries with the latest entry's model and target, and the label count where that run began
     (None when the run is the whole history)."""
-    records = _records(history)
     if not records:
-        return history, None
+        return records, None
     key = [(_text(e.get("model")), _text(e.get("estimate_target"))) for e in records]
     last_model, last_target = key[-1]
     start = len(records)
@@ -415,9 +404,8 @@ def _same_run(history: pd.DataFrame | None) -> tuple[pd.DataFrame | None, int | 
             break
         start = i
     if start == 0:
-        return history, None
-    began = _read_entry(records[start]).n_labels
-    return history.iloc[start:], began
+        return records, None
+    return records[start:], _read_entry(records[start]).n_labels
 
 
 def when_to_stop(
@@ -426,6 +414,7 @@ def when_to_stop(
     fraction: float = 1 / 3,
     min_stretch: int = 30,
     min_points: int = 3,
+    max_noise: float = 0.05,
 ) -> StopAdvice:
     """Whether the estimate still rises by more than its own noise.
 
@@ -434,7 +423,8 @@ def when_to_stop(
     estimate — fit a straight line to the estimates in it (least squares over label
     counts) and compare the line's rise over the stretch (the *gain*) with the *noise*,
     the half-width of the latest estimate's 90 % interval. Gain within ± noise: stop
-    (a plateau); above: still improving; below: the estimate fell by more than its noise.
+    (a plateau) — provided the noise is at most ``max_noise``; above: still improving;
+    below: the estimate fell by more than its noise.
 
     Why this rule:
 
@@ -454,6 +444,13 @@ def when_to_stop(
       strongly correlated and the trend is smoother than independent errors would
       make it; comparing with the interval half-width (not the slope's standard error)
       keeps the rule from calling every wiggle progress.
+    - *A plateau is only claimed at a precision a person acts on* (``max_noise``, 5 points).
+      Early on the interval is wide (±15 points at 50 labels is common): any gain is then
+      "within the noise", which says nothing. Measured with ``benchmarks/bench_stopping.py``
+      without this condition, the rule said stop at 40–70 labels on digits with 3–8 points
+      still to gain, and on a harder set with 11–16 points to gain. Wider than
+      ``max_noise``, it says that a plateau cannot be told yet; a rise beyond even a wide
+      noise still counts as improving.
     - *A trend, not two endpoints,* so that one noisy retrain cannot decide; at least
       ``min_points`` label counts spanning ``min_stretch`` labels, else "not enough history".
     - *Only the current model.* Entries from before the model (or the estimate's target)
@@ -475,6 +472,8 @@ def when_to_stop(
         The stretch covers at least this many labels.
     min_points : int, default=3
         Label counts with an estimate the trend needs.
+    max_noise : float, default=0.05
+        Widest half-interval (in accuracy, 0.05 = 5 points) at which a plateau is called.
 
     Returns
     -------
@@ -482,12 +481,14 @@ def when_to_stop(
     """
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    if not 0 < max_noise <= 1:
+        raise ValueError(f"max_noise must be in (0, 1], got {max_noise!r}")
     if min_stretch < 1 or min_points < 2:
         raise ValueError(f"min_stretch must be ≥ 1 and min_points ≥ 2, got {min_stretch!r}, {min_points!r}")
     need = f"need estimates at ≥ {min_points} label counts spanning {min_stretch} labels"
-    run, began = _same_run(history)
+    run, began = _same_run(_records(history))
     curve = estimate_curve(run)
-    latest = _read_entry(_records(run)[-1]).n_labels if len(curve) else None
+    latest = _read_entry(run[-1]).n_labels if run else None
     if latest is not None:
         curve = curve[curve["n_labels"] <= latest]
     curve = curve.dropna(subset=["estimate"])
@@ -510,12 +511,19 @@ def when_to_stop(
         return StopAdvice(None, None, None, span, None, None, int(len(xs)),
                           f"Not enough history yet to say when to stop ({need}{changed}; {have}).")
     slope, intercept = np.polyfit(xs - xs[0], ys, 1)
-    start, end = float(intercept), float(intercept + slope * span)
+    # the trend's ends, kept within 0–100 % (a straight line through estimates near 100 % may overshoot)
+    start, end = (min(1.0, max(0.0, float(v))) for v in (intercept, intercept + slope * span))
     gain = end - start
     low, high = curve["estimate_low"].iloc[-1], curve["estimate_high"].iloc[-1]  # always there (see _checked)
     over = f"over the last {span:,} labels ({100 * start:.1f} % → {100 * end:.1f} %)"
     noise = (float(high) - float(low)) / 2
     figures = dict(gain=gain, noise=noise, stretch=span, start=start, end=end, n_points=int(len(xs)))
+    if abs(gain) <= noise and noise > max_noise + 1e-12:  # (high - low) / 2 of 0.05 may be 0.0500…01
+        trend = "held steady" if round(100 * gain, 1) == 0 else f"{'rose' if gain > 0 else 'fell'} {_points(gain)}"
+        return StopAdvice(
+            None, sentence=(f"Too early to call a plateau: the estimate {trend} {over}, but its noise "
+                            f"(±{_points(noise)}) is wider than {_points(max_noise)}, so a gain of several points "
+                            "would not show yet; the interval narrows as audited labels come in."), **figures)
     if abs(gain) <= noise:
         if round(100 * gain, 1) == 0:
             moved = f"held steady {over}, within"
