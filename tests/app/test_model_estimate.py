@@ -229,3 +229,46 @@ def test_hostile_notes_and_targets_are_shown_as_text(app, project):
     assert _headline(app) == "Estimated accuracy 80 % (90 % interval 77–83 %)"  # no claim about an unknown target
     app_text = " ".join(captions(app) + _subheaders(app) + [m.value for m in app.markdown])
     assert "<b>" not in app_text and "](http" not in app_text
+
+
+def test_a_multi_label_project_retrains_and_says_what_it_can(tmp_path):
+    """A real multi-label retrain through the app: no traceback; the headline is a statement (the estimator may
+    give no number for multi-label projects, with its reason), never a number without its interval."""
+    from streamlit.testing.v1 import AppTest
+
+    from superintendent_core.data.demo import digits_batch
+    from superintendent_core.store import ProjectSettings
+    from ui.project import create_project, open_project
+
+    from .conftest import APP
+
+    batch = digits_batch(80)
+    settings = ProjectSettings(name="tags", kind="image", classes=("even", "big"), multi_label=True)
+    path = create_project(str(tmp_path / "tags"), settings, batch)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params[S.QP_PROJECT] = path
+    at.run()
+    project = open_project(path)
+    try:
+        assert project.scheduler.wait(60)
+        for _ in range(30):
+            item = project.store.next_item("me")
+            digit = int(project.store.true_labels([item])[0])
+            tags = tuple(t for t, on in (("even", digit % 2 == 0), ("big", digit >= 5)) if on)
+            project.store.submit(item, tags, "me")
+        _model_page(at)
+        at.button(key=S.MODEL_RETRAIN).click().run()
+        ok(at)
+        assert any(s.value.startswith("Retrained on 30 labels") for s in at.success)
+        headline = _headline(at)
+        assert headline == NO_ESTIMATE or "(90 % interval " in headline
+        assert captions(at)[0]  # what it rests on, or why there is no number
+        _record(project, 30, None, estimate=None, estimate_note="Multi-label projects have no accuracy estimate yet.")
+        at.run()
+        ok(at)
+        assert _headline(at) == NO_ESTIMATE
+        assert "Multi-label projects have no accuracy estimate yet." in captions(at)
+    finally:
+        project.scheduler.wait(60)
+        project.store.close()
+        open_project.clear()
