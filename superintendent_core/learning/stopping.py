@@ -250,16 +250,22 @@ def _summary(read: _Entry) -> EstimateSummary:
     target = TARGETS.get(read.target or "")
     headline = f"Estimated accuracy {_percent(read.value)}{interval}"
     headline += f" {target}" if target else ""
-    basis = ""
-    if read.n_audited is not None:
+    sentences = []
+    if read.note:  # the estimator's own words on what it rests on (its method, the audited labels)
+        sentences.append(read.note)
+        if read.n_labels is not None:
+            sentences.append(f"Model trained on {read.n_labels:,} labels")
+    elif read.n_audited is not None:
         of = f"{read.n_audited:,} of the {read.n_labels:,} labels" if read.n_labels is not None else (
             f"{read.n_audited:,} audited label{'' if read.n_audited == 1 else 's'}")
-        basis = (f"Rests on {of}: items drawn at random with a known chance (audited), "
-                 "each scored by a model that did not train on it")
+        sentences.append(f"Rests on {of}: items drawn at random with a known chance (audited), "
+                         "each scored by a model that did not train on it")
     elif read.n_labels is not None:
-        basis = f"For the model trained on {read.n_labels:,} labels; how many audited labels it rests on was not recorded"
+        sentences.append(f"For the model trained on {read.n_labels:,} labels; how many audited labels it rests "
+                         "on was not recorded")
     if target is None:
-        basis += ("; " if basis else "") + "which items it is about was not recorded"
+        sentences.append("Which items it is about was not recorded")
+    basis = " ".join(_sentence(text) for text in sentences)
     return EstimateSummary(
         value=read.value,
         low=read.low,
@@ -268,7 +274,7 @@ def _summary(read: _Entry) -> EstimateSummary:
         n_audited=read.n_audited,
         n_labels=read.n_labels,
         headline=headline,
-        basis=_sentence(basis) if basis else "",
+        basis=basis,
     )
 
 

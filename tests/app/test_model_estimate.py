@@ -40,7 +40,7 @@ def _record(project, n, value=None, half=0.03, **extra):
              "model": "logistic_regression", "seconds": 0.1, "cv_folds": 3, "by": "app"}
     if value is not None:
         entry.update(estimate=value, estimate_low=max(0.0, value - half), estimate_high=min(1.0, value + half),
-                     estimate_target="new", estimate_n=max(1, n // 3), estimate_note=f"{max(1, n // 3)} audited")
+                     estimate_target="new", estimate_n=max(1, n // 3), estimate_note="")
     entry.update(extra)
     project.store.record_retrain(entry)
 
@@ -70,6 +70,16 @@ def test_the_page_leads_with_the_estimate_its_basis_and_the_stop_advice(app, pro
     assert len(advice) == 1 and advice[0].startswith("The estimate rose 0.5 points over the last 50 labels")
     assert "less than its noise (±3.2 points): more labels are unlikely to help this model much." in advice[0]
     assert any("active learning picks the items the model finds hard" in c for c in captions(app))
+
+
+def test_the_estimators_own_words_say_what_it_rests_on(app, project):
+    note = ("The model's confidence on the 1,647 unlabelled items, corrected by how often it was right on 50 "
+            "audited labels (items served at random for the estimate, each scored by a model that had not seen it).")
+    _record(project, 150, 0.93, estimate_target="unlabelled", estimate_note=note)
+    _model_page(app)
+    ok(app)
+    assert _headline(app) == "Estimated accuracy 93 % (90 % interval 90–96 %) on the items not yet labelled"
+    assert note + " Model trained on 150 labels." in captions(app)
 
 
 def test_still_improving_is_said_with_its_figures(app, project):

@@ -123,17 +123,22 @@ def test_a_value_without_its_interval_is_not_shown():
     assert "was not recorded" in odd.basis and "weird" not in odd.basis
 
 
+#: What the estimator (learning.estimate) says an estimate rests on.
+NOTE = ("How often the model was right on 61 audited labels (items served at random for the estimate, "
+        "each scored by a model that had not seen it).")
+
+
 def test_describe_takes_an_accuracy_estimate_like_object():
     class Estimate:  # the interface of AccuracyEstimate (learning.estimate): to_entry() and n_labels
         n_labels = 200
 
         def to_entry(self):
             return {"estimate": 0.95, "estimate_low": 0.92, "estimate_high": 0.97, "estimate_target": "unlabelled",
-                    "estimate_n": 61, "estimate_note": "61 audited labels"}
+                    "estimate_n": 61, "estimate_note": NOTE}
 
     summary = describe_estimate(Estimate())
     assert summary.headline == "Estimated accuracy 95 % (90 % interval 92–97 %) on the items not yet labelled"
-    assert "61 of the 200 labels" in summary.basis
+    assert summary.basis == NOTE + " Model trained on 200 labels."  # the estimator's own words come first
     assert not describe_estimate(None).known
     with pytest.raises(TypeError):
         describe_estimate(0.9)
