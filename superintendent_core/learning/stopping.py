@@ -193,7 +193,17 @@ def estimate_curve(history: pd.DataFrame | list[dict[str, Any]] | None) -> pd.Da
 
 
 def _percent(x: float) -> str:
-    return f"{100 * x:.0f} %"
+    """A whole percent, except that only 1 reads "100 %" and only 0 reads "0 %" (0.996 is "99.6 %")."""
+    whole = round(100 * x)
+    if (whole == 100 and x < 1) or (whole == 0 and x > 0):
+        text = f"{100 * x:.1f}"
+        return {"100.0": "> 99.9 %", "0.0": "< 0.1 %"}.get(text, f"{text} %")
+    return f"{whole:.0f} %"
+
+
+def _interval(low: float, high: float) -> str:
+    """The interval in whole percents, rounded outwards (it still holds what it held)."""
+    return f"{math.floor(100 * low + 1e-9):.0f}–{math.ceil(100 * high - 1e-9):.0f} %"
 
 
 @dataclass(frozen=True)
@@ -246,7 +256,7 @@ def _none(reason: str, n_labels: int | None = None) -> EstimateSummary:
 
 def _summary(read: _Entry) -> EstimateSummary:
     """The headline of one entry that has a valid value."""
-    interval = f" (90 % interval {100 * read.low:.0f}–{_percent(read.high)})"
+    interval = f" (90 % interval {_interval(read.low, read.high)})"
     target = TARGETS.get(read.target or "")
     headline = f"Estimated accuracy {_percent(read.value)}{interval}"
     headline += f" {target}" if target else ""
@@ -363,7 +373,8 @@ class StopAdvice:
     Attributes
     ----------
     stop : bool or None
-        True: the estimate's gain over the last stretch is within its noise (a plateau).
+        True: the estimate's gain over the last stretch is within its noise (a plateau), or
+        the estimate is within its noise of 100 %.
         False: it moved by more than its noise (still improving, or falling).
         None: it cannot be told yet (too little history, or the estimate still too noisy).
     gain : float or None
@@ -457,6 +468,8 @@ def when_to_stop(
       still to gain, and on a harder set with 11–16 points to gain. Wider than
       ``max_noise``, it says that a plateau cannot be told yet; a rise beyond even a wide
       noise still counts as improving.
+    - *Nothing left to gain:* an estimate within its noise of 100 % is a plateau whatever
+      its trend (the trend cannot go on rising there).
     - *A trend, not two endpoints,* so that one noisy retrain cannot decide; at least
       ``min_points`` label counts spanning ``min_stretch`` labels, else "not enough history".
     - *Only the current model.* Entries from before the model (or the estimate's target)
@@ -524,6 +537,11 @@ def when_to_stop(
     over = f"over the last {span:,} labels ({100 * start:.1f} % → {100 * end:.1f} %)"
     noise = (float(high) - float(low)) / 2
     figures = dict(gain=gain, noise=noise, stretch=span, start=start, end=end, n_points=int(len(xs)))
+    latest_value = float(ys[-1])
+    if 1 - latest_value <= noise <= max_noise + 1e-12:
+        return StopAdvice(
+            True, sentence=(f"The estimate is {100 * latest_value:.1f} %, within its noise (±{_points(noise)}) of "
+                            "100 %: there is little left for more labels to gain."), **figures)
     if abs(gain) <= noise and noise > max_noise + 1e-12:  # (high - low) / 2 of 0.05 may be 0.0500…01
         trend = "held steady" if round(100 * gain, 1) == 0 else f"{'rose' if gain > 0 else 'fell'} {_points(gain)}"
         return StopAdvice(

@@ -167,6 +167,26 @@ def test_the_sentences_carry_the_figures():
         "have 2 spanning 10 labels).")
 
 
+def test_within_its_noise_of_100_percent_is_a_plateau_whatever_the_trend():
+    history = _history([(n, min(0.995, 0.9 + 0.001 * n)) for n in range(100, 310, 20)], half=0.008)  # high: 1
+    advice = when_to_stop(history)
+    assert advice.stop is True and advice.sentence == (
+        "The estimate is 99.5 %, within its noise (±0.7 points) of 100 %: there is little left for more labels "
+        "to gain.")
+    assert when_to_stop(_history([(n, 0.9 + 0.001 * n) for n in range(10, 90, 10)], half=0.008)).stop is False
+
+
+def test_percentages_never_round_to_100_or_0_and_intervals_round_outwards():
+    assert describe_estimate(_entry(300, 0.995, half=0.0)).headline.startswith("Estimated accuracy 99.5 % (90 % "
+                                                                                "interval 99–100 %)")
+    assert describe_estimate(_entry(300, 0.9999, half=0.0)).headline.startswith("Estimated accuracy > 99.9 %")
+    assert describe_estimate(_entry(300, 1.0, half=0.0)).headline.startswith("Estimated accuracy 100 % (90 % "
+                                                                              "interval 100–100 %)")
+    assert describe_estimate(_entry(300, 0.003, half=0.0)).headline.startswith("Estimated accuracy 0.3 %")
+    entry = {**_entry(300, 0.9), "estimate_low": 0.8749, "estimate_high": 0.9251}
+    assert describe_estimate(entry).headline.startswith("Estimated accuracy 90 % (90 % interval 87–93 %)")
+
+
 def test_nothing_to_go_on_says_so():
     for history in (None, pd.DataFrame(), pd.DataFrame([{"n_labels": 40, "score": 0.6}] * 5)):
         advice = when_to_stop(history)
@@ -192,7 +212,7 @@ def test_only_the_current_model_counts():
 def test_retrains_above_the_latest_label_count_are_labels_since_undone():
     """Retrains at 110 and 120 labels, then labels undone and a retrain at 100: the 110/120 points are not the
     current model's history (with them the trend would rise by far more than the noise)."""
-    history = _history([(n, 0.8) for n in range(10, 110, 10)] + [(110, 0.95), (120, 0.99), (100, 0.8)])
+    history = _history([(n, 0.8) for n in range(10, 110, 10)] + [(110, 0.9), (120, 0.93), (100, 0.8)])
     advice = when_to_stop(history)
     assert advice.stop is True and advice.stretch == 30 and advice.end == pytest.approx(0.8)
     assert advice.sentence.startswith("The estimate held steady over the last 30 labels (80.0 % → 80.0 %)")
@@ -224,7 +244,7 @@ def _frame(ns, values, half):
 
 
 @given(ns=label_counts(), half=st.floats(0.01, 0.05), factor=st.floats(1.05, 2.0),
-       start=st.floats(0.0, 0.35), extra=st.data())
+       start=st.floats(0.0, 0.3), extra=st.data())
 def test_steady_improvement_beyond_the_noise_never_says_stop(ns, half, factor, start, extra):
     """Rising at least ``half / 30`` per label (more than the noise over any 30-label stretch), plus any further
     non-negative steps: never "stop" (None when the history is too short)."""
@@ -298,7 +318,8 @@ def test_the_advice_agrees_with_its_figures(ns, values, half):
     assert isinstance(advice, StopAdvice)
     if advice.gain is not None:
         plateau = abs(advice.gain) <= advice.noise
-        assert advice.stop == (None if plateau and advice.noise > 0.05 + 1e-12 else plateau)
+        ceiling = 1 - values[len(ns) - 1] <= advice.noise <= 0.05 + 1e-12
+        assert advice.stop == (True if ceiling else None if plateau and advice.noise > 0.05 + 1e-12 else plateau)
         assert math.isclose(advice.end - advice.start, advice.gain, abs_tol=1e-12)
         assert advice.stretch >= 30 and advice.n_points >= 3 and 0 <= advice.start <= 1 and 0 <= advice.end <= 1
         if round(100 * advice.gain, 1) == 0:
