@@ -273,6 +273,12 @@ def accuracy_chart(history: pd.DataFrame | None) -> None:
     st.caption(CV_READS_LOW)
     if len(estimated) == 0:
         st.caption("No retrain has an accuracy estimate yet: only the cross-validated score is drawn.")
+        return
+    before = curve[curve["n_labels"] < estimated["n_labels"].iloc[0]]
+    if len(before):  # why the estimate's line starts later than the score's
+        note = before["estimate_note"].iloc[-1]
+        why = f" At {int(before['n_labels'].iloc[-1]):,} labels: {note}" if note else ""
+        st.caption(text_label(f"The estimate starts at {int(estimated['n_labels'].iloc[0]):,} labels.{why}"))
 
 
 def label_counts(project: Project) -> None:

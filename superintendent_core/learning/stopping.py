@@ -7,13 +7,14 @@ module turns ``store.history()`` into what a person reads, with the same words
 in the app and in a notebook:
 
 - :func:`estimate_curve`: one row per label count (the latest retrain at that
-  count wins, so a restart's warm-up retrain adds no second point), with the
-  estimate, its 90 % interval and the cross-validated score;
+  count that has a value wins, so a restart's warm-up retrain adds no second
+  point), with the estimate, its 90 % interval and the cross-validated score;
 - :func:`describe_estimate` / :func:`latest_estimate`: the headline
   ("Estimated accuracy 93 % (90 % interval 89–96 %) on new items") and what it
   rests on, or, when there is no number, why not — never a made-up one;
 - :func:`when_to_stop`: whether the estimate's gain over the last stretch of
-  labels is within its own noise (:class:`StopAdvice`).
+  labels is within its own noise (:class:`StopAdvice`), with the figures in a
+  sentence ("The estimate rose 0.4 points over the last 50 labels …").
 
 History entries are free-form JSON written by any version of the app (or by
 hand): every reader here tolerates missing keys, NaN, strings where numbers

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pyarrow as pa
@@ -90,6 +91,15 @@ def test_still_improving_is_said_with_its_figures(app, project):
     assert [i.value for i in app.info] == [
         "Still improving: +12.0 points over the last 30 labels (78.0 % → 90.0 %), more than its noise (±3.0 points)."
     ]
+
+
+def test_why_the_estimate_starts_later_than_the_score(app, project):
+    _record(project, 20, None, estimate=None, estimate_note="not enough audited labels yet: 2 of the 10 needed.")
+    _record(project, 40, 0.8)
+    _model_page(app)
+    ok(app)
+    assert ("The estimate starts at 40 labels. At 20 labels: not enough audited labels yet: 2 of the 10 needed."
+            in captions(app))
 
 
 def test_unlabelled_target_is_named(app, project):
@@ -238,7 +248,9 @@ def test_hostile_notes_and_targets_are_shown_as_text(app, project):
     ok(app)
     assert _headline(app) == "Estimated accuracy 80 % (90 % interval 77–83 %)"  # no claim about an unknown target
     app_text = " ".join(captions(app) + _subheaders(app) + [m.value for m in app.markdown])
-    assert "<b>" not in app_text and "](http" not in app_text
+    assert "\\<img src=x\\>" in app_text and "[click me\\](http" in app_text  # shown, escaped
+    assert not re.search(r"(?<!\\)<", app_text) and not re.search(r"(?<!\\)\]\(", app_text)  # nothing raw
+    assert "<b>" not in app_text and "new</b>" not in app_text  # an unknown target is not shown at all
 
 
 def test_a_multi_label_project_retrains_and_says_what_it_can(tmp_path):
@@ -282,3 +294,14 @@ def test_a_multi_label_project_retrains_and_says_what_it_can(tmp_path):
         project.scheduler.wait(60)
         project.store.close()
         open_project.clear()
+
+
+@pytest.mark.skipif(not hasattr(__import__("superintendent_core.store", fromlist=["ProjectSettings"]).ProjectSettings,
+                                "audit_share"), reason="ProjectSettings.audit_share arrives with the store12 branch")
+def test_the_estimate_turned_off_is_said(app, project):
+    project.store.update_settings(audit_share=0.0)
+    _record(project, 40, None, estimate=None, estimate_note="the estimate is off (audit share 0).")
+    _model_page(app)
+    ok(app)
+    assert _headline(app) == NO_ESTIMATE
+    assert any(c.startswith("The estimate is turned off for this project (audit share 0") for c in captions(app))
