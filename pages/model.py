@@ -1,4 +1,5 @@
-"""Model page: retrain, choose model / strategy / shuffle, automatic retrains, charts."""
+"""Model page: the estimated accuracy and when to stop first; retrain, choose model / strategy / shuffle,
+automatic retrains, charts."""
 
 import altair as alt
 import pandas as pd
@@ -8,6 +9,13 @@ from superintendent_core.acquisition import strategy_description, strategy_names
 from superintendent_core.kinds import format_value
 from superintendent_core.learning.learner import TrainingError
 from superintendent_core.learning.models import MODELS, model_label, models_for
+from superintendent_core.learning.stopping import (
+    ESTIMATE_KEYS,
+    describe_estimate,
+    estimate_curve,
+    latest_estimate,
+    when_to_stop,
+)
 from superintendent_core.store import StoreError
 from superintendent_core.strategies import DEFAULT_STRATEGY
 from ui import finish
@@ -62,10 +70,12 @@ def retrain(project: Project) -> None:
     bar.empty()
     result = snapshot.result
     score = "n/a" if result.score is None else f"{result.score:.3f}"
-    st.success(
-        f"Retrained on {result.n_labels:,} labels in {snapshot.seconds:.2f} s — "
-        f"cross-validated {result.metric}: {score}. The pool is re-ranked."
-    )
+    summary = describe_estimate(getattr(snapshot, "estimate", None))
+    lead = f"{summary.headline}. " if summary.known else ""
+    st.success(text_label(
+        f"Retrained on {result.n_labels:,} labels in {snapshot.seconds:.2f} s. {lead}"
+        f"(Cross-validated {result.metric}: {score}.) The pool is re-ranked."
+    ))
 
 
 def last_retrain(project: Project) -> None:
@@ -84,10 +94,11 @@ def last_retrain(project: Project) -> None:
         return
     result = snapshot.result
     top, bottom = st.columns(2), st.columns(2)
-    top[0].metric(f"CV {result.metric}", "n/a" if result.score is None else f"{result.score:.3f}")
-    top[1].metric("Labels", f"{result.n_labels:,}")
-    bottom[0].metric("Time", f"{snapshot.seconds:.2f} s")
-    bottom[1].metric("Folds", result.cv_folds or "—")
+    top[0].metric("Labels", f"{result.n_labels:,}")
+    top[1].metric("Time", f"{snapshot.seconds:.2f} s")
+    bottom[0].metric("Folds", result.cv_folds or "—")
+    bottom[1].metric(f"CV {result.metric}", "n/a" if result.score is None else f"{result.score:.3f}",
+                     help=CV_READS_LOW)
     st.caption(text_label(f"Model: {model_label(snapshot.model_name)} · strategy: {result.strategy} · "
                           f"version {snapshot.version}"))
     for message in result.messages:
@@ -102,14 +113,18 @@ def _present(value) -> bool:
     return value is not None and not (isinstance(value, float) and value != value) and value is not pd.NA
 
 
-def last_recorded(project: Project) -> None:
-    """The project's last recorded retrain, whoever ran it (this app, another process, ``orchestrate``)."""
+def read_history(project: Project) -> pd.DataFrame | None:
+    """The project's retrain history (None, with the store's message shown, when it cannot be read)."""
     try:
-        history = project.store.history()
+        return project.store.history()
     except StoreError as exc:
         say("error", exc)
-        return
-    if len(history) == 0:
+        return None
+
+
+def last_recorded(history: pd.DataFrame | None) -> None:
+    """The project's last recorded retrain, whoever ran it (this app, another process, ``orchestrate``)."""
+    if history is None or len(history) == 0:
         return
     row = history.iloc[-1]
     fields = row.to_dict()
@@ -118,8 +133,9 @@ def last_recorded(project: Project) -> None:
     when_text = pd.Timestamp(when).strftime("%Y-%m-%d %H:%M:%S UTC") if _present(when) else "unknown time"
     score = fields.get("score")
     metric = fields.get("metric") if _present(fields.get("metric")) else "score"
+    score = pd.to_numeric(pd.Series([score]), errors="coerce").iloc[0]  # free-form JSON: maybe text
     score_text = f"{float(score):.3f}" if _present(score) else "n/a"
-    n_labels = fields.get("n_labels")
+    n_labels = pd.to_numeric(pd.Series([fields.get("n_labels")]), errors="coerce").iloc[0]
     labels_text = f"{int(n_labels):,} labels" if _present(n_labels) else "? labels"
     by = f" by **{text_label(source)}**" if source else ""
     st.markdown(
@@ -127,7 +143,7 @@ def last_recorded(project: Project) -> None:
         + (f" · {text_label(fields['model'])}" if _present(fields.get("model")) else "")
         + f" ({len(history):,} retrain(s) in the history)"
     )
-    skip = {"time", "n_labels", "score", "metric", "model", *SOURCE_FIELDS}
+    skip = {"time", "n_labels", "score", "metric", "model", *SOURCE_FIELDS, *ESTIMATE_KEYS}  # the headline shows them
     shown = {k: v for k, v in fields.items() if k not in skip and _present(v)}
     if shown:
         st.caption(" · ".join(text_label(f"{k.replace('_', ' ')}: {format_value(v, digits=3)}") for k, v in shown.items()))
@@ -186,24 +202,85 @@ def settings_form(project: Project) -> None:
                 st.success("Settings saved; they apply from the next retrain.")
 
 
-def accuracy_chart(project: Project) -> None:
-    history = project.store.history()
+#: One line under the chart: why the cross-validated score is secondary.
+CV_READS_LOW = (
+    "Cross-validation scores the model on the labels collected so far; active learning picks the items the "
+    "model finds hard, so that score reads low. The estimate rests on items drawn at random instead."
+)
+ESTIMATE_SERIES = "estimated accuracy (90 % interval)"
+CV_SERIES = "cross-validated score"
+ESTIMATE_COLOUR, CV_COLOUR = "#1f77b4", "#9a9a9a"
+
+
+def estimate_headline(project: Project, history: pd.DataFrame | None) -> None:
+    """What the model's accuracy is estimated to be, what that rests on, and whether to keep labelling."""
+    if history is None:
+        return
+    summary = latest_estimate(history)
+    st.subheader(text_label(summary.headline))
+    st.caption(text_label(summary.basis))
+    if getattr(project.store.settings, "audit_share", None) == 0:
+        st.caption("The estimate is turned off for this project (audit share 0 in its settings): "
+                   "no items are drawn at random, so no accuracy can be estimated.")
+    if len(history) == 0:
+        return
+    advice = when_to_stop(history)
+    if advice.stop is True:
+        st.success(text_label(advice.sentence), icon=":material/flag:")
+    elif advice.stop is False:
+        icon = ":material/trending_up:" if (advice.gain or 0) > 0 else ":material/trending_down:"
+        st.info(text_label(advice.sentence), icon=icon)
+    else:
+        st.caption(text_label(advice.sentence))
+
+
+def accuracy_chart(history: pd.DataFrame | None) -> None:
+    """The estimate and its band against labels, the cross-validated score thin and grey; one point per label count."""
     st.subheader("Accuracy versus labels")
-    scored = history.dropna(subset=["score"]) if len(history) else history
-    if len(scored) == 0:
+    curve = estimate_curve(history)
+    estimated = curve.dropna(subset=["estimate"])
+    scored = curve.dropna(subset=["score"])
+    if len(estimated) == 0 and len(scored) == 0:
         st.caption("The chart appears after the first retrain with a score.")
         return
-    data = scored.assign(score=scored["score"].astype(float), n_labels=scored["n_labels"].astype(int))
-    chart = (
-        alt.Chart(data)
-        .mark_line(point=True)
-        .encode(
-            x=alt.X("n_labels:Q", title="labels"),
-            y=alt.Y("score:Q", title="cross-validated score", scale=alt.Scale(domain=[0, 1])),
-            tooltip=["n_labels", alt.Tooltip("score:Q", format=".3f"), "strategy", "model", "time"],
-        )
+    lines = pd.concat([
+        pd.DataFrame({"n_labels": estimated["n_labels"], "value": estimated["estimate"],
+                      "low": estimated["estimate_low"], "high": estimated["estimate_high"],
+                      "series": ESTIMATE_SERIES}),
+        pd.DataFrame({"n_labels": scored["n_labels"], "value": scored["score"], "low": float("nan"),
+                      "high": float("nan"), "series": CV_SERIES}),
+    ], ignore_index=True)
+    x = alt.X("n_labels:Q", title="labels", axis=alt.Axis(format="d", tickMinStep=1),
+              scale=alt.Scale(zero=False, nice=False, padding=12))
+    y_scale = alt.Scale(domain=[0, 1])
+    series = alt.Color("series:N", title=None, legend=alt.Legend(orient="top", labelLimit=0),
+                       scale=alt.Scale(domain=[ESTIMATE_SERIES, CV_SERIES], range=[ESTIMATE_COLOUR, CV_COLOUR]))
+    tooltip = [alt.Tooltip("series:N", title="what"), alt.Tooltip("n_labels:Q", title="labels", format="d"),
+               alt.Tooltip("value:Q", format=".1%"), alt.Tooltip("low:Q", title="90 % from", format=".1%"),
+               alt.Tooltip("high:Q", title="90 % to", format=".1%")]
+    band = alt.Chart(lines[lines["series"] == ESTIMATE_SERIES].dropna(subset=["low", "high"])).mark_area(
+        opacity=0.2, color=ESTIMATE_COLOUR
+    ).encode(x=x, y=alt.Y("low:Q", scale=y_scale), y2="high:Q")
+    drawn = alt.Chart(lines).mark_line(point=True).encode(
+        x=x,
+        y=alt.Y("value:Q", title="accuracy", scale=y_scale, axis=alt.Axis(format="%")),
+        color=series,
+        strokeWidth=alt.StrokeWidth("series:N", legend=None,
+                                    scale=alt.Scale(domain=[ESTIMATE_SERIES, CV_SERIES], range=[3, 1.5])),
+        strokeDash=alt.StrokeDash("series:N", legend=None,
+                                  scale=alt.Scale(domain=[ESTIMATE_SERIES, CV_SERIES], range=[[1, 0], [4, 3]])),
+        tooltip=tooltip,
     )
-    st.altair_chart(chart, width="stretch")
+    st.altair_chart(band + drawn, width="stretch")
+    st.caption(CV_READS_LOW)
+    if len(estimated) == 0:
+        st.caption("No retrain has an accuracy estimate yet: only the cross-validated score is drawn.")
+        return
+    before = curve[curve["n_labels"] < estimated["n_labels"].iloc[0]]
+    if len(before):  # why the estimate's line starts later than the score's
+        note = before["estimate_note"].iloc[-1]
+        why = f" At {int(before['n_labels'].iloc[-1]):,} labels: {note}" if note else ""
+        st.caption(text_label(f"The estimate starts at {int(estimated['n_labels'].iloc[0]):,} labels.{why}"))
 
 
 def label_counts(project: Project) -> None:
@@ -245,15 +322,20 @@ def confusion_matrix(project: Project) -> None:
 guard("model")
 project = require_project()
 st.title("Model")
+headline = st.container()  # drawn first, filled after a retrain this run may do
 left, right = st.columns([1, 1])
 with left:
     if st.button("Retrain now", key=S.MODEL_RETRAIN, type="primary"):
         retrain(project)
     last_retrain(project)
-    last_recorded(project)
+history = read_history(project)
+with left:
+    last_recorded(history)
 with right:
     settings_form(project)
-accuracy_chart(project)
+with headline:
+    estimate_headline(project, history)
+accuracy_chart(history)
 counts, matrix = st.columns(2)
 with counts:
     label_counts(project)

@@ -5,6 +5,7 @@
 - :mod:`.multilabel`, :mod:`.svm`: model wrappers (several labels per item; an SVM
   with probabilities);
 - :mod:`.simulation`: :func:`~.simulation.simulate`, active learning replayed with an oracle;
+- :mod:`.stopping`: the accuracy estimate's history read out: its headline, its curve, when to stop;
 - :mod:`.training`: a project's retrain from its store, and the background scheduler.
 
 Nothing is imported here, so that :mod:`.training` can be imported without
