@@ -39,10 +39,12 @@ import numpy as np
 import pandas as pd
 
 from ..labels import SEPARATOR, split_labels
+from .audit import AuditDraws
 from .errors import InvalidInput, UnknownItem
 from .protocol import ItemBatch, ProjectSettings
 
 __all__ = [
+    "check_audit",
     "batch_classes",
     "check_id",
     "check_ids",
@@ -150,6 +152,28 @@ def check_order(ids: Any) -> np.ndarray:
     if len(np.unique(arr)) != len(arr):
         raise InvalidInput("The order lists an item twice; each item may appear once.")
     return arr
+
+
+def check_audit(audit: Any, order: np.ndarray, seq: int) -> dict[int, tuple[float, int, int]]:
+    """An order's audit draws as ``{item: (probability, support, seq)}`` (``{}`` for None).
+
+    ``audit`` is an :class:`~.audit.AuditDraws` (or anything with its three
+    arrays); ``seq`` is the number of labelled items now.
+
+    Raises
+    ------
+    InvalidInput
+        Draws that are not valid (:class:`~.audit.AuditDraws`) or not all in ``order``.
+    """
+    if audit is None:
+        return {}
+    if not isinstance(audit, AuditDraws):
+        try:
+            audit = AuditDraws(audit.ids, audit.probability, audit.support)
+        except AttributeError:
+            raise InvalidInput("audit must be AuditDraws (ids, probability, support) or None.") from None
+    audit.check_in_order(order)
+    return audit.slots(seq)
 
 
 def check_labeller(labeller: Any) -> str:
