@@ -44,6 +44,7 @@ from .errors import InvalidInput, UnknownItem
 from .protocol import ItemBatch, ProjectSettings
 
 __all__ = [
+    "ESTIMATE_COLUMNS",
     "check_audit",
     "batch_classes",
     "check_id",
@@ -424,13 +425,27 @@ def retrain_entry(entry: Mapping[str, Any], default: Callable[[Any], Any]) -> tu
     return text, at
 
 
+#: The accuracy estimate's keys (``AccuracyEstimate.to_entry()``); entries written before it lack them.
+ESTIMATE_COLUMNS = ("estimate", "estimate_low", "estimate_high", "estimate_target", "estimate_n", "estimate_note")
+_TEXT_COLUMNS = ("metric", "strategy", "model", "estimate_target", "estimate_note")
+
+
 def history_frame(entries: list[dict[str, Any]]) -> pd.DataFrame:
-    """``LabelStore.history()`` from the stored entries, oldest first."""
+    """``LabelStore.history()`` from the stored entries, oldest first.
+
+    The estimate's columns are always there: NaN (numbers) or None (text) in
+    entries without them (older retrains, or no estimate).
+    """
     base = list(HISTORY_COLUMNS)
     df = pd.DataFrame(entries)
-    for c in base:
+    for c in (*base, *ESTIMATE_COLUMNS):
         if c not in df.columns:
-            df[c] = pd.Series(dtype=object if c in ("metric", "strategy", "model") else float)
+            df[c] = pd.Series([None] * len(df), dtype=object) if c in _TEXT_COLUMNS else (
+                pd.Series([np.nan] * len(df), dtype=float))
+    for c in ("estimate", "estimate_low", "estimate_high", "estimate_n"):
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
+    for c in ("estimate_target", "estimate_note"):
+        df[c] = df[c].astype(object).where(df[c].notna(), None)
     df = df[base + [c for c in df.columns if c not in base]]
     df["time"] = pd.to_datetime(df["time"].astype(float), unit="s", utc=True)
     return df
