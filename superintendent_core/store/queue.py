@@ -179,6 +179,11 @@ class ServeQueue:
         holder = self._leases.get(int(item_id))
         return holder[0] if holder else None
 
+    def held_by(self, labeller: str) -> int | None:
+        """The item ``labeller`` holds a valid lease on, if any."""
+        self._expire()
+        return self._lease_of.get(labeller)
+
     def n_leased(self) -> int:
         self._expire()
         return len(self._leases)

@@ -28,12 +28,11 @@ class FolderLabels:
         labeller = self._check_labeller(labeller)
         with self._lock:
             self._check_open()
+            held = self._queue.held_by(labeller)
             item_id = self._queue.next_item(labeller)
-            if item_id is not None:
-                served = self._served.get(labeller)
-                if served is None or served[0] != item_id:
-                    # where it was served from: an audit slot of the current order, or not
-                    self._served[labeller] = (item_id, self._queue.audit.get(item_id))
+            if item_id is not None and item_id != held:
+                # served anew: from an audit slot of the current order, or not (kept until its label)
+                self._served[labeller] = (item_id, self._queue.audit.get(item_id))
             return item_id
 
     def _label(self, item_id: int, label: Any, labeller: str, seconds: float | None, relabel: bool) -> None:
