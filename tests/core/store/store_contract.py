@@ -34,8 +34,8 @@ from superintendent_core.store import (
     StoreError,
     UnknownItem,
 )
-from superintendent_core.store.audit import AuditDraws
 from superintendent_core.store._rules import IDLE_LEASE_MIN, IDLE_LEASE_PERCENT, idle_lease_cap
+from superintendent_core.store.audit import AuditDraws
 
 __all__ = [name for name in dict(globals()) if name.startswith("test_")]  # filled at the end
 

@@ -26,12 +26,12 @@ from superintendent_core.store import (
     VersionError,
 )
 from superintendent_core.store.audit import AuditDraws
-from superintendent_core.store.sql.schema import SCHEMA_VERSION
 from superintendent_core.store.sql import (
     SQLStore,
     is_database_url,
     normalise_url,
 )
+from superintendent_core.store.sql.schema import SCHEMA_VERSION
 
 CLASSES = ("cat", "dog", "owl")
 
