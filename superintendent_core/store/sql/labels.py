@@ -103,7 +103,7 @@ class SQLLabels:
                 "DELETE FROM si_served WHERE labeller = :who AND item_id = :id RETURNING probability, support, seq",
                 {"who": labeller, "id": item_id},
             ).first()
-            if slot is not None and int(old_n) == 0:
+            if slot is not None and slot[0] is not None and int(old_n) == 0:
                 self._x(
                     conn,
                     "INSERT OR REPLACE INTO si_audit (item_id, event_seq, probability, support, seq, labeller, at) "

@@ -52,8 +52,8 @@ Tables
     item id, probability, support and ``seq`` (labelled items when the order was
     written); replaced by every ``set_order``. A few hundred rows at most.
 ``si_served`` (schema 3)
-    One row per labeller whose last served item came from an audit slot: the
-    item and its slot. Written by ``next_item`` (any process), read and removed
+    One row per labeller: the item last served to them anew and its audit slot
+    (NULL: a plain slot; PostgreSQL keeps rows of audit slots only). Written by ``next_item`` (any process), read and removed
     by the submit of that item's label, so the record is right whichever
     process served and whichever submitted.
 ``si_audit`` (schema 3)
@@ -253,9 +253,9 @@ served = sa.Table(
     metadata,
     sa.Column("labeller", sa.Text, primary_key=True),
     sa.Column("item_id", sa.BigInteger, nullable=False),
-    sa.Column("probability", sa.Double, nullable=False),
-    sa.Column("support", sa.BigInteger, nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("probability", sa.Double, nullable=True),  # NULL: served from a plain slot
+    sa.Column("support", sa.BigInteger, nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=True),
 )
 
 audit = sa.Table(
@@ -444,7 +444,7 @@ BEGIN
         -- a submit of the item served to this labeller from an audit slot: its first label records the draw
         DELETE FROM si_served WHERE labeller = p_who AND item_id = p_id
             RETURNING probability, support, seq INTO v_aq, v_asupport, v_aseq;
-        IF FOUND AND v_old_n = 0 THEN
+        IF FOUND AND v_old_n = 0 AND v_aq IS NOT NULL THEN
             INSERT INTO si_audit (item_id, event_seq, probability, support, seq, labeller, at)
                 VALUES (p_id, v_event, v_aq, v_asupport, v_aseq, p_who, p_at)
                 ON CONFLICT (item_id) DO UPDATE SET event_seq = excluded.event_seq,

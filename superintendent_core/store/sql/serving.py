@@ -107,14 +107,17 @@ class SQLServing:
         return chosen
 
     def _note_served(self, conn: Connection, labeller: str, item_id: int) -> None:
-        """Remember whether ``item_id`` was served to ``labeller`` from an audit slot (as ``si_next_item``)."""
-        slot = self._x(
-            conn, "SELECT probability, support, seq FROM si_order_audit WHERE item_id = :id", {"id": item_id}
-        ).first()
-        if slot is None:
-            self._x(conn, "DELETE FROM si_served WHERE labeller = :who", {"who": labeller})
-            return
-        self._put_served(conn, labeller, item_id, tuple(slot))
+        """Remember whether ``item_id`` was served to ``labeller`` from an audit slot (as ``si_next_item``).
+
+        One statement (SQLite, on the click's path): the row says NULL for a plain slot.
+        """
+        self._x(
+            conn,
+            "INSERT OR REPLACE INTO si_served (labeller, item_id, probability, support, seq) "
+            "SELECT :who, :id, a.probability, a.support, a.seq FROM (SELECT 1) "
+            "LEFT JOIN si_order_audit a ON a.item_id = :id",
+            {"who": labeller, "id": item_id},
+        )
 
     def _put_served(self, conn: Connection, labeller: str, item_id: int, slot: tuple) -> None:
         self._x(
@@ -160,7 +163,7 @@ class SQLServing:
     def set_order(self, ids: Sequence[int] | np.ndarray, audit: AuditDraws | None = None) -> None:
         self._check_open()
         arr = _rules.check_order(ids)
-        _rules.check_audit(audit, arr, 0)  # refused before any transaction
+        drawn = _rules.check_audit(audit, arr, 0)  # refused before any transaction
 
         def work(conn: Connection) -> None:
             n = int(
@@ -200,7 +203,7 @@ class SQLServing:
                     )
             # the order's audit slots, replaced with it (seq: labelled items now, in this transaction)
             labelled = int(self._x(conn, "SELECT labelled FROM si_counters WHERE id = 1").scalar_one())
-            slots = _rules.check_audit(audit, arr, labelled)
+            slots = {i: (q, s, labelled) for i, (q, s, _) in drawn.items()}
             self._x(conn, "DELETE FROM si_order_audit")
             if slots:
                 rows = [{"id": i, "q": q, "s": sup, "o": o} for i, (q, sup, o) in slots.items()]
