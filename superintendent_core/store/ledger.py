@@ -358,14 +358,14 @@ class LabelLedger:
     def to_frame(self) -> pd.DataFrame:
         """Every event as a DataFrame (strings decoded): the snapshot format."""
         c = {k: self.col(k) for k in _COLUMNS}
-        audit_q = np.full(self._n, np.nan)
-        audit_support = np.full(self._n, -1, dtype=np.int64)
-        audit_seq = np.full(self._n, -1, dtype=np.int64)
-        if self.audit:
+        audit: dict[str, np.ndarray] = {}
+        if self.audit:  # the records in force (NaN / -1 elsewhere); no columns when there is none
+            audit = {"audit_q": np.full(self._n, np.nan), "audit_support": np.full(self._n, -1, dtype=np.int64),
+                     "audit_seq": np.full(self._n, -1, dtype=np.int64)}
             rows = np.array([(s, sup, o) for s, _, sup, o in self.audit.values()], dtype=np.int64)
-            audit_q[rows[:, 0]] = [q for _, q, _, _ in self.audit.values()]
-            audit_support[rows[:, 0]] = rows[:, 1]
-            audit_seq[rows[:, 0]] = rows[:, 2]
+            audit["audit_q"][rows[:, 0]] = [q for _, q, _, _ in self.audit.values()]
+            audit["audit_support"][rows[:, 0]] = rows[:, 1]
+            audit["audit_seq"][rows[:, 0]] = rows[:, 2]
         return pd.DataFrame(
             {
                 "seq": np.arange(self._n, dtype=np.int64),
@@ -378,10 +378,7 @@ class LabelLedger:
                 "active": c["active"],
                 "prev": c["prev"],
                 "ref": c["ref"],
-                # audit records in force (NaN / -1 elsewhere); absent in snapshots of format 1
-                "audit_q": audit_q,
-                "audit_support": audit_support,
-                "audit_seq": audit_seq,
+                **audit,
             }
         )
 

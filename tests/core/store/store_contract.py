@@ -992,4 +992,43 @@ def test_bad_audit_draws_are_refused_and_the_order_kept(store_factory, bad):
         assert audit_ids(store) == [1]  # the old order and its draws stand
 
 
+
+def test_history_has_the_estimate_columns_also_for_entries_without_them(store_factory):
+    with new_store(store_factory, 3) as store:
+        store.record_retrain({"n_labels": 10, "score": 0.5})  # written before the estimate existed
+        store.record_retrain({"n_labels": 20, "score": 0.6, "estimate": 0.91, "estimate_low": 0.85,
+                              "estimate_high": 0.95, "estimate_target": "new", "estimate_n": 12,
+                              "estimate_note": "from 12 audited labels"})
+        store.record_retrain({"n_labels": 30, "score": 0.7, "estimate": None, "estimate_low": None,
+                              "estimate_high": None, "estimate_target": "new", "estimate_n": 0,
+                              "estimate_note": "not enough audited labels"})
+        for _ in range(2):
+            h = store.history()
+            assert np.isnan(h["estimate"].iloc[0]) and h["estimate"].iloc[1] == 0.91
+            assert np.isnan(h["estimate"].iloc[2])  # None: no number, and the note says why
+            assert h["estimate_low"].iloc[1] == 0.85 and h["estimate_high"].iloc[1] == 0.95
+            assert h["estimate_target"].tolist() == [None, "new", "new"]
+            assert h["estimate_note"].tolist() == [None, "from 12 audited labels", "not enough audited labels"]
+            assert np.isnan(h["estimate_n"].iloc[0]) and h["estimate_n"].tolist()[1:] == [12, 0]
+            store = store_factory.reopen(store)
+        store.close()
+    with new_store(store_factory, 0) as empty:
+        h = empty.history()
+        assert len(h) == 0 and {"estimate", "estimate_note", "estimate_target"} <= set(h.columns)
+
+
+def test_audit_share_is_a_setting_from_0_to_one_half(store_factory):
+    with new_store(store_factory, 2) as store:
+        assert store.settings.audit_share == 0.25
+        for bad in (-0.1, 0.6, True, "0.2", None, float("nan")):
+            with pytest.raises(InvalidInput, match="audit_share"):
+                store.update_settings(audit_share=bad)
+        assert store.settings.audit_share == 0.25
+        assert store.update_settings(audit_share=0).audit_share == 0.0
+        store.update_settings(audit_share=0.5)
+        store = store_factory.reopen(store)
+        assert store.settings.audit_share == 0.5
+        store.close()
+
+
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["FakeClock", "image_batch"]
