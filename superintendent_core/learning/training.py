@@ -16,10 +16,12 @@ when a retrain runs.
 
 The accuracy estimate (issue 12): :func:`run_retrain` passes the store's audit
 records to ``Learner.retrain(..., audited=)`` as rows of the training data
-(:func:`audited_rows`), writes the retrain's audit draws with the order
-(:func:`order_draws`) and puts ``result.estimate.to_entry()`` in the history.
-Until the estimate's Learner is merged, a Learner without ``audited=`` /
-``audit_share=`` is called as before (feature detection, :func:`_accepts`).
+(:func:`audited_rows`), with each row's place in labelling order (``arrival=``,
+:func:`arrival_ranks`: the training rows are in id order); it writes the
+retrain's audit draws with the order (:func:`order_draws`) and puts
+``result.estimate.to_entry()`` in the history. Until the estimate's Learner is
+merged, a Learner without ``audited=`` / ``arrival=`` / ``audit_share=`` is
+called as before (feature detection, :func:`_accepts`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ModelSnapshot",
     "RetrainScheduler",
+    "arrival_ranks",
     "audited_rows",
     "cold_start_project",
     "order_draws",
@@ -230,6 +233,36 @@ def audited_rows(store: LabelStore, ids: np.ndarray) -> pd.DataFrame | None:
     return out.sort_values("row", kind="stable").reset_index(drop=True)
 
 
+def arrival_ranks(store: LabelStore, ids: np.ndarray) -> np.ndarray:
+    """For each training row, how many labelled items got their label before it (``Learner.retrain(arrival=)``).
+
+    An item's arrival is the time of its earliest label in force (a relabel
+    counts from the relabel: the store keeps the time of the label in force);
+    ranks follow those times, ties in id order. Rows the labels no longer list
+    (undone since ``training_data`` was read) rank last. Same unit as an audit
+    record's ``seq`` (labelled items when its order was written).
+
+    Parameters
+    ----------
+    store : LabelStore
+    ids : ndarray of int64, shape (n_labelled,)
+        The training data's item ids, in its row order.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_labelled,)
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    labels = store.labels()
+    if not len(labels):
+        return np.arange(len(ids), dtype=np.int64)
+    first = labels.groupby("item_id", sort=True)["time"].min()
+    ranked = first.sort_values(kind="stable")  # by time, ties by item id
+    rank = pd.Series(np.arange(len(ranked), dtype=np.int64), index=ranked.index.astype(np.int64))
+    got = rank.reindex(ids)
+    return got.fillna(len(ranked)).to_numpy(dtype=np.int64)
+
+
 def order_draws(pool_ids: np.ndarray, audit: Any) -> AuditDraws | None:
     """A retrain's audit draws (pool positions) as item ids for ``store.set_order``; None when there are none."""
     if audit is None or not len(audit.ids):
@@ -289,7 +322,11 @@ def run_retrain(
     X_pool = store.features(pool_ids)
     report(0.3, f"Fitting {model_name} on {len(ids):,} labels and cross-validating")
     if _accepts(learner.retrain, "audited"):
-        result = learner.retrain(X, list(y), X_pool, audited=audited_rows(store, ids))
+        audited = audited_rows(store, ids)
+        extra: dict[str, Any] = {"audited": audited}
+        if audited is not None and _accepts(learner.retrain, "arrival"):
+            extra["arrival"] = arrival_ranks(store, ids)
+        result = learner.retrain(X, list(y), X_pool, **extra)
     else:  # a Learner without the estimate
         result = learner.retrain(X, list(y), X_pool)
     result.messages[:0] = notes

@@ -103,6 +103,11 @@ class AuditDraws:
         object.__setattr__(self, "probability", prob)
         object.__setattr__(self, "support", support)
 
+    @classmethod
+    def empty(cls) -> AuditDraws:
+        """No draws."""
+        return cls(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64))
+
     def __len__(self) -> int:
         return len(self.ids)
 
