@@ -13,10 +13,20 @@ per store, every ``N`` new labels (superintendent's
 
 Importing this module does not import scikit-learn: the Learner is imported
 when a retrain runs.
+
+The accuracy estimate (issue 12): :func:`run_retrain` passes the store's audit
+records to ``Learner.retrain(..., audited=)`` as rows of the training data
+(:func:`audited_rows`), with each row's place in labelling order (``arrival=``,
+:func:`arrival_ranks`: the training rows are in id order); it writes the
+retrain's audit draws with the order (:func:`order_draws`) and puts
+``result.estimate.to_entry()`` in the history. Until the estimate's Learner is
+merged, a Learner without ``audited=`` / ``arrival=`` / ``audit_share=`` is
+called as before (feature detection, :func:`_accepts`).
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -24,8 +34,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from ..labels import join_labels
+from ..store.audit import AuditDraws
 from .models import DEFAULT_MODEL, MODELS, make_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,7 +48,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ModelSnapshot",
     "RetrainScheduler",
+    "arrival_ranks",
+    "audited_rows",
     "cold_start_project",
+    "order_draws",
     "retrain_project",
     "run_retrain",
 ]
@@ -85,6 +100,9 @@ class ModelSnapshot:
         ``time.time()`` when it finished.
     stored_version : int
         The store's suggestions version this retrain saved (0: not saved).
+    estimate : AccuracyEstimate or None
+        The retrain's estimate of the model's accuracy (``result.estimate``);
+        None when the Learner made none.
     """
 
     version: int
@@ -99,6 +117,7 @@ class ModelSnapshot:
     seconds: float
     finished: float = field(default_factory=time.time)
     stored_version: int = 0
+    estimate: Any = None
 
     def suggestion(self, item_id: int) -> tuple[str, float] | None:
         """``(label, probability)`` the model suggests for an item of the pool, or None.
@@ -155,6 +174,9 @@ def _learner(store: LabelStore, random_state: Any):
     settings = store.settings
     model_name, estimator = _model_for(settings)
     strategy, notes = _strategy_for(settings)
+    extra: dict[str, Any] = {}
+    if _accepts(Learner, "audit_share"):  # the estimate's Learner weaves audit draws into its orders
+        extra["audit_share"] = float(settings.audit_share)
     learner = Learner(
         estimator,
         strategy=strategy,
@@ -162,8 +184,91 @@ def _learner(store: LabelStore, random_state: Any):
         multi_label=bool(settings.multi_label),
         batch_size=max(1, int(settings.retrain_every or _DEFAULT_BATCH)),
         random_state=settings.random_state if random_state is None else random_state,
+        **extra,
     )
     return learner, model_name, notes
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    """Whether ``fn`` (a function or class) takes a parameter ``name``."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def audited_rows(store: LabelStore, ids: np.ndarray) -> pd.DataFrame | None:
+    """The store's audit records as rows of the training data (``Learner.retrain(audited=...)``).
+
+    Parameters
+    ----------
+    store : LabelStore
+    ids : ndarray of int64, shape (n_labelled,)
+        The training data's item ids (``store.training_data()[0]``), in its row order.
+
+    Returns
+    -------
+    DataFrame or None
+        Columns ``row`` (index into the training rows), ``probability``,
+        ``support``, ``seq``, one row per audited item among ``ids``, by row; None
+        when there is none (records of items labelled or undone since
+        ``training_data`` was read are left out).
+    """
+    records = store.audit_records()
+    if not len(records) or not len(ids):
+        return None
+    ids = np.asarray(ids, dtype=np.int64)
+    sort = np.argsort(ids, kind="stable")
+    item = records["item_id"].to_numpy(dtype=np.int64)
+    pos = np.clip(np.searchsorted(ids, item, sorter=sort), 0, len(ids) - 1)
+    hit = ids[sort[pos]] == item
+    if not hit.any():
+        return None
+    out = pd.DataFrame({
+        "row": sort[pos[hit]].astype(np.int64),
+        "probability": records["probability"].to_numpy(dtype=np.float64)[hit],
+        "support": records["support"].to_numpy(dtype=np.int64)[hit],
+        "seq": records["seq"].to_numpy(dtype=np.int64)[hit],
+    })
+    return out.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def arrival_ranks(store: LabelStore, ids: np.ndarray) -> np.ndarray:
+    """For each training row, how many labelled items got their label before it (``Learner.retrain(arrival=)``).
+
+    An item's arrival is the time of its earliest label in force (a relabel
+    counts from the relabel: the store keeps the time of the label in force);
+    ranks follow those times, ties in id order. Rows the labels no longer list
+    (undone since ``training_data`` was read) rank last. Same unit as an audit
+    record's ``seq`` (labelled items when its order was written).
+
+    Parameters
+    ----------
+    store : LabelStore
+    ids : ndarray of int64, shape (n_labelled,)
+        The training data's item ids, in its row order.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_labelled,)
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    labels = store.labels()
+    if not len(labels):
+        return np.arange(len(ids), dtype=np.int64)
+    first = labels.groupby("item_id", sort=True)["time"].min()
+    ranked = first.sort_values(kind="stable")  # by time, ties by item id
+    rank = pd.Series(np.arange(len(ranked), dtype=np.int64), index=ranked.index.astype(np.int64))
+    got = rank.reindex(ids)
+    return got.fillna(len(ranked)).to_numpy(dtype=np.int64)
+
+
+def order_draws(pool_ids: np.ndarray, audit: Any) -> AuditDraws | None:
+    """A retrain's audit draws (pool positions) as item ids for ``store.set_order``; None when there are none."""
+    if audit is None or not len(audit.ids):
+        return None
+    positions = np.asarray(audit.ids, dtype=np.int64)
+    return AuditDraws(pool_ids[positions], np.asarray(audit.probability), np.asarray(audit.support))
 
 
 def run_retrain(
@@ -216,7 +321,14 @@ def run_retrain(
     pool_ids = np.asarray(store.unlabelled_ids(), dtype=np.int64)
     X_pool = store.features(pool_ids)
     report(0.3, f"Fitting {model_name} on {len(ids):,} labels and cross-validating")
-    result = learner.retrain(X, list(y), X_pool)
+    if _accepts(learner.retrain, "audited"):
+        audited = audited_rows(store, ids)
+        extra: dict[str, Any] = {"audited": audited}
+        if audited is not None and _accepts(learner.retrain, "arrival"):
+            extra["arrival"] = arrival_ranks(store, ids)
+        result = learner.retrain(X, list(y), X_pool, **extra)
+    else:  # a Learner without the estimate
+        result = learner.retrain(X, list(y), X_pool)
     result.messages[:0] = notes
     report(0.75, "Suggesting a label for every unlabelled item")
     suggestions = learner.suggest(X_pool)
@@ -227,7 +339,9 @@ def run_retrain(
     else:
         opinions = np.array([join_labels(s.label) for s in learner.suggest(X)], dtype=object)
     report(0.9, "Saving the new order and the suggestions")
-    store.set_order(pool_ids[np.asarray(result.order, dtype=np.int64)])
+    store.set_order(pool_ids[np.asarray(result.order, dtype=np.int64)],
+                    audit=order_draws(pool_ids, getattr(result, "audit", None)))
+    estimate = getattr(result, "estimate", None)
     seconds = time.perf_counter() - start
     entry = {
         "n_labels": int(len(ids)),
@@ -239,6 +353,8 @@ def run_retrain(
         "cv_folds": int(result.cv_folds),
         "by": str(source),
     }
+    if estimate is not None:
+        entry.update(estimate.to_entry())
     # Every process showing the project (app processes, not only this one) shows these.
     stored_version = store.save_suggestions(pool_ids, pool_labels.tolist(), pool_probability, entry)
     store.record_retrain(entry)
@@ -257,6 +373,7 @@ def run_retrain(
         pool_probability=pool_probability,
         seconds=seconds,
         stored_version=int(stored_version),
+        estimate=estimate,
     )
 
 

@@ -3,7 +3,9 @@
 Each record is a frame ``<length:u32> <crc32:u32> <payload>``; the payload is
 ``<seq:i64> <type:i8> <item:i64> <time:f64> <seconds:f64> <ref:i64>`` followed
 by two length-prefixed UTF-8 strings (labeller, label; a length of
-``0xFFFFFFFF`` means no label). A record is written with one ``os.write`` and
+``0xFFFFFFFF`` means no label) and, for a label that records an audit draw
+(format 2), ``<probability:f64> <support:i64> <seq:i64>`` — in the same record,
+so the draw is durable exactly when its label is. A record is written with one ``os.write`` and
 made durable with ``fdatasync`` before :meth:`EventLog.append` returns.
 
 On open the frames are read in order (:func:`scan`). A final frame shorter
@@ -32,6 +34,7 @@ _HEAD = struct.Struct("<II")
 _FIXED = struct.Struct("<qbqddq")
 _LEN = struct.Struct("<I")
 _NONE = 0xFFFFFFFF
+_AUDIT = struct.Struct("<dqq")
 
 _sync = getattr(os, "fdatasync", os.fsync)
 
@@ -49,6 +52,9 @@ def encode(event: Event) -> bytes:
     else:
         text = event.label.encode("utf-8")
         parts += [_LEN.pack(len(text)), text]
+    if event.audit is not None:
+        q, support, seq = event.audit
+        parts.append(_AUDIT.pack(float(q), int(support), int(seq)))
     payload = b"".join(parts)
     return _HEAD.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -63,7 +69,13 @@ def _decode(payload: bytes) -> Event:
     (n,) = _LEN.unpack_from(payload, pos)
     pos += 4
     label = None if n == _NONE else payload[pos : pos + n].decode("utf-8")
-    return Event(seq, typ, item, labeller, label, t, seconds, ref)
+    if n != _NONE:
+        pos += n
+    audit = None
+    if len(payload) - pos == _AUDIT.size:
+        q, support, order_seq = _AUDIT.unpack_from(payload, pos)
+        audit = (q, support, order_seq)
+    return Event(seq, typ, item, labeller, label, t, seconds, ref, audit)
 
 
 _MIN_PAYLOAD = _FIXED.size + 2 * _LEN.size

@@ -10,6 +10,9 @@ Rules
   supersedes the old one (``active`` becomes False).
 - An item's *training label* is its most recent active label, whoever made it.
 - ``undo(labeller)`` deactivates that labeller's most recent active label.
+- Audit records (:mod:`.audit`): a label given with an audit slot to an item with
+  no label in force records the draw (``audit``: item -> (label seq, q, support,
+  order seq)); relabels keep it; an undo that leaves the item unlabelled voids it.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class Event:
     time: float
     seconds: float
     ref: int = -1
+    #: (probability, support, seq) of the audit slot the item was served from (labels only), or None
+    audit: tuple[float, int, int] | None = None
 
 
 class _Interner:
@@ -98,6 +103,8 @@ class LabelLedger:
         self.label_counts: dict[int, int] = {}  # training label code -> items
         self.labeller_counts: dict[int, int] = {}  # labeller code -> active labels
         self._stacks: dict[int, array] = {}  # labeller code -> active label seqs (undo order)
+        #: item -> (seq of the label that recorded it, probability, support, order seq): audit records in force
+        self.audit: dict[int, tuple[int, float, int, int]] = {}
 
     # ------------------------------------------------------------------ storage
 
@@ -200,9 +207,15 @@ class LabelLedger:
         seconds: float | None = None,
         *,
         relabel: bool = False,
+        audit: tuple[float, int, int] | None = None,
     ) -> int:
-        """Record a label; returns its seq. Supersedes ``labeller``'s previous label on the item."""
+        """Record a label; returns its seq. Supersedes ``labeller``'s previous label on the item.
+
+        ``audit`` (probability, support, seq): the item was served from an audit slot; recorded
+        when the item had no label in force (see :meth:`audit_for`).
+        """
         item_id = int(item_id)
+        first = self.n_active[item_id] == 0
         old = self.active_label_of(item_id, labeller)
         if old >= 0:
             self._deactivate(old)
@@ -224,7 +237,13 @@ class LabelLedger:
         self.labeller_counts[lab] = self.labeller_counts.get(lab, 0) + 1
         self._stacks.setdefault(lab, array("q")).append(seq)
         self._set_train(item_id, seq)
+        if audit is not None and first:
+            self.audit[item_id] = (seq, float(audit[0]), int(audit[1]), int(audit[2]))
         return seq
+
+    def audit_for(self, item_id: int, slot: tuple[float, int, int] | None) -> tuple[float, int, int] | None:
+        """``slot`` if a label on ``item_id`` now would record it (the item has no label in force), else None."""
+        return slot if slot is not None and self.n_active[int(item_id)] == 0 else None
 
     def undo_target(self, labeller: str) -> int:
         """Seq of ``labeller``'s most recent active label, or -1 (pops stale entries)."""
@@ -249,6 +268,8 @@ class LabelLedger:
         self._deactivate(target)
         self.n_active[item_id] -= 1
         self.n_labelled -= int(self.n_active[item_id] == 0)
+        if self.n_active[item_id] == 0:
+            self.audit.pop(item_id, None)
         if self.train[item_id] == target:
             self._set_train(item_id, self._latest_active(item_id))
         self._append(type=EVENT_UNDO, item=item_id, labeller=self.labellers.code(labeller), time=time, ref=target)
@@ -279,7 +300,7 @@ class LabelLedger:
             raise ValueError(f"event {event.seq} replayed out of order (expected {self._n})")
         if event.type in (EVENT_LABEL, EVENT_RELABEL):
             self.add_label(event.item, event.label or "", event.labeller, event.time, event.seconds,
-                           relabel=event.type == EVENT_RELABEL)
+                           relabel=event.type == EVENT_RELABEL, audit=event.audit)
         elif event.type == EVENT_UNDO:
             if not 0 <= event.ref < self._n or not self._cols["active"][event.ref]:
                 # Its target was lost to damage: keep the seq, change nothing.
@@ -327,9 +348,24 @@ class LabelLedger:
         self.labeller_counts[lab] = self.labeller_counts.get(lab, 0) + k
         self._stacks.setdefault(lab, array("q")).extend(seqs.tolist())
 
+    def audit_rows(self) -> list[tuple[int, float, int, int, str, float]]:
+        """Audit records in force: ``(item_id, probability, support, seq, labeller, time)`` by item id."""
+        lab, t = self._cols["labeller"], self._cols["time"]
+        names = self.labellers.names
+        return [(i, q, sup, o, names[int(lab[s])], float(t[s]))
+                for i, (s, q, sup, o) in sorted(self.audit.items())]
+
     def to_frame(self) -> pd.DataFrame:
         """Every event as a DataFrame (strings decoded): the snapshot format."""
         c = {k: self.col(k) for k in _COLUMNS}
+        audit: dict[str, np.ndarray] = {}
+        if self.audit:  # the records in force (NaN / -1 elsewhere); no columns when there is none
+            audit = {"audit_q": np.full(self._n, np.nan), "audit_support": np.full(self._n, -1, dtype=np.int64),
+                     "audit_seq": np.full(self._n, -1, dtype=np.int64)}
+            rows = np.array([(s, sup, o) for s, _, sup, o in self.audit.values()], dtype=np.int64)
+            audit["audit_q"][rows[:, 0]] = [q for _, q, _, _ in self.audit.values()]
+            audit["audit_support"][rows[:, 0]] = rows[:, 1]
+            audit["audit_seq"][rows[:, 0]] = rows[:, 2]
         return pd.DataFrame(
             {
                 "seq": np.arange(self._n, dtype=np.int64),
@@ -342,6 +378,7 @@ class LabelLedger:
                 "active": c["active"],
                 "prev": c["prev"],
                 "ref": c["ref"],
+                **audit,
             }
         )
 
@@ -362,8 +399,11 @@ class LabelLedger:
         active: np.ndarray,
         prev: np.ndarray,
         ref: np.ndarray,
+        audit_q: np.ndarray | None = None,
+        audit_support: np.ndarray | None = None,
+        audit_seq: np.ndarray | None = None,
     ) -> LabelLedger:
-        """Rebuild a ledger from a snapshot's columns, vectorised."""
+        """Rebuild a ledger from a snapshot's columns, vectorised (``audit_*``: absent in format 1)."""
         self = cls(n_items, overlap=overlap)
         for name in labeller_names:
             self.labellers.code(name)
@@ -394,4 +434,10 @@ class LabelLedger:
             mine = act_seqs[act_labs == code]
             self.labeller_counts[int(code)] = len(mine)
             self._stacks[int(code)] = array("q", mine.tolist())
+        if audit_q is not None and audit_support is not None and audit_seq is not None:
+            rec = np.flatnonzero(~np.isnan(audit_q) & is_label)
+            rec = rec[self.n_active[item[rec]] > 0]  # a snapshot holds only records in force; be safe
+            for s, i, q, sup, o in zip(rec.tolist(), item[rec].tolist(), audit_q[rec].tolist(),
+                                       audit_support[rec].tolist(), audit_seq[rec].tolist(), strict=True):
+                self.audit[int(i)] = (int(s), float(q), int(sup), int(o))
         return self

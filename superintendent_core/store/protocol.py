@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from .audit import AuditDraws
 from .suggestions import Suggestions
 
 __all__ = [
@@ -96,6 +97,10 @@ class ProjectSettings:
     extra : tuple of (str, str) pairs
         Free-form settings other parts of the app keep with the project
         (e.g. ``("model_params", "<json>")``); read it with ``dict(settings.extra)``.
+    audit_share : float
+        Share of served positions drawn at random for the accuracy estimate
+        (0 to 0.5; 0 turns the estimate off). Projects saved before it existed
+        read the default.
     """
 
     name: str = "project"
@@ -111,6 +116,7 @@ class ProjectSettings:
     overlap: int = 1
     random_state: int | None = 0
     extra: tuple[tuple[str, str], ...] = ()
+    audit_share: float = 0.25
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -128,6 +134,7 @@ class ProjectSettings:
             "overlap": self.overlap,
             "random_state": self.random_state,
             "extra": [list(kv) for kv in self.extra],
+            "audit_share": self.audit_share,
         }
 
     @classmethod
@@ -139,6 +146,11 @@ class ProjectSettings:
             kwargs["classes"] = tuple(kwargs["classes"])
         if "extra" in kwargs:
             kwargs["extra"] = tuple(tuple(kv) for kv in kwargs["extra"])
+        share = kwargs.get("audit_share", cls.audit_share)  # absent in projects of earlier versions
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 0.5:
+            kwargs.pop("audit_share", None)  # not a share it could have saved: the default
+        else:
+            kwargs["audit_share"] = float(share)
         return cls(**kwargs)
 
 
@@ -381,8 +393,27 @@ class LabelStore(Protocol):
         """
         ...
 
-    def set_order(self, ids: Sequence[int] | np.ndarray) -> None:
-        """Serve ``ids`` first, in that order; every other item after them, by id."""
+    def set_order(self, ids: Sequence[int] | np.ndarray, audit: AuditDraws | None = None) -> None:
+        """Serve ``ids`` first, in that order; every other item after them, by id.
+
+        ``audit``: the order's random draws (:class:`~.audit.AuditDraws`, item ids
+        that are in ``ids``). A labeller served one of them who gives the item its
+        first label gets an audit record written with the label (see
+        :meth:`audit_records`). The order and its draws replace the previous ones
+        together. ``InvalidInput`` for draws that are not valid or not in ``ids``.
+        """
+        ...
+
+    def audit_records(self) -> pd.DataFrame:
+        """The audit draws of the items labelled now, one row per item, by item id.
+
+        Columns: ``item_id`` (int64), ``probability`` (float64: the chance it had
+        of being drawn at its slot), ``support`` (int64: how many items it was
+        drawn from), ``seq`` (int64: labelled items when its order was written),
+        ``labeller`` (str: who gave the recorded label), ``time`` (float: epoch
+        seconds of that label). How relabels, undos, imports and bulk labels are
+        treated is in :mod:`superintendent_core.store.audit`.
+        """
         ...
 
     def progress(self) -> Progress:

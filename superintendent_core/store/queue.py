@@ -78,6 +78,8 @@ class ServeQueue:
         self._lease_of: dict[str, int] = {}
         self._expiries: list[tuple[float, int, str]] = []
         self._skipped: dict[int, set[str]] = {}
+        #: the current order's audit slots: item -> (probability, support, seq) (see :mod:`.audit`)
+        self.audit: dict[int, tuple[float, int, int]] = {}
 
     # ------------------------------------------------------------------ pool
 
@@ -102,11 +104,13 @@ class ServeQueue:
         self._done[np.asarray(ids, dtype=np.int64)] = done
         self._rebuild(np.argsort(self._rank, kind="stable"))
 
-    def set_order(self, ids: np.ndarray) -> None:
+    def set_order(self, ids: np.ndarray, audit: dict[int, tuple[float, int, int]] | None = None) -> None:
         """Serve ``ids`` first, in order; every other item after them in id order.
 
-        ``ids`` must be unique and in range (the store validates).
+        ``ids`` must be unique and in range (the store validates). ``audit``: the
+        order's audit slots, ``{item: (probability, support, seq)}`` (items of ``ids``).
         """
+        self.audit = dict(audit or {})
         ids = np.asarray(ids, dtype=np.int64)
         n = len(self._done)
         ranked = np.zeros(n, dtype=bool)
@@ -174,6 +178,11 @@ class ServeQueue:
         self._expire()
         holder = self._leases.get(int(item_id))
         return holder[0] if holder else None
+
+    def held_by(self, labeller: str) -> int | None:
+        """The item ``labeller`` holds a valid lease on, if any."""
+        self._expire()
+        return self._lease_of.get(labeller)
 
     def n_leased(self) -> int:
         self._expire()

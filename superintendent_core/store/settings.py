@@ -112,6 +112,11 @@ def validate_settings(
         v = new["random_state"]
         if v is not None and (not isinstance(v, numbers.Integral) or isinstance(v, bool)):
             raise InvalidInput(f"random_state must be a whole number or None, got {v!r}.")
+    if "audit_share" in new:
+        v = new["audit_share"]
+        if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 <= v <= 0.5:
+            raise InvalidInput(f"audit_share must be a number from 0 to 0.5, got {v!r}.")
+        new["audit_share"] = float(v)
     if "extra" in new:
         v = new["extra"]
         pairs = v.items() if isinstance(v, Mapping) else v

@@ -98,7 +98,7 @@ def check_suggestions(
         Lengths that differ, a repeated id, a label that is not text, a
         probability outside [0, 1], or meta that is not a mapping.
     """
-    from ._rules import few  # _rules imports the protocol, which imports this module
+    from ._rules import few, has_repeats  # _rules imports the protocol, which imports this module
 
     ids = check_ids(ids)
     if isinstance(labels, str | bytes) or not hasattr(labels, "__len__"):
@@ -115,7 +115,7 @@ def check_suggestions(
             f"Suggestions need one label and one probability per item id; got {len(ids)} ids, "
             f"{len(labels)} labels and {len(probs)} probabilities."
         )
-    if len(np.unique(ids)) != len(ids):
+    if has_repeats(ids):  # not np.unique (see there)
         raise InvalidInput("Suggestions name an item id more than once; give each item one suggestion.")
     bad = [k for k, v in enumerate(labels) if not isinstance(v, str)]
     if bad:

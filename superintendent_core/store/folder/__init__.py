@@ -6,13 +6,15 @@ Layout of a project folder::
     items-000001.parquet    one file per import batch (written once, never rewritten)
     labels.log              label/undo/skip events since the last snapshot (append-only)
     labels-000007.parquet   snapshot of every event up to a sequence number
-    order-000005.parquet    the serving order set by the last retrain
+    order-000005.parquet    the serving order set by the last retrain (its audit draws in the file's metadata)
     history-000009.parquet  retrain history
     suggestions-000010.parquet  the latest retrain's suggestion per unlabelled item (optional)
     .lock                   held (filelock) while a process has the project open
 
 Labelling one item appends one record to ``labels.log`` and fsyncs it — the
-pool is never rewritten. The log is folded into a new snapshot on close, on
+pool is never rewritten. A label that records an audit draw carries it in that
+same record, and snapshots keep the records in force (format 2; format-1
+projects open unchanged and are written as format 2 from then on). The log is folded into a new snapshot on close, on
 imports and every ``compact_every`` records. Every other file is written to a
 temporary name, fsync'd, renamed into place and its directory fsync'd; the
 manifest is written last, so a crash at any moment leaves either the old or the

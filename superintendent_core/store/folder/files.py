@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "AUDIT_KEY",
     "DISPLAY_GROUP_BYTES",
     "FORMAT",
     "FORMAT_VERSION",
@@ -22,7 +23,9 @@ __all__ = [
     "MANIFEST_PREV",
     "OWN_PREFIXES",
     "decode_manifest",
+    "decode_slots",
     "encode_manifest",
+    "encode_slots",
     "fsync_dir",
     "repair_hint",
     "restore_hint",
@@ -31,7 +34,11 @@ __all__ = [
 ]
 
 FORMAT = "superintendent-project"
-FORMAT_VERSION = 1
+#: 2: a label record may carry its audit draw, snapshots have ``audit_*`` columns and the order
+#: file's metadata holds the order's audit slots (format 1 projects open unchanged).
+FORMAT_VERSION = 2
+#: Key of the order file's parquet metadata that holds its audit slots (JSON).
+AUDIT_KEY = b"superintendent.audit"
 MANIFEST = "project.json"
 MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, a fallback
 LOG = "labels.log"
@@ -77,6 +84,23 @@ def decode_manifest(data: bytes) -> dict[str, Any]:
     if "checksum" in manifest and not newer and manifest["checksum"] != _checksum(manifest):
         raise ValueError("its checksum does not match its content")
     return manifest
+
+
+def encode_slots(slots: dict[int, tuple[float, int, int]]) -> bytes:
+    """An order's audit slots as the order file's metadata value."""
+    ids = list(slots)
+    return json.dumps({"ids": ids, "probability": [slots[i][0] for i in ids],
+                       "support": [slots[i][1] for i in ids], "seq": [slots[i][2] for i in ids]}).encode("utf-8")
+
+
+def decode_slots(metadata: dict[bytes, bytes] | None) -> dict[int, tuple[float, int, int]]:
+    """Inverse of :func:`encode_slots` from a parquet schema's metadata (empty when it has none)."""
+    data = (metadata or {}).get(AUDIT_KEY)
+    if not data:
+        return {}
+    d = json.loads(data.decode("utf-8"))
+    return {int(i): (float(q), int(s), int(o))
+            for i, q, s, o in zip(d["ids"], d["probability"], d["support"], d["seq"], strict=True)}
 
 
 def fsync_dir(path: Path) -> None:

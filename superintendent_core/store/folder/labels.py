@@ -12,10 +12,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import _rules
+from ..audit import AuditDraws, audit_frame
 from ..errors import InvalidInput
 from ..ledger import EVENT_LABEL, EVENT_RELABEL, EVENT_SKIP, EVENT_UNDO, Event
 from ..protocol import Progress, Revision
-from .files import utc_times, write_atomic
+from .files import AUDIT_KEY, encode_slots, utc_times, write_atomic
 
 __all__ = ["FolderLabels"]
 
@@ -27,7 +28,12 @@ class FolderLabels:
         labeller = self._check_labeller(labeller)
         with self._lock:
             self._check_open()
-            return self._queue.next_item(labeller)
+            held = self._queue.held_by(labeller)
+            item_id = self._queue.next_item(labeller)
+            if item_id is not None and item_id != held:
+                # served anew: from an audit slot of the current order, or not (kept until its label)
+                self._served[labeller] = (item_id, self._queue.audit.get(item_id))
+            return item_id
 
     def _label(self, item_id: int, label: Any, labeller: str, seconds: float | None, relabel: bool) -> None:
         labeller = self._check_labeller(labeller)
@@ -37,9 +43,16 @@ class FolderLabels:
             item_id = self._check_id(item_id)
             text = _rules.normalize_label(label, self._settings.classes, self._settings.multi_label)
             now = time.time()
+            audit = None
+            served = None if relabel else self._served.get(labeller)
+            if served is not None and served[0] == item_id:
+                audit = self._ledger.audit_for(item_id, served[1])
             self._record(Event(len(self._ledger), EVENT_RELABEL if relabel else EVENT_LABEL, item_id,
-                               labeller, text, now, np.nan if seconds is None else float(seconds)))
-            self._ledger.add_label(item_id, text, labeller, now, seconds, relabel=relabel)
+                               labeller, text, now, np.nan if seconds is None else float(seconds),
+                               audit=audit))
+            self._ledger.add_label(item_id, text, labeller, now, seconds, relabel=relabel, audit=audit)
+            if served is not None and served[0] == item_id:
+                del self._served[labeller]
             self._settle(item_id, labeller)
             self._maybe_compact()
 
@@ -71,7 +84,11 @@ class FolderLabels:
             item_id = int(self._ledger.col("item")[target])
             now = time.time()
             self._record(Event(len(self._ledger), EVENT_UNDO, item_id, labeller, None, now, np.nan, target))
+            record = self._ledger.audit.get(item_id)
             self._ledger.undo(labeller, now, target=target)
+            voided = record is not None and item_id not in self._ledger.audit
+            # leased back to the labeller: labelling it again at once brings the voided record back
+            self._served[labeller] = (item_id, record[1:] if voided else None)
             if not self._ledger.is_done(item_id):
                 self._queue.mark_open(item_id)
             self._queue.lease(item_id, labeller)
@@ -138,20 +155,29 @@ class FolderLabels:
                 self._reload()
                 raise
 
-    def set_order(self, ids: Sequence[int] | np.ndarray) -> None:
+    def set_order(self, ids: Sequence[int] | np.ndarray, audit: AuditDraws | None = None) -> None:
         with self._lock:
             self._check_open()
             arr = self._check_ids(_rules.check_order(ids))
+            slots = _rules.check_audit(audit, arr, self._ledger.n_labelled)
             old = self._order_file
             name = self._next_name("order")
             table = pa.table({"id": pa.array(arr, type=pa.int64())})
+            if slots:  # the draws travel with the order, in the same file (format 2)
+                table = table.replace_schema_metadata({AUDIT_KEY: encode_slots(slots)})
             write_atomic(self.path / name, lambda p: pq.write_table(table, p, compression="zstd"))
             self._order_file = name
             self._order_revision += 1
             self._write_manifest()
             if old:
                 (self.path / old).unlink(missing_ok=True)
-            self._queue.set_order(arr)
+            self._queue.set_order(arr, slots)
+
+    def audit_records(self) -> pd.DataFrame:
+        """Audit records of the items labelled now (see :mod:`superintendent_core.store.audit`)."""
+        with self._lock:
+            self._check_open()
+            return audit_frame(self._ledger.audit_rows())
 
     def progress(self) -> Progress:
         with self._lock:

@@ -42,6 +42,7 @@ from .files import (
     MANIFEST_PREV,
     OWN_PREFIXES,
     decode_manifest,
+    decode_slots,
     encode_manifest,
     repair_hint,
     write_atomic,
@@ -163,6 +164,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         self._log = EventLog(self.path / LOG, sync=self._sync)
         self._log.read()
         self._ledger = LabelLedger(0, overlap=settings.overlap)
+        self._served: dict[str, tuple[int, tuple[float, int, int] | None]] = {}
         self._queue = self._new_queue(0)
 
     def _manifest(self) -> dict[str, Any]:
@@ -336,6 +338,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 )
             self._ledger.apply(event)
         self._history = self._load_history()
+        # labeller -> (item last served to them, its audit slot or None); in memory, like leases
+        self._served = {}
         self._queue = self._new_queue(n)
         self._rebuild_queue()
         if fallback is not None:
@@ -410,11 +414,13 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         lab_codes, lab_names = codes("labeller")
         label_codes, label_names = codes("label")
         col = lambda k: t.column(k).to_numpy()  # noqa: E731
+        audit = ({f"audit_{k}": col(f"audit_{k}") for k in ("q", "support", "seq")}
+                 if "audit_q" in t.column_names else {})  # format 1 snapshots have none
         return LabelLedger.from_arrays(
             n, overlap=self._settings.overlap, type=col("type"), item=col("item"),
             labeller_codes=lab_codes, labeller_names=lab_names, label_codes=label_codes,
             label_names=label_names, time=col("time"), seconds=col("seconds"),
-            active=col("active"), prev=col("prev"), ref=col("ref"),
+            active=col("active"), prev=col("prev"), ref=col("ref"), **audit,
         )
 
     def _new_queue(self, n: int) -> ServeQueue:
@@ -433,8 +439,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         q = self._queue
         q._done[:] = self._ledger.n_active >= self._settings.overlap
         if self._order_file is not None:
-            ids = pq.read_table(self.path / self._order_file).column("id").to_numpy()
-            q.set_order(ids)
+            table = pq.read_table(self.path / self._order_file)
+            q.set_order(table.column("id").to_numpy(), decode_slots(table.schema.metadata))
         else:
             q.set_done(np.empty(0, dtype=np.int64))
         types = self._ledger.col("type")

@@ -90,12 +90,27 @@ class SQLLabels:
             "UPDATE si_events SET active = 0 WHERE item_id = :id AND labeller = :who AND active = 1",
             {"id": item_id, "who": labeller},
         ).rowcount
-        self._x(
+        event = self._x(
             conn,
             "INSERT INTO si_events (kind, item_id, labeller, label, at, seconds, active) "
             "VALUES (:k, :id, :who, :label, :at, :sec, 1)",
             {"k": kind, "id": item_id, "who": labeller, "label": text, "at": now, "sec": seconds},
-        )
+        ).lastrowid
+        if kind == EVENT_LABEL:
+            # a submit of the item served to this labeller from an audit slot: its first label records the draw
+            slot = self._x(
+                conn,
+                "DELETE FROM si_served WHERE labeller = :who AND item_id = :id RETURNING probability, support, seq",
+                {"who": labeller, "id": item_id},
+            ).first()
+            if slot is not None and slot[0] is not None and int(old_n) == 0:
+                self._x(
+                    conn,
+                    "INSERT OR REPLACE INTO si_audit (item_id, event_seq, probability, support, seq, labeller, at) "
+                    "VALUES (:id, :e, :q, :s, :o, :who, :at)",
+                    {"id": item_id, "e": event, "q": slot[0], "s": slot[1], "o": slot[2], "who": labeller,
+                     "at": now},
+                )
         n = int(old_n) + (0 if replaced else 1)
         done = n >= settings.overlap
         self._x(
@@ -187,6 +202,15 @@ class SQLLabels:
             {"who": labeller, "id": item_id},
         )
         n = int(old_n) - 1
+        # no longer labelled: the audit record is void; labelling the item again at once
+        # (it is leased back to this labeller) brings it back
+        slot = None if n else self._x(
+            conn, "DELETE FROM si_audit WHERE item_id = :id RETURNING probability, support, seq", {"id": item_id}
+        ).first()
+        if slot is not None:
+            self._put_served(conn, labeller, item_id, tuple(slot))
+        else:
+            self._x(conn, "DELETE FROM si_served WHERE labeller = :who", {"who": labeller})
         done = n >= settings.overlap
         self._x(
             conn,

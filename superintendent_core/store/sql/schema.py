@@ -47,6 +47,19 @@ Tables
     At most one row: the latest retrain's suggestions (parquet bytes of item
     id, label, probability), their version (+1 per save) and the retrain's
     facts (JSON). Opening a schema-1 database adds this table.
+``si_order_audit`` (schema 3)
+    The audit slots of the current order (:mod:`superintendent_core.store.audit`):
+    item id, probability, support and ``seq`` (labelled items when the order was
+    written); replaced by every ``set_order``. A few hundred rows at most.
+``si_served`` (schema 3)
+    One row per labeller: the item last served to them anew and its audit slot
+    (NULL: a plain slot; PostgreSQL keeps rows of audit slots only). Written by ``next_item`` (any process), read and removed
+    by the submit of that item's label, so the record is right whichever
+    process served and whichever submitted.
+``si_audit`` (schema 3)
+    The audit records: one row per item whose first label in force came from an
+    audit slot, written in the label's transaction; removed by an undo that
+    leaves the item unlabelled. Opening a schema-2 database adds these tables.
 """
 
 from __future__ import annotations
@@ -68,7 +81,7 @@ __all__ = [
 ]
 
 #: Version of the tables below. Bump it (and add a migration) when they change.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PREFIX = "si_"
 
 #: Rank of an item outside the current order: ``UNRANKED + id`` (after every ordered item, by id).
@@ -226,11 +239,45 @@ suggestions = sa.Table(
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
+order_audit = sa.Table(
+    "si_order_audit",
+    metadata,
+    sa.Column("item_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("probability", sa.Double, nullable=False),
+    sa.Column("support", sa.BigInteger, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
+served = sa.Table(
+    "si_served",
+    metadata,
+    sa.Column("labeller", sa.Text, primary_key=True),
+    sa.Column("item_id", sa.BigInteger, nullable=False),
+    sa.Column("probability", sa.Double, nullable=True),  # NULL: served from a plain slot
+    sa.Column("support", sa.BigInteger, nullable=True),
+    sa.Column("seq", sa.BigInteger, nullable=True),
+)
+
+audit = sa.Table(
+    "si_audit",
+    metadata,
+    sa.Column("item_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("event_seq", sa.BigInteger, nullable=False),
+    sa.Column("probability", sa.Double, nullable=False),
+    sa.Column("support", sa.BigInteger, nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("labeller", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+)
+
 #: Every table, in creation order.
 TABLES = tuple(metadata.sorted_tables)
 
 #: The migration to each schema version: tables it adds (created when an older database opens).
-TABLES_ADDED: dict[int, tuple[str, ...]] = {2: ("si_suggestions",)}
+TABLES_ADDED: dict[int, tuple[str, ...]] = {
+    2: ("si_suggestions",),
+    3: ("si_order_audit", "si_served", "si_audit"),
+}
 
 
 # --------------------------------------------------------------------------- PostgreSQL functions
@@ -273,6 +320,9 @@ DECLARE
     v_lease boolean := true;
     v_open bigint;
     v_held bigint;
+    v_aq float8;
+    v_asupport bigint;
+    v_aseq bigint;
 BEGIN
     -- a lease is a reservation, not data: do not wait for the WAL flush at commit
     PERFORM set_config('synchronous_commit', 'off', true);
@@ -342,6 +392,18 @@ BEGIN
                             lease_until = p_now + (v_settings->>'lease_seconds')::float8
             WHERE id = v_id;
     END IF;
+    IF v_id IS NOT NULL THEN
+        -- where it was served from: an audit slot of the current order (kept for its label), or not
+        SELECT probability, support, seq INTO v_aq, v_asupport, v_aseq FROM si_order_audit WHERE item_id = v_id;
+        IF FOUND THEN
+            INSERT INTO si_served (labeller, item_id, probability, support, seq)
+                VALUES (p_who, v_id, v_aq, v_asupport, v_aseq)
+                ON CONFLICT (labeller) DO UPDATE SET item_id = excluded.item_id,
+                    probability = excluded.probability, support = excluded.support, seq = excluded.seq;
+        ELSE
+            DELETE FROM si_served WHERE labeller = p_who;
+        END IF;
+    END IF;
     RETURN v_id;
 END
 $body$;
@@ -359,6 +421,10 @@ DECLARE
     v_done boolean;
     v_settings text;
     v_replaced int;
+    v_event bigint;
+    v_aq float8;
+    v_asupport bigint;
+    v_aseq bigint;
 BEGIN
     -- 0: recorded; 1: the settings changed since the caller validated the label (nothing written)
     SELECT n_active, train_label, done INTO v_old_n, v_train, v_was_done
@@ -373,7 +439,19 @@ BEGIN
     UPDATE si_events SET active = false WHERE item_id = p_id AND labeller = p_who AND active;
     GET DIAGNOSTICS v_replaced = ROW_COUNT;
     INSERT INTO si_events (kind, item_id, labeller, label, at, seconds, active)
-        VALUES (p_kind, p_id, p_who, p_label, p_at, p_seconds, true);
+        VALUES (p_kind, p_id, p_who, p_label, p_at, p_seconds, true) RETURNING seq INTO v_event;
+    IF p_kind = 0 THEN
+        -- a submit of the item served to this labeller from an audit slot: its first label records the draw
+        DELETE FROM si_served WHERE labeller = p_who AND item_id = p_id
+            RETURNING probability, support, seq INTO v_aq, v_asupport, v_aseq;
+        IF FOUND AND v_old_n = 0 AND v_aq IS NOT NULL THEN
+            INSERT INTO si_audit (item_id, event_seq, probability, support, seq, labeller, at)
+                VALUES (p_id, v_event, v_aq, v_asupport, v_aseq, p_who, p_at)
+                ON CONFLICT (item_id) DO UPDATE SET event_seq = excluded.event_seq,
+                    probability = excluded.probability, support = excluded.support, seq = excluded.seq,
+                    labeller = excluded.labeller, at = excluded.at;
+        END IF;
+    END IF;
     v_n := v_old_n + CASE WHEN v_replaced = 0 THEN 1 ELSE 0 END;
     v_done := v_n >= (v_settings::json->>'overlap')::int;
     UPDATE si_items SET n_active = v_n, done = v_done, train_label = p_label,
@@ -408,6 +486,9 @@ DECLARE
     v_settings json;
     v_gone int;
     v_attempt int;
+    v_aq float8;
+    v_asupport bigint;
+    v_aseq bigint;
 BEGIN
     FOR v_attempt IN 1..10 LOOP
         SELECT seq, item_id INTO v_seq, v_item FROM si_events
@@ -433,6 +514,20 @@ BEGIN
     UPDATE si_items SET lease_owner = NULL, lease_until = NULL
         WHERE lease_owner = p_who AND id <> v_item;
     v_n := v_old_n - 1;
+    IF v_n = 0 THEN
+        -- the item is no longer labelled: its audit record is void; labelling it again at once
+        -- (it is leased back to this labeller) brings the record back
+        DELETE FROM si_audit WHERE item_id = v_item RETURNING probability, support, seq
+            INTO v_aq, v_asupport, v_aseq;
+    END IF;
+    IF v_aq IS NOT NULL THEN
+        INSERT INTO si_served (labeller, item_id, probability, support, seq)
+            VALUES (p_who, v_item, v_aq, v_asupport, v_aseq)
+            ON CONFLICT (labeller) DO UPDATE SET item_id = excluded.item_id,
+                probability = excluded.probability, support = excluded.support, seq = excluded.seq;
+    ELSE
+        DELETE FROM si_served WHERE labeller = p_who;
+    END IF;
     v_done := v_n >= (v_settings->>'overlap')::int;
     UPDATE si_items SET n_active = v_n, done = v_done, train_label = v_new_train,
         lease_owner = p_who, lease_until = p_now + (v_settings->>'lease_seconds')::float8

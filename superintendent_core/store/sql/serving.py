@@ -10,9 +10,12 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .. import _rules
+from ..audit import AuditDraws, audit_frame
 from ..ledger import EVENT_SKIP
 from .schema import UNRANKED
 
@@ -94,14 +97,36 @@ class SQLServing:
         if row is None:
             return None
         chosen = int(row[0])
-        if not may_lease:
-            return chosen  # shown, not reserved (see _rules.idle_lease_cap)
+        if may_lease:  # else shown, not reserved (see _rules.idle_lease_cap)
+            self._x(
+                conn,
+                "UPDATE si_items SET lease_owner = :who, lease_until = :until WHERE id = :id",
+                {"who": labeller, "until": now + settings.lease_seconds, "id": chosen},
+            )
+        self._note_served(conn, labeller, chosen)
+        return chosen
+
+    def _note_served(self, conn: Connection, labeller: str, item_id: int) -> None:
+        """Remember whether ``item_id`` was served to ``labeller`` from an audit slot (as ``si_next_item``).
+
+        One statement (SQLite, on the click's path): the row says NULL for a plain slot.
+        """
         self._x(
             conn,
-            "UPDATE si_items SET lease_owner = :who, lease_until = :until WHERE id = :id",
-            {"who": labeller, "until": now + settings.lease_seconds, "id": chosen},
+            "INSERT OR REPLACE INTO si_served (labeller, item_id, probability, support, seq) "
+            "SELECT :who, :id, a.probability, a.support, a.seq FROM (SELECT 1) "
+            "LEFT JOIN si_order_audit a ON a.item_id = :id",
+            {"who": labeller, "id": item_id},
         )
-        return chosen
+
+    def _put_served(self, conn: Connection, labeller: str, item_id: int, slot: tuple) -> None:
+        self._x(
+            conn,
+            "INSERT INTO si_served (labeller, item_id, probability, support, seq) "
+            "VALUES (:who, :id, :q, :s, :o) ON CONFLICT (labeller) DO UPDATE SET item_id = excluded.item_id, "
+            "probability = excluded.probability, support = excluded.support, seq = excluded.seq",
+            {"who": labeller, "id": item_id, "q": float(slot[0]), "s": int(slot[1]), "o": int(slot[2])},
+        )
 
     def skip(self, item_id: int, labeller: str) -> None:
         labeller = self._check_labeller(labeller)
@@ -135,9 +160,10 @@ class SQLServing:
         self._run(work)
 
 
-    def set_order(self, ids: Sequence[int] | np.ndarray) -> None:
+    def set_order(self, ids: Sequence[int] | np.ndarray, audit: AuditDraws | None = None) -> None:
         self._check_open()
         arr = _rules.check_order(ids)
+        drawn = _rules.check_audit(audit, arr, 0)  # refused before any transaction
 
         def work(conn: Connection) -> None:
             n = int(
@@ -175,6 +201,26 @@ class SQLServing:
                         "UPDATE si_items SET rank = ? WHERE id = ?",
                         list(zip(rank[changed].tolist(), changed.tolist(), strict=True)),
                     )
+            # the order's audit slots, replaced with it (seq: labelled items now, in this transaction)
+            labelled = int(self._x(conn, "SELECT labelled FROM si_counters WHERE id = 1").scalar_one())
+            slots = {i: (q, s, labelled) for i, (q, s, _) in drawn.items()}
+            self._x(conn, "DELETE FROM si_order_audit")
+            if slots:
+                rows = [{"id": i, "q": q, "s": sup, "o": o} for i, (q, sup, o) in slots.items()]
+                conn.execute(
+                    sa.text("INSERT INTO si_order_audit (item_id, probability, support, seq) "
+                            "VALUES (:id, :q, :s, :o)"),
+                    rows,
+                )
             self._x(conn, "UPDATE si_project SET order_version = order_version + 1 WHERE id = 1")
 
         self._run(work)
+
+    def audit_records(self) -> pd.DataFrame:
+        """Audit records of the items labelled now (see :mod:`superintendent_core.store.audit`)."""
+        self._check_open()
+        rows = self._fetch(
+            "SELECT a.item_id, a.probability, a.support, a.seq, a.labeller, a.at FROM si_audit a "
+            "JOIN si_items i ON i.id = a.item_id WHERE i.n_active > 0 ORDER BY a.item_id"
+        )
+        return audit_frame([tuple(r) for r in rows])

@@ -405,6 +405,12 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                 problems.append(
                     f"tallies {sorted(tallies.items())} != recount {sorted(real_t.items())}"
                 )
+            stale = self._x(
+                conn,
+                "SELECT COUNT(*) FROM si_audit a JOIN si_items i ON i.id = a.item_id WHERE i.n_active = 0",
+            ).scalar_one()
+            if int(stale):
+                problems.append(f"{stale} audit record(s) of items with no label in force (an undo should void them)")
             return problems
 
         return self._read(work)

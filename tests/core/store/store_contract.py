@@ -16,6 +16,7 @@ opens the same project again (to check persistence).
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from typing import Any, Protocol
 
@@ -34,6 +35,7 @@ from superintendent_core.store import (
     UnknownItem,
 )
 from superintendent_core.store._rules import IDLE_LEASE_MIN, IDLE_LEASE_PERCENT, idle_lease_cap
+from superintendent_core.store.audit import AuditDraws
 
 __all__ = [name for name in dict(globals()) if name.startswith("test_")]  # filled at the end
 
@@ -632,26 +634,52 @@ _ops = st.lists(
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=_ops)
 def test_random_operations_keep_invariants(store_factory, ops):
-    """Against a tiny reference model: labels in force, no double lease, survives reopen."""
+    """Against a tiny reference model: labels in force, audit records, no double lease, survives reopen."""
     store = new_store(store_factory, 8)
     model: dict[tuple[int, str], str] = {}  # (item, labeller) -> label
     history: dict[str, list[int]] = {"ann": [], "bob": []}
     undone: dict[str, int | None] = {}
+    # the audit rules (superintendent_core.store.audit), modelled
+    slots: dict[int, tuple[float, int, int]] = {}  # the current order's audit slots
+    held: dict[str, int | None] = {}  # each labeller's lease
+    served: dict[str, tuple[int, tuple | None]] = {}  # last item served anew to each, and its slot
+    records: dict[int, tuple] = {}  # item -> (probability, support, seq, labeller)
+
+    def serve(who: str, got: int | None) -> None:
+        if got is not None and got != held.get(who):
+            served[who] = (got, slots.get(got))
+        if got is not None:
+            held[who] = got
+
+    def labelled(item: int) -> bool:
+        return any(k[0] == item for k in model)
+
     try:
         for op, who, i, lab in ops:
             if op == "next":
                 got = store.next_item(who)
-                other = store.next_item("bob" if who == "ann" else "ann")
-                assert got is None or got != other
+                serve(who, got)
                 if got is not None and got != undone.get(who):
-                    assert not any(k[0] == got for k in model)  # never serves a labelled item
+                    assert not labelled(got)  # never serves a labelled item
                     # (except the item this labeller just undid: undo serves it to them again)
+                other_who = "bob" if who == "ann" else "ann"
+                other = store.next_item(other_who)
+                serve(other_who, other)
+                assert got is None or got != other
             elif op in ("submit", "relabel"):
+                mine = served.get(who)
+                if op == "submit" and mine is not None and mine[0] == i:
+                    if mine[1] is not None and not labelled(i):
+                        records[i] = (*mine[1], who)
+                    del served[who]
                 getattr(store, op)(i, lab, who)
                 model[(i, who)] = lab
                 history[who] = [x for x in history[who] if x != i] + [i]
+                held.update({w: None for w, h in held.items() if h == i})  # done: no lease on it
             elif op == "skip":
                 store.skip(i, who)
+                if held.get(who) == i and not labelled(i):
+                    held[who] = None
             elif op == "undo":
                 got = store.undo(who)
                 expect = history[who].pop() if history[who] else None
@@ -660,13 +688,28 @@ def test_random_operations_keep_invariants(store_factory, ops):
                     undone[who] = got
                 if expect is not None:
                     del model[(expect, who)]
+                    voided = records.pop(expect, None) if not labelled(expect) else None
+                    served[who] = (expect, None if voided is None else voided[:3])
+                    held[who] = expect
             else:
-                store.set_order([(i + k) % 8 for k in range(8)])
+                order = [(i + k) % 8 for k in range(8)]
+                slots = {item: ((item + 1) / 16, 8 - k, len({k[0] for k in model}))
+                         for k, item in enumerate(order) if k % 2 == 0}
+                ids = np.array(list(slots), dtype=np.int64)
+                store.set_order(order, audit=AuditDraws(ids, np.array([slots[x][0] for x in ids]),
+                                                        np.array([slots[x][1] for x in ids])))
         got_labels = {(int(r.item_id), r.labeller): r.label for r in store.labels().itertuples()}
         assert got_labels == model
         assert store.progress().labelled == len({k[0] for k in model})
+
+        def got_records() -> dict[int, tuple]:
+            return {int(r.item_id): (r.probability, int(r.support), int(r.seq), r.labeller)
+                    for r in store.audit_records().itertuples()}
+
+        assert got_records() == records
         store = store_factory.reopen(store)
         assert {(int(r.item_id), r.labeller): r.label for r in store.labels().itertuples()} == model
+        assert got_records() == records
     finally:
         store.close()
 
@@ -763,6 +806,229 @@ def test_import_labels_multi_label(store_factory):
         assert store.training_data()[2] == [("cat", "owl"), (), ("dog",)]
         with pytest.raises(InvalidInput, match="row 0"):
             store.import_labels([0], ["cat|owl"], "ann")  # joined cells are split by the caller
+
+
+# --------------------------------------------------------------------------- audit records (issue 12)
+
+
+def draws(ids, q=0.25, support=8) -> AuditDraws:
+    ids = np.asarray(ids, dtype=np.int64)
+    return AuditDraws(ids, np.full(len(ids), q, dtype=float), np.full(len(ids), support, dtype=np.int64))
+
+
+def audit_ids(store) -> list[int]:
+    return store.audit_records()["item_id"].tolist()
+
+
+def test_audit_records_start_empty_with_typed_columns(store_factory):
+    with new_store(store_factory, 3) as store:
+        df = store.audit_records()
+        assert list(df.columns) == ["item_id", "probability", "support", "seq", "labeller", "time"]
+        assert len(df) == 0
+        assert [str(df[c].dtype) for c in df.columns] == ["int64", "float64", "int64", "int64", "object",
+                                                            "float64"]
+
+
+def test_a_label_served_from_an_audit_slot_records_the_draw(store_factory):
+    with new_store(store_factory, 8) as store:
+        store.submit(7, "cat", "imp")  # 1 labelled item when the order is written
+        store.set_order([4, 2, 5], audit=AuditDraws(np.array([2, 5]), np.array([0.5, 0.125]),
+                                                    np.array([6, 3])))
+        before = time.time()
+        served = []
+        for label in ("cat", "dog", "owl"):
+            i = store.next_item("ann")
+            served.append(i)
+            store.submit(i, label, "ann", seconds=1.0)
+        assert served == [4, 2, 5]
+        df = store.audit_records()
+        assert df["item_id"].tolist() == [2, 5]  # 4 was not an audit slot; 7 was never served
+        assert df["probability"].tolist() == [0.5, 0.125]
+        assert df["support"].tolist() == [6, 3]
+        assert df["seq"].tolist() == [1, 1]
+        assert df["labeller"].tolist() == ["ann", "ann"]
+        assert (df["time"] >= before - 1).all() and (df["time"] <= time.time() + 1).all()
+
+
+def test_relabel_keeps_the_record_and_undo_voids_it(store_factory):
+    with new_store(store_factory, 6) as store:
+        store.set_order([0, 1, 2], audit=draws([0, 1]))
+        for _ in range(2):
+            store.submit(store.next_item("ann"), "cat", "ann")
+        store.relabel(0, "owl", "ann")  # Review page: the latest label is the truth, the draw stays
+        store.relabel(1, "dog", "bob")  # another labeller beside: still the same draw
+        assert audit_ids(store) == [0, 1]
+        assert store.undo("ann") == 0  # ann's latest label (the relabel of item 0): 0 is unlabelled
+        assert audit_ids(store) == [1]
+        assert store.undo("ann") == 1  # bob's label on item 1 keeps it labelled, and its record
+        assert audit_ids(store) == [1]
+        assert store.undo("bob") == 1
+        assert audit_ids(store) == []
+
+
+def test_labelling_again_right_after_an_undo_brings_the_record_back(store_factory):
+    with new_store(store_factory, 6) as store:
+        store.set_order([0, 1], audit=draws([0], q=0.5))
+        store.submit(store.next_item("ann"), "cat", "ann")
+        assert store.undo("ann") == 0 and audit_ids(store) == []
+        assert store.next_item("ann") == 0  # leased back to ann
+        store.submit(0, "dog", "ann")
+        df = store.audit_records()
+        assert df["item_id"].tolist() == [0] and df["probability"].tolist() == [0.5]
+
+
+def test_an_undone_item_served_later_from_a_plain_slot_has_no_record(store_factory):
+    clock = FakeClock()
+    with new_store(store_factory, 6, clock=clock) as store:
+        store.set_order([0, 1], audit=draws([0]))
+        store.submit(store.next_item("ann"), "cat", "ann")
+        assert store.undo("ann") == 0
+        store.skip(0, "ann")  # not labelled again at once
+        store.set_order([0, 1])  # a new order: 0 is a plain slot now
+        assert store.next_item("bob") == 0
+        store.submit(0, "cat", "bob")
+        assert audit_ids(store) == []
+
+
+def test_the_slot_an_item_was_served_from_counts_not_the_current_order(store_factory):
+    with new_store(store_factory, 6) as store:
+        store.set_order([0, 1, 2], audit=draws([0]))
+        assert store.next_item("ann") == 0  # served from an audit slot
+        assert store.next_item("bob") == 1  # served from a plain slot
+        store.set_order([1, 0, 2], audit=draws([1]))  # a retrain writes a new order meanwhile
+        store.submit(0, "cat", "ann")
+        store.submit(1, "cat", "bob")
+        df = store.audit_records()
+        assert df["item_id"].tolist() == [0]
+
+
+def test_labels_not_served_from_an_audit_slot_have_no_record(store_factory):
+    with new_store(store_factory, 8) as store:
+        store.set_order([0, 1, 2, 3, 4, 5], audit=draws([0, 1, 2, 3, 4, 5]))
+        assert store.next_item("ann") == 0
+        store.submit(3, "cat", "ann")  # ann holds 0; 3 was never served to her (Review page)
+        store.relabel(4, "cat", "ann")  # a relabel of an unlabelled item
+        store.import_labels([5, 0], ["dog", "dog"], "imp")  # an import
+        store.submit(0, "owl", "ann")  # 0 is labelled already: not its first label
+        store.add_items(image_batch(2, start=8, labels=["cat", None]))  # labels arriving with items
+        assert audit_ids(store) == []
+        assert store.next_item("bob") == 1
+        store.submit(1, "cat", "bob")
+        assert audit_ids(store) == [1]
+
+
+def test_only_the_labeller_served_from_the_slot_records_it(store_factory):
+    clock = FakeClock()
+    with new_store(store_factory, 6, clock=clock, lease_seconds=10) as store:
+        store.set_order([0, 1], audit=draws([0]))
+        assert store.next_item("ann") == 0
+        clock.now += 11  # ann's lease expires; bob is served the same slot
+        assert store.next_item("bob") == 0
+        store.submit(0, "cat", "bob")
+        store.submit(0, "dog", "ann")  # ann's late label: not the item's first
+        df = store.audit_records()
+        assert df["item_id"].tolist() == [0] and df["labeller"].tolist() == ["bob"]
+
+
+def test_with_overlap_only_the_first_label_records(store_factory):
+    with new_store(store_factory, 4, overlap=2) as store:
+        store.set_order([0, 1], audit=draws([0, 1]))
+        assert store.next_item("ann") == 0 and store.next_item("bob") == 1
+        store.submit(0, "cat", "ann")
+        store.submit(1, "cat", "bob")
+        assert store.next_item("ann") == 1 and store.next_item("bob") == 0
+        store.submit(1, "dog", "ann")
+        store.submit(0, "dog", "bob")
+        df = store.audit_records()
+        assert df["item_id"].tolist() == [0, 1] and df["labeller"].tolist() == ["ann", "bob"]
+
+
+def test_audit_records_survive_reopening(store_factory):
+    with new_store(store_factory, 6) as store:
+        store.set_order([0, 1, 2], audit=draws([1, 2], q=0.5, support=5))
+        for _ in range(3):
+            store.submit(store.next_item("ann"), "cat", "ann")
+        store.undo("ann")  # voids 2
+        before = store.audit_records()
+        assert before["item_id"].tolist() == [1]
+        store = store_factory.reopen(store)
+        pd.testing.assert_frame_equal(store.audit_records(), before)
+        # the order's draws came back too: a slot served after reopening records
+        store.set_order([3, 4], audit=draws([4], q=1.0, support=1))
+        store = store_factory.reopen(store)
+        assert store.next_item("bob") == 3
+        store.submit(3, "cat", "bob")
+        assert store.next_item("bob") == 4
+        store.submit(4, "cat", "bob")
+        df = store.audit_records()
+        assert df["item_id"].tolist() == [1, 4] and df["probability"].tolist() == [0.5, 1.0]
+        store = store_factory.reopen(store)
+        assert store.audit_records()["item_id"].tolist() == [1, 4]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        lambda: AuditDraws(np.array([9]), np.array([0.5]), np.array([2])),  # not in the order
+        lambda: AuditDraws(np.array([0, 0]), np.array([0.5, 0.5]), np.array([2, 2])),
+        lambda: AuditDraws(np.array([0]), np.array([0.0]), np.array([2])),
+        lambda: AuditDraws(np.array([0]), np.array([1.5]), np.array([2])),
+        lambda: AuditDraws(np.array([0]), np.array([np.nan]), np.array([2])),
+        lambda: AuditDraws(np.array([0]), np.array([0.5]), np.array([0])),
+        lambda: AuditDraws(np.array([0, 1]), np.array([0.5]), np.array([2, 2])),
+        lambda: AuditDraws(np.array([0.5]), np.array([0.5]), np.array([2])),
+        lambda: "not draws",
+    ],
+)
+def test_bad_audit_draws_are_refused_and_the_order_kept(store_factory, bad):
+    with new_store(store_factory, 10) as store:
+        store.set_order([1, 0], audit=draws([1]))
+        revision = store.revision().order
+        with pytest.raises(InvalidInput):
+            store.set_order([0, 1, 2], audit=bad())
+        assert store.revision().order == revision
+        assert store.next_item("ann") == 1
+        store.submit(1, "cat", "ann")
+        assert audit_ids(store) == [1]  # the old order and its draws stand
+
+
+
+def test_history_has_the_estimate_columns_also_for_entries_without_them(store_factory):
+    with new_store(store_factory, 3) as store:
+        store.record_retrain({"n_labels": 10, "score": 0.5})  # written before the estimate existed
+        store.record_retrain({"n_labels": 20, "score": 0.6, "estimate": 0.91, "estimate_low": 0.85,
+                              "estimate_high": 0.95, "estimate_target": "new", "estimate_n": 12,
+                              "estimate_note": "from 12 audited labels"})
+        store.record_retrain({"n_labels": 30, "score": 0.7, "estimate": None, "estimate_low": None,
+                              "estimate_high": None, "estimate_target": "new", "estimate_n": 0,
+                              "estimate_note": "not enough audited labels"})
+        for _ in range(2):
+            h = store.history()
+            assert np.isnan(h["estimate"].iloc[0]) and h["estimate"].iloc[1] == 0.91
+            assert np.isnan(h["estimate"].iloc[2])  # None: no number, and the note says why
+            assert h["estimate_low"].iloc[1] == 0.85 and h["estimate_high"].iloc[1] == 0.95
+            assert h["estimate_target"].tolist() == [None, "new", "new"]
+            assert h["estimate_note"].tolist() == [None, "from 12 audited labels", "not enough audited labels"]
+            assert np.isnan(h["estimate_n"].iloc[0]) and h["estimate_n"].tolist()[1:] == [12, 0]
+            store = store_factory.reopen(store)
+        store.close()
+    with new_store(store_factory, 0) as empty:
+        h = empty.history()
+        assert len(h) == 0 and {"estimate", "estimate_note", "estimate_target"} <= set(h.columns)
+
+
+def test_audit_share_is_a_setting_from_0_to_one_half(store_factory):
+    with new_store(store_factory, 2) as store:
+        assert store.settings.audit_share == 0.25
+        for bad in (-0.1, 0.6, True, "0.2", None, float("nan")):
+            with pytest.raises(InvalidInput, match="audit_share"):
+                store.update_settings(audit_share=bad)
+        assert store.settings.audit_share == 0.25
+        assert store.update_settings(audit_share=0).audit_share == 0.0
+        store.update_settings(audit_share=0.5)
+        store = store_factory.reopen(store)
+        assert store.settings.audit_share == 0.5
+        store.close()
 
 
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["FakeClock", "image_batch"]

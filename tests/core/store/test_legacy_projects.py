@@ -14,6 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 from sql_helpers import POSTGRES_URL, drop_schemas, fresh_schema, postgres_available, require
@@ -83,6 +85,31 @@ class _Opener:
         return SQLStore(POSTGRES_URL, schema=self.schema, create=False)
 
 
+#: Settings added after a fixture was written, and the value an older project reads for each.
+ADDED_SETTINGS = {"audit_share": 0.25}
+#: History columns added after (issue 12's estimate): None in rows written before them.
+ADDED_HISTORY = ("estimate_target", "estimate_note")
+
+
+def _without_later_additions(got: dict, record: dict) -> dict:
+    """``got`` without what later versions add, after checking older projects read it as its default."""
+    got = dict(got)
+    settings = dict(got["settings"])
+    for key, default in ADDED_SETTINGS.items():
+        if key not in record["settings"]:
+            assert settings.pop(key) == default, key
+    got["settings"] = settings
+    rows = []
+    for row, old in zip(got["history"], record["history"], strict=True):
+        row = dict(row)
+        for key in ADDED_HISTORY:
+            if key not in old:
+                assert row.pop(key) is None, key
+        rows.append(row)
+    got["history"] = rows
+    return got
+
+
 @pytest.mark.parametrize(("version", "key"), CASES)
 def test_legacy_project_opens_unchanged(version, key, tmp_path):
     record = json.loads((version / "expected.json").read_text())["projects"][key]
@@ -90,7 +117,7 @@ def test_legacy_project_opens_unchanged(version, key, tmp_path):
     opener = _Opener(version, key, tmp_path)
     try:
         with opener.open() as store:
-            got = MAKER.state(store)
+            got = _without_later_additions(MAKER.state(store), record)
             for field, expected in record.items():
                 if field != "next_item":
                     assert got[field] == expected, field
@@ -124,5 +151,30 @@ def test_legacy_project_gets_suggestions(version, key, tmp_path):
         with opener.open() as store:
             got = store.suggestions()
             assert (got.version, got.suggestion(item), got.meta["by"]) == (1, (store.settings.classes[0], 0.75), "test")
+    finally:
+        drop_schemas(opener.schemas)
+
+
+@pytest.mark.parametrize(("version", "key"), CASES)
+def test_legacy_project_takes_audit_records(version, key, tmp_path):
+    """A project of an earlier version (no audit tables, format-1 files) records audit draws and keeps them."""
+    from superintendent_core.store.audit import AuditDraws
+
+    opener = _Opener(version, key, tmp_path)
+    try:
+        with opener.open() as store:
+            assert len(store.audit_records()) == 0
+            pool = store.unlabelled_ids()[:2]  # the multi-label fixture has 2 left
+            store.set_order(pool, audit=AuditDraws(pool[:1], np.array([0.5]), np.array([9])))
+            settings = store.settings
+            label = [settings.classes[0]] if settings.multi_label else settings.classes[0]
+            for _ in range(2):
+                store.submit(store.next_item(MAKER.NEW_LABELLER), label, MAKER.NEW_LABELLER)
+            expected = store.audit_records()
+            assert expected["item_id"].tolist() == pool[:1].tolist()
+        with opener.open() as store:
+            pd.testing.assert_frame_equal(store.audit_records(), expected)
+            assert len(store.labels()) == len(json.loads((version / "expected.json").read_text())
+                                              ["projects"][key]["labels"]) + 2
     finally:
         drop_schemas(opener.schemas)

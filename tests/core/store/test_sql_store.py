@@ -25,11 +25,13 @@ from superintendent_core.store import (
     StoreError,
     VersionError,
 )
+from superintendent_core.store.audit import AuditDraws
 from superintendent_core.store.sql import (
     SQLStore,
     is_database_url,
     normalise_url,
 )
+from superintendent_core.store.sql.schema import SCHEMA_VERSION
 
 CLASSES = ("cat", "dog", "owl")
 
@@ -453,3 +455,97 @@ def test_sqlite_writers_of_one_process_queue_instead_of_busy_waiting(tmp_path):
         assert sum(done.values()) == 300 and len(store.labels()) == 300
     finally:
         store.close()
+
+
+# --------------------------------------------------------------------------- audit records (schema 3)
+
+
+def _all_audit(store: SQLStore, n: int) -> None:
+    ids = np.arange(n, dtype=np.int64)
+    store.set_order(ids, audit=AuditDraws(ids, np.full(n, 0.5), np.full(n, 4, dtype=np.int64)))
+
+
+def test_audit_record_is_right_whichever_process_served_and_submitted(make):
+    """Two stores on one database stand for two app processes: the serve and the submit may be in either."""
+    a = make(6)
+    url = a.url.render_as_string(hide_password=False)
+    b = SQLStore(url, schema=a.schema, create=False)
+    try:
+        a.set_order([0, 1, 2, 3], audit=AuditDraws(np.array([0, 2]), np.array([0.5, 0.25]), np.array([4, 4])))
+        assert b.next_item("ann") == 0  # served by process b from an audit slot
+        a.submit(0, "cat", "ann")  # submitted through process a
+        assert a.next_item("bob") == 1  # a plain slot
+        b.set_order([1, 2, 3], audit=AuditDraws(np.array([1]), np.array([1.0]), np.array([1])))
+        b.submit(1, "cat", "bob")  # 1 was not served from an audit slot: no record
+        assert b.next_item("bob") == 2  # 2 is not an audit slot of b's order
+        a.submit(2, "cat", "bob")
+        for store in (a, b):
+            df = store.audit_records()
+            assert df["item_id"].tolist() == [0]
+            assert (df["probability"].tolist(), df["seq"].tolist(), df["labeller"].tolist()) == ([0.5], [0], ["ann"])
+        assert b.undo("ann") == 0  # undone through b: the record is void for both
+        assert a.audit_records()["item_id"].tolist() == []
+        assert a.next_item("ann") == 0  # leased back to ann; labelled again through a: it comes back
+        a.submit(0, "dog", "ann")
+        assert b.audit_records()["item_id"].tolist() == [0]
+    finally:
+        b.close()
+
+
+def test_a_schema_2_database_is_migrated_in_place(make):
+    store = make(4)
+    store.submit(0, "cat", "ann")
+    with store.engine.begin() as conn:
+        for table in ("si_order_audit", "si_served", "si_audit"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+        conn.exec_driver_sql("UPDATE si_schema_version SET version = 2")
+    url = store.url.render_as_string(hide_password=False)
+    store.close()
+    with SQLStore(url, schema=store.schema, create=False) as again:
+        with again.engine.begin() as conn:
+            assert conn.exec_driver_sql("SELECT version FROM si_schema_version").scalar_one() == SCHEMA_VERSION == 3
+        assert again.labels()["item_id"].tolist() == [0]
+        assert len(again.audit_records()) == 0
+        _all_audit(again, 4)
+        item = again.next_item("bob")
+        again.submit(item, "dog", "bob")
+        assert again.audit_records()["item_id"].tolist() == [item]
+        assert again.check() == []
+
+
+_AUDIT_WRITER = """
+import sys
+sys.path.insert(0, {root!r})
+from superintendent_core.store.sql import SQLStore
+store = SQLStore({url!r}, create=False)
+while (i := store.next_item("ann")) is not None:
+    store.submit(i, "cat", "ann")
+    print(i, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_writes_the_audit_record_with_its_label_or_neither(tmp_path):
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    with SQLStore(url, settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(batch(300))
+        _all_audit(store, 300)  # every slot is an audit slot: every label of the writer has a record
+    root = str(Path(__file__).resolve().parents[3])
+    acknowledged: set[int] = set()
+    for round_ in range(8):
+        proc = subprocess.Popen([sys.executable, "-c", _AUDIT_WRITER.format(root=root, url=url)],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for _ in range(3 + 2 * round_):
+            line = proc.stdout.readline()
+            if not line:
+                break
+            acknowledged.add(int(line))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        with SQLStore(url, create=False) as store:
+            labelled = set(store.labels()["item_id"].tolist())
+            assert acknowledged <= labelled
+            assert set(store.audit_records()["item_id"].tolist()) == labelled
+            assert store.check() == []
+    assert len(acknowledged) >= 8 * 3

@@ -24,6 +24,7 @@ from superintendent_core.store import (
     eventlog,
     open_store,
 )
+from superintendent_core.store.audit import AuditDraws
 from superintendent_core.store.folder import FolderStore
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,6 +89,37 @@ def test_sigkill_never_loses_an_acknowledged_label(tmp_path):
             assert all(row.label == CLASSES[row.item_id % 3] for row in df.itertuples())
             assert df["item_id"].is_unique
     assert len(acked) > 100  # the writer really labelled many items
+
+
+@pytest.mark.slow
+def test_sigkill_writes_the_audit_record_with_its_label_or_neither(tmp_path):
+    """Every slot is an audit slot, so every label the writer gives has a record: after a SIGKILL at
+    any moment (compactions included) the labels and the records are the same items."""
+    path = tmp_path / "p"
+    make_project(path, n=400)
+    with FolderStore(path, create=False) as store:
+        ids = np.arange(400, dtype=np.int64)
+        store.set_order(ids, audit=AuditDraws(ids, np.full(400, 0.5), np.full(400, 4, dtype=np.int64)))
+    rng = random.Random(1)
+    acked: set[int] = set()
+    for round_ in range(15):
+        proc = spawn(WRITER, str(path), str(rng.choice([2, 3, 7, 50])))
+        assert proc.stdout.readline().strip() == "open", proc.stderr.read()
+        for _ in range(rng.randrange(0, 20)):
+            line = proc.stdout.readline().strip()
+            if not line.isdigit():
+                break
+            acked.add(int(line))
+        proc.send_signal(signal.SIGKILL)
+        rest, _ = proc.communicate()
+        acked.update(int(x) for x in rest.split() if x.isdigit())
+        with FolderStore(path, create=False) as store:
+            labelled = set(store.labels()["item_id"].tolist())
+            assert acked <= labelled, f"round {round_}"
+            records = store.audit_records()
+            assert set(records["item_id"].tolist()) == labelled, f"round {round_}"
+            assert (records["probability"] == 0.5).all() and (records["support"] == 4).all()
+    assert len(acked) > 50
 
 
 def test_submit_fsyncs_before_returning(tmp_path, monkeypatch):

@@ -89,3 +89,15 @@ def test_ledger_rebuilt_from_snapshot_columns_matches():
     strings = lambda L: {L.labels.names[c]: n for c, n in L.label_counts.items() if n}  # noqa: E731
     assert strings(again) == strings(led) == {"a": 2, "b": 2}
     assert again.undo_target("ann") == led.undo_target("ann")
+
+
+def test_settings_of_older_projects_read_the_default_audit_share():
+    from superintendent_core.store import ProjectSettings
+
+    old = ProjectSettings().to_dict()
+    del old["audit_share"]  # a project saved before the setting existed
+    assert ProjectSettings.from_dict(old).audit_share == 0.25
+    for damaged in (7, -1, "x", None, True):
+        assert ProjectSettings.from_dict(old | {"audit_share": damaged}).audit_share == 0.25
+    assert ProjectSettings.from_dict(old | {"audit_share": 0}).audit_share == 0.0
+    assert ProjectSettings.from_dict(ProjectSettings(audit_share=0.1).to_dict()).audit_share == 0.1
