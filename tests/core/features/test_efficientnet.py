@@ -50,14 +50,23 @@ def test_features_match_pytorch_on_the_fixture_photos():
 
 
 def test_the_graph_is_a_valid_onnx_model():
+    # onnx is a test requirement only
     import onnx
 
     from superintendent_core.features import load_state_dict
 
-    model = build_graph(load_state_dict(weights_path()))
-    onnx.checker.check_model(model)
+    model = onnx.load_from_string(build_graph(load_state_dict(weights_path())))  # written without the onnx package
+    onnx.checker.check_model(model, full_check=True)  # with shape inference: every shape is consistent
+    assert [i.name for i in model.graph.input] == ["image"]
     assert [o.name for o in model.graph.output] == ["features"]
-    assert not any(node.op_type == "Gemm" for node in model.graph.node)  # the classifier is left out
+    dims = [d.dim_value or d.dim_param for d in model.graph.output[0].type.tensor_type.shape.dim]
+    assert dims == ["batch", 1280]
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("Conv") == 1 + 16 * 2 + 15 + 1 and ops.count("Add") == 9  # stem, blocks, head; residuals
+    assert "Gemm" not in ops and "MatMul" not in ops  # the classifier is left out
+    stem = next(n for n in model.graph.node if n.name == "stem")
+    attrs = {a.name: list(a.ints) or a.i for a in stem.attribute}
+    assert attrs["pads"] == [0, 0, 1, 1] and attrs["strides"] == [2, 2]  # TensorFlow's asymmetric SAME padding
 
 
 def test_preprocessing_crops_the_centre_and_normalises():
@@ -132,9 +141,9 @@ def test_the_rule_keeps_pixels_for_tiny_grey_images_and_picks_pretrained_for_pho
     photos = [FIXTURES / name for name in PHOTOS]
     assert choose_image_extractor(photos) == "efficientnet_lite0"
     assert choose_image_extractor(tiny_grey + [Image.open(photos[0])]) == "efficientnet_lite0"  # one photo decides
-    tiny_colour = [Image.new("RGB", (32, 32), (200, 10, 10))]
+    tiny_colour = [Image.new("RGB", (8, 8), (200, 10, 10))]
     assert choose_image_extractor(tiny_colour) == "efficientnet_lite0"
-    big_grey = [Image.new("L", (65, 30), 128)]
+    big_grey = [Image.new("L", (17, 10), 128)]  # just above PIXELS_MAX_SIDE (16)
     assert choose_image_extractor(big_grey) == "efficientnet_lite0"
     with pytest.raises(ValueError, match="at least one"):
         choose_image_extractor([])
