@@ -160,14 +160,8 @@ def _unpickle(fh: IO[bytes], **kwargs: Any) -> tuple[Any, RestrictedUnpickler]:
         raise CheckpointError(f"the checkpoint is damaged ({type(exc).__name__}: {exc}).") from None
 
 
-def _read_exact(fh: IO[bytes], n: int) -> bytes:
-    data = fh.read(n)
-    if len(data) != n:
-        raise CheckpointError("the checkpoint is truncated (a storage ends early).")
-    return data
-
-
-def _load_legacy(fh: IO[bytes]) -> tuple[Any, dict[str, _Storage]]:
+def _load_legacy(raw: bytes) -> tuple[Any, dict[str, _Storage]]:
+    fh = io.BytesIO(raw)  # shares raw's memory until written to (it never is)
     magic, _ = _unpickle(fh)
     if magic != LEGACY_MAGIC:
         raise CheckpointError("not a PyTorch checkpoint (wrong magic number).")
@@ -184,18 +178,26 @@ def _load_legacy(fh: IO[bytes]) -> tuple[Any, dict[str, _Storage]]:
     storages = unpickler.storages
     if set(keys) != set(storages) or len(keys) != len(set(keys)):
         raise CheckpointError("the checkpoint's storages do not match the tensors that use them.")
+    buffer = memoryview(raw)  # the storages are read in place (no copy); the tensors copy out of them
+    position = fh.tell()
     for key in keys:
         storage = storages[key]
-        (numel,) = struct.unpack("<q", _read_exact(fh, 8))
+        if position + 8 > len(buffer):
+            raise CheckpointError("the checkpoint is truncated (a storage ends early).")
+        (numel,) = struct.unpack_from("<q", buffer, position)
+        position += 8
         if numel != storage.numel:
             raise CheckpointError(f"storage {key!r} has {numel} elements where {storage.numel} were declared.")
-        raw = _read_exact(fh, numel * storage.dtype.itemsize)
-        storage.data = np.frombuffer(raw, dtype=storage.dtype)
+        size = numel * storage.dtype.itemsize
+        if position + size > len(buffer):
+            raise CheckpointError("the checkpoint is truncated (a storage ends early).")
+        storage.data = np.frombuffer(buffer, dtype=storage.dtype, count=numel, offset=position)
+        position += size
     return result, storages
 
 
-def _load_zip(fh: IO[bytes]) -> tuple[Any, dict[str, _Storage]]:
-    with zipfile.ZipFile(fh) as zf:
+def _load_zip(raw: bytes) -> tuple[Any, dict[str, _Storage]]:
+    with zipfile.ZipFile(io.BytesIO(raw)) as zf:
         names = zf.namelist()
         pickles = [n for n in names if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
@@ -264,14 +266,13 @@ def load_state_dict(source: str | os.PathLike | bytes | IO[bytes]) -> dict[str, 
             raw = fh.read()
     else:
         raw = source.read()
-    fh = io.BytesIO(raw)
     if raw[:4] == b"PK\x03\x04":
         try:
-            result, _ = _load_zip(fh)
+            result, _ = _load_zip(raw)
         except zipfile.BadZipFile as exc:
             raise CheckpointError(f"the checkpoint zip is damaged ({exc}).") from None
     else:
-        result, _ = _load_legacy(fh)
+        result, _ = _load_legacy(raw)
     if not isinstance(result, dict):
         raise CheckpointError(f"the checkpoint holds a {type(result).__name__}, not a state dict of tensors.")
     out: dict[str, np.ndarray] = {}

@@ -226,6 +226,7 @@ def build_graph(weights: dict[str, np.ndarray]) -> bytes:
         [onnx_proto.value_info("features", ["batch", N_FEATURES])],
         inits,
     )
+    inits.clear()  # the graph holds a copy: free these before the model makes another
     return onnx_proto.model(graph, opset=OPSET, ir_version=IR_VERSION, producer="superintendent_core")
 
 
@@ -256,8 +257,10 @@ def _session(path: str, threads: int) -> _Built:
         with open(path, "rb") as fh:
             raw = fh.read()
         digest = hashlib.sha256(raw).hexdigest()
-        model_bytes = build_graph(load_state_dict(raw))
+        weights = load_state_dict(raw)
         del raw
+        model_bytes = build_graph(weights)
+        del weights
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
