@@ -232,6 +232,11 @@ def _materialise(ref: _TensorRef) -> np.ndarray:
         raise CheckpointError(
             f"a tensor reaches element {last} of storage {ref.storage.key!r}, which holds {data.size}; refused."
         )
+    if int(np.prod(ref.shape, dtype=np.float64)) > data.size:
+        # only a zero stride (a broadcast view) gives more elements than the storage holds: a memory bomb
+        raise CheckpointError(
+            f"a tensor of shape {ref.shape} repeats storage {ref.storage.key!r} ({data.size}); refused."
+        )
     itemsize = data.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         data[ref.offset :], shape=ref.shape, strides=tuple(s * itemsize for s in ref.stride), writeable=False

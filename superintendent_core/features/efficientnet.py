@@ -267,6 +267,8 @@ def _session(path: str, threads: int) -> _Built:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # idle worker threads sleep instead of spinning: the cores are shared with the app and its retrains
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
         built = _Built(session, digest, time.perf_counter() - start)
         _SESSIONS[key] = built

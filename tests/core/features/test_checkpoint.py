@@ -196,6 +196,9 @@ def test_a_tensor_reaching_outside_its_storage_is_refused(fake_torch, zip_format
             load_state_dict(_write({"w": bad}, {"0": storage}, zip_format))
     with pytest.raises(CheckpointError, match="malformed"):
         load_state_dict(_write({"w": _Tensor("0", 0, (2,), (-1,))}, {"0": storage}, zip_format))
+    bomb = _Tensor("0", 0, (10**6, 10**6), (0, 0))  # stays inside the storage, but would need 4 TB
+    with pytest.raises(CheckpointError, match="repeats storage"):
+        load_state_dict(_write({"w": bomb}, {"0": storage}, zip_format))
 
 
 @pytest.mark.parametrize("zip_format", [False, True], ids=["legacy", "zip"])
