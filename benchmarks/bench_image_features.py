@@ -15,7 +15,7 @@ Each measurement runs in a fresh Python process (so its peak RSS is its own):
   and batch 16, with 1 and 2 onnxruntime threads;
 - ``end to end``: ms per image of ``image_features(paths)`` (read the JPEG,
   decode, orient, crop, resize, run) over 200 photos, 1 and 2 threads;
-- ``peak``: peak RSS (``ru_maxrss``) of a process that featurises all ``--n``
+- ``peak``: peak RSS (``VmHWM``) of a process that featurises all ``--n``
   photos with ``image_features(paths)``, and of one that imports them with
   ``images_from_folder(..., featurize="efficientnet_lite0")`` (which also keeps
   each photo's display bytes, as an import does).
@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,16 +40,22 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
 
+def _rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS (VmHWM). ``ru_maxrss`` would not do: a child started by fork + exec
+    starts it at the parent's RSS (here the parent that wrote the photos)."""
+    return _status_mb("VmHWM")
 
 
 def child(mode: str, folder: str, threads: int) -> dict:

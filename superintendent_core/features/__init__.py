@@ -98,7 +98,9 @@ def image_features(
     extractor : str or callable, default="efficientnet_lite0"
         A name from :data:`EXTRACTORS`, or any ``featurize(PIL.Image) -> 1-D array``.
     batch_size : int, default=16
-        Images decoded and run through the network together.
+        Images decoded together (one chunk; ``progress`` is called after each).
+        The network itself sees them one at a time (see
+        :class:`~superintendent_core.features.efficientnet.EfficientNetLite0`).
     threads : int, optional
         onnxruntime threads for ``"efficientnet_lite0"``; default ``min(2, cpu_count)``.
     max_pixels : int, optional
@@ -120,7 +122,7 @@ def image_features(
     """
     if isinstance(extractor, str):
         if extractor == "efficientnet_lite0":
-            featurize: Any = EfficientNetLite0(threads=threads, batch_size=batch_size)
+            featurize: Any = EfficientNetLite0(threads=threads)
         else:
             featurize = get_extractor(extractor)
     elif callable(extractor):
