@@ -102,7 +102,7 @@ def image_features(
         The network itself sees them one at a time (see
         :class:`~superintendent_core.features.efficientnet.EfficientNetLite0`).
     threads : int, optional
-        onnxruntime threads for ``"efficientnet_lite0"``; default ``min(2, cpu_count)``.
+        onnxruntime threads for ``"efficientnet_lite0"``; default 1 (``efficientnet.DEFAULT_THREADS``).
     max_pixels : int, optional
         Pixel limit for images opened here (default the importers' ``MAX_PIXELS``).
     progress : callable (done, total), optional

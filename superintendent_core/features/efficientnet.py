@@ -49,6 +49,7 @@ from .images import to_rgb
 
 __all__ = [
     "CROP_PADDING",
+    "DEFAULT_THREADS",
     "IMAGE_SIZE",
     "MEAN_RGB",
     "N_FEATURES",
@@ -275,8 +276,9 @@ def _session(path: str, threads: int) -> _Built:
         return built
 
 
-def _default_threads() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
+#: onnxruntime threads when none are given. One: on our shared 2-core machines two threads were not faster
+#: (network alone, under load: 10–16 ms per image with one, 18–32 ms with two) and the app needs the other core.
+DEFAULT_THREADS = 1
 
 
 class EfficientNetLite0:
@@ -290,7 +292,7 @@ class EfficientNetLite0:
     Parameters
     ----------
     threads : int, optional
-        onnxruntime's intra-op threads; default ``min(2, cpu_count)``.
+        onnxruntime's intra-op threads; default :data:`DEFAULT_THREADS` (1).
     batch_size : int, default=1
         Images run through the network at once by :meth:`transform`. One at a
         time is the default: on our 2-core machines a batch of 16 was not reliably
@@ -310,7 +312,7 @@ class EfficientNetLite0:
         self.weights = weights
 
     def _built(self) -> _Built:
-        threads = _default_threads() if self.threads is None else int(self.threads)
+        threads = DEFAULT_THREADS if self.threads is None else int(self.threads)
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {self.threads!r}.")
         return _session(self.weights or weights_path(), threads)
