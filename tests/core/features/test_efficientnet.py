@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fresh_python import run_fresh
 from PIL import Image
 
 from superintendent_core.data import images_from_files
@@ -154,3 +155,16 @@ def test_the_session_is_built_once_per_process(extractor):
     assert EfficientNetLite0(threads=1)._built() is first
     assert extractor.weights_sha256.startswith("579344248a93")
     assert extractor.build_seconds > 0
+
+
+def test_features_need_neither_onnx_nor_torch_at_run_time():
+    # onnx is installed for the tests only; the app writes the graph itself. Block both and compute features.
+    code = (
+        "import sys; sys.modules['onnx'] = None; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from superintendent_core.features import image_features\n"
+        "d = 'tests/core/features/fixtures/'\n"
+        "X = image_features([d + 'coffee.png'])\n"
+        "print(float(np.abs(X[0] - np.load(d + 'reference_features.npy')[1]).max()))\n"
+    )
+    assert float(run_fresh(code)) <= 1e-4
