@@ -277,7 +277,8 @@ def _session(path: str, threads: int) -> _Built:
 
 
 #: onnxruntime threads when none are given. One: on our shared 2-core machines two threads were not faster
-#: (network alone, under load: 10–16 ms per image with one, 18–32 ms with two) and the app needs the other core.
+#: (network alone: 7 against 9 ms per image at a load average of 5, 10–16 against 18–32 ms at 8–14) and the app
+#: needs the other core.
 DEFAULT_THREADS = 1
 
 
