@@ -21,7 +21,9 @@ and a limit for the whole zip (:data:`MAX_ZIP_BYTES`); reading stops at the
 first one passed. Every limit is a keyword argument of the importers.
 
 The model's default features are small grey thumbnails (:func:`thumbnail_features`);
-pass any ``featurize(PIL.Image) -> 1-D array`` instead.
+pass any ``featurize(PIL.Image) -> 1-D array`` instead, or the name of an
+extractor from :mod:`superintendent_core.features` (``featurize="efficientnet_lite0"``
+for 1280 pretrained ImageNet features of photos).
 """
 
 from __future__ import annotations
@@ -72,6 +74,21 @@ RATIO_GRACE_BYTES = 1024**2
 _CHUNK = 1024 * 1024
 
 Featurize = Callable[[Image.Image], np.ndarray]
+
+
+def _featurizer(featurize: Featurize | str) -> Featurize:
+    """A feature function, or the extractor registered under that name in :mod:`superintendent_core.features`."""
+    if isinstance(featurize, str):
+        # features builds on this module, so it is imported only when a name is used
+        from ..features import get_extractor
+
+        try:
+            return get_extractor(featurize)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+    if not callable(featurize):
+        raise InvalidInput(f"featurize must be a function or an extractor's name, not {type(featurize).__name__}.")
+    return featurize
 
 
 @dataclass(frozen=True)
@@ -168,7 +185,7 @@ def _reason(exc: BaseException) -> str:
 def images_from_files(
     files: Iterable[tuple[str, bytes | Callable[[], bytes]]],
     *,
-    featurize: Featurize = thumbnail_features,
+    featurize: Featurize | str = thumbnail_features,
     labels_from_folders: bool = False,
     on_error: str = "refuse",
     max_pixels: int | None = None,
@@ -182,8 +199,11 @@ def images_from_files(
         Names (relative paths, "/"-separated) and file contents, or zero-argument
         callables that read them (called one at a time, just before decoding, so
         only one file's bytes are held at once: the folder and zip importers).
-    featurize : callable PIL.Image -> 1-D array, default=thumbnail_features
+    featurize : callable PIL.Image -> 1-D array, or str, default=thumbnail_features
         The model's features of one image; every image must give the same length.
+        A name picks an extractor of :mod:`superintendent_core.features`:
+        ``"efficientnet_lite0"`` (1280 pretrained ImageNet features, for photos)
+        or ``"pixels"`` (the grey 16×16 thumbnail, the default).
     labels_from_folders : bool, default=False
         Use each file's top folder as its existing label (``cat/001.jpg`` -> ``"cat"``).
     on_error : {"refuse", "skip"}, default="refuse"
@@ -209,6 +229,7 @@ def images_from_files(
     if on_error not in ("refuse", "raise", "skip"):
         raise InvalidInput(f"on_error must be 'skip' or 'refuse', not {on_error!r}.")
     limit = int(max_pixels or MAX_PIXELS)
+    featurize = _featurizer(featurize)
     files = list(files)
     notes: list[str] = []
     skipped = [n for n, _ in files if not _is_image_name(n)]

@@ -4,6 +4,8 @@
 - ``strategies`` imports nothing from ``store``, ``learning``, ``data``, ``service``, ``kinds``;
 - ``store`` imports nothing from ``strategies``, ``learning``, ``data``, ``service``, ``kinds``;
 - ``learning`` imports nothing from ``data``, ``service``, ``kinds`` (nor the app);
+- ``features`` (image feature extractors, beside ``kinds``) imports nothing from ``strategies``,
+  ``learning``, ``service``, ``kinds``; ``data`` reaches it only lazily, to resolve an extractor's name;
 - the imports a module runs when it is imported (module level, outside
   ``if TYPE_CHECKING:``; importing ``a.b.c`` runs ``a/b/__init__`` first)
   form no cycle among the engine's modules.
@@ -31,6 +33,7 @@ FORBIDDEN = {
     "learning": {"data", "service", "kinds", "ui"},
     "data": {"strategies", "learning", "service", "kinds"},
     "kinds": {"service"},
+    "features": {"strategies", "learning", "service", "kinds"},
 }
 #: top-level packages no engine module may import
 APP = {"streamlit", "ui", "pages"}

@@ -1,0 +1,163 @@
+"""Active learning on real-photo stand-ins: pretrained features vs thumbnails (issue 15, item 6).
+
+Run: nice -n 5 python3 benchmarks/bench_photos.py [--quick]
+
+Data (``photo_standins.py``, images shipped inside scikit-image / scikit-learn):
+textures (brick / grass / gravel crops, 3 classes, 360 items), textures5 (with
+moon and cell, 5 classes, 600 items), faces (lfw_subset, face / not a face,
+200 items, 25×25 grey), photo crops (9 source photos, 450 colour items).
+Each set is split in half, stratified (``random_state=0``): pool and test.
+
+Features: ``pretrained`` (EfficientNet-Lite0, 1280-d, onnxruntime),
+``grey16`` (the importers' default grey 16×16 thumbnail, 256-d), ``colour16``
+(RGB 16×16 thumbnail, 768-d). Model: the app's default for arrays,
+``LogisticRegression(max_iter=2000)``.
+
+1. Accuracy at 2 / 5 / 10 labels per class: labels drawn at random per class
+   from the pool (20 draws), model fitted, scored on the test half; mean.
+2. Labels to 90 %: :func:`superintendent_core.learning.simulation.simulate`
+   (the app's Learner) with the default strategy, margin and random, initial
+   10, batch 5, budget up to 150 (or the pool), seeds 0..2; the first number of
+   labels where the mean curve (over seeds) reaches 90 %. "never" = not within
+   the budget.
+
+Prints both tables and saves ``benchmarks/results/photos_table.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import photo_standins  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+SHOTS = (2, 5, 10)
+STRATEGIES = {"default": None, "margin": "margin", "random": "random"}
+
+
+def colour_thumbnail(image, size: int = 16) -> np.ndarray:
+    from PIL import Image, ImageOps
+
+    rgb = ImageOps.exif_transpose(image).convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(rgb, dtype=np.float32).reshape(-1) / 255.0
+
+
+def featurise(images) -> dict[str, np.ndarray]:
+    from superintendent_core.data.images import thumbnail_features
+    from superintendent_core.features import image_features
+
+    start = time.perf_counter()
+    pretrained = image_features(images, "efficientnet_lite0")
+    seconds = time.perf_counter() - start
+    print(f"    pretrained features: {len(images)} images in {seconds:.1f} s "
+          f"({1000 * seconds / len(images):.1f} ms/image, chunks of 16)")
+    return {
+        "pretrained": pretrained,
+        "grey16": np.vstack([thumbnail_features(im) for im in images]),
+        "colour16": np.vstack([colour_thumbnail(im) for im in images]),
+    }
+
+
+def few_shot(X_pool, y_pool, X_test, y_test, shots: int, draws: int) -> float:
+    from sklearn.base import clone
+
+    from superintendent_core.learning.models import make_model
+
+    model = make_model("logistic_regression")
+    rng = np.random.default_rng(0)
+    scores = []
+    for _ in range(draws):
+        idx = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), shots, replace=False) for c in np.unique(y_pool)])
+        fitted = clone(model).fit(X_pool[idx], y_pool[idx])
+        scores.append(float((fitted.predict(X_test) == y_test).mean()))
+    return float(np.mean(scores))
+
+
+def labels_to(curves: list[pd.DataFrame], threshold: float = 0.90) -> int | None:
+    mean = pd.concat(curves).groupby("n_labels", as_index=False)["accuracy"].mean()
+    reached = mean.loc[mean["accuracy"] >= threshold - 1e-12, "n_labels"]
+    return int(reached.iloc[0]) if len(reached) else None
+
+
+def run(quick: bool) -> pd.DataFrame:
+    from sklearn.model_selection import train_test_split
+
+    from superintendent_core.learning.models import make_model
+    from superintendent_core.learning.simulation import simulate
+
+    sets = {
+        "textures": lambda: photo_standins.textures(60 if quick else 120),
+        "textures5": lambda: photo_standins.textures(60 if quick else 120, classes=photo_standins.MORE_TEXTURES),
+        "faces": photo_standins.faces,
+        "photo crops": lambda: photo_standins.photo_crops(25 if quick else 50),
+    }
+    seeds = (0,) if quick else (0, 1, 2)
+    draws = 5 if quick else 20
+    rows = []
+    for set_name, make in sets.items():
+        images, labels = make()
+        print(f"\n{set_name}: {len(images)} images, {len(set(labels))} classes")
+        feats = featurise(images)
+        for feat_name, X in feats.items():
+            X_pool, X_test, y_pool, y_test = train_test_split(X, labels, test_size=0.5, stratify=labels, random_state=0)
+            row = {"set": set_name, "features": feat_name}
+            with threadpool_limits(1):
+                for shots in SHOTS:
+                    row[f"acc@{shots}/class"] = few_shot(X_pool, y_pool, X_test, y_test, shots, draws)
+                budget = min(150, len(y_pool))
+                for strat_name, strategy in STRATEGIES.items():
+                    start = time.perf_counter()
+                    curves = [
+                        simulate(X_pool, y_pool, X_test, y_test, make_model("logistic_regression"), strategy=strategy,
+                                 initial=10, batch_size=5, budget=budget, random_state=seed).curve
+                        for seed in seeds
+                    ]
+                    row[f"to90 {strat_name}"] = labels_to(curves)
+                    row[f"s {strat_name}"] = round(time.perf_counter() - start, 1)
+            rows.append(row)
+            print("   ", feat_name, {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()
+                                    if k not in ("set", "features")})
+    return pd.DataFrame(rows)
+
+
+def print_table(tab: pd.DataFrame) -> None:
+    print("\nTest accuracy at k labels per class (mean of random draws), and labels to 90 % test accuracy")
+    print("(mean curve over seeds; initial 10, batch 5; 'never' = not within the budget of 150 or the pool)")
+    head = (f"{'set':<12} {'features':<10} {'@2/cl':>6} {'@5/cl':>6} {'@10/cl':>6}   "
+            f"{'default':>7} {'margin':>7} {'random':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in tab.to_dict("records"):
+        def f(v):
+            return "never" if v is None or (isinstance(v, float) and np.isnan(v)) else str(int(v))
+
+        print(f"{r['set']:<12} {r['features']:<10} {r['acc@2/class']:>6.1%} {r['acc@5/class']:>6.1%} "
+              f"{r['acc@10/class']:>6.1%}   {f(r['to90 default']):>7} {f(r['to90 margin']):>7} {f(r['to90 random']):>7}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sets, one seed")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    tab = run(args.quick)
+    print_table(tab)
+    if not args.quick:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        tab.to_csv(RESULTS / "photos_table.csv", index=False)
+    print(f"\n{time.perf_counter() - start:.0f} s in all")
+
+
+if __name__ == "__main__":
+    main()
