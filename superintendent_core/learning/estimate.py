@@ -1,0 +1,419 @@
+"""An honest estimate of the current model's accuracy, from audited labels.
+
+Why: cross-validation on actively chosen labels reads far too low (they were chosen
+*because* the model found them hard). This module estimates the accuracy of the
+current model on **the pool items not yet labelled** ("unlabelled"), with a 90 %
+interval, from what a project has: its labels, and for some of them a record that
+the item was served from an *audit slot* of the order, drawn at random with a known
+probability.
+
+Audit draws (:func:`weave_audit`)
+    Among the first ``batch_size`` positions of each order (what is served before
+    the next retrain) a share ``audit_share`` is, on average, filled by a random
+    draw from the pool instead of the strategy's pick: with ``K = batch_size``
+    positions, ``floor(share·K + U)`` slots (U uniform), at random positions. Each
+    draw is made without replacement from the pool items not drawn before it, with
+    probability q ∝ (1 − margin)^power mixed with a share ``uniform`` of the uniform
+    distribution (so every item has q ≥ uniform / support: the weights stay bounded).
+    The strategy's order fills the other positions. The random strategy needs no
+    extra draws: every one of its served positions is an audit slot with uniform q.
+
+Estimator (:func:`estimate_accuracy`): a difference estimator
+    value = mean over the unlabelled pool of the current model's confidence
+    (its largest probability) + the importance-weighted mean, over the audited
+    labels, of the residual (correct − confidence), where "correct" and
+    "confidence" come from the retrain's cross-validation fold model that did not
+    train on that item (out of fold: no extra fits). Each audited label m, drawn
+    with probability q_m out of N_m items, has weight 1 / (N_m · q_m), which makes
+    its weighted residual an unbiased estimate of the pool's mean residual
+    (Horvitz–Thompson; Farquhar et al. 2021, "On Statistical Bias in Active
+    Learning"; Kossen et al. 2021, "Active Testing"). The main term carries the
+    current model (no lag, no fold-size bias: folds train on 2/3 of the labels);
+    the audits only correct its calibration. The 90 % interval is the
+    t-interval of the weighted residuals' mean (the main term is exact), clipped
+    to [0, 1].
+
+Measured choices (``benchmarks/bench_estimate.py``; the figures are in the README's
+"Measured" section and in the report of the branch that introduced this module):
+the plain importance-weighted mean of out-of-fold correctness (Horvitz–Thompson /
+LURE) was tried first; it reads low by the fold-size bias and its interval is
+wider; the difference estimator was kept. See ``ESTIMATORS`` for the variants the
+benchmark compares.
+
+Multi-label projects: the same method on exact-set accuracy (an item is right when
+its predicted label set equals the given set; confidence = product over classes of
+max(p, 1 − p)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from ..strategies import uncertainty
+
+__all__ = [
+    "DEFAULT_AUDIT_FROM",
+    "DEFAULT_AUDIT_SHARE",
+    "MIN_AUDITED",
+    "AccuracyEstimate",
+    "AuditDraws",
+    "audit_proposal",
+    "estimate_accuracy",
+    "weave_audit",
+]
+
+#: Share of served positions drawn at random for the estimate (0: off).
+DEFAULT_AUDIT_SHARE = 0.25
+#: No audit draws while fewer labels than this exist (the model's first picks matter most).
+DEFAULT_AUDIT_FROM = 0
+#: The proposal: q ∝ (1 − margin) ** AUDIT_POWER, mixed with AUDIT_UNIFORM of the uniform distribution.
+AUDIT_POWER = 4.0
+AUDIT_UNIFORM = 0.1
+#: Audited labels needed before a number is given.
+MIN_AUDITED = 10
+#: Two-sided level of the interval.
+LEVEL = 0.90
+
+TARGETS = {"new": "new items like the pool", "unlabelled": "the pool items not yet labelled"}
+
+
+@dataclass(frozen=True)
+class AuditDraws:
+    """The random draws woven into one order.
+
+    Attributes
+    ----------
+    ids : ndarray of int64
+        The drawn items (positions in the id space of the order they were woven into).
+    probability : ndarray of float64
+        q: the chance each item had of being drawn at its slot, in (0, 1].
+    support : ndarray of int64
+        How many items each was drawn from.
+    """
+
+    ids: np.ndarray
+    probability: np.ndarray
+    support: np.ndarray
+
+    @classmethod
+    def empty(cls) -> AuditDraws:
+        return cls(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64))
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+
+@dataclass(frozen=True)
+class AccuracyEstimate:
+    """The estimated accuracy of the current model, or why there is none.
+
+    Attributes
+    ----------
+    value, low, high : float or None
+        The estimate and its 90 % interval; None when it cannot be known.
+    target : {"new", "unlabelled"}
+        What it estimates: accuracy on new items like the pool, or on the pool
+        items not yet labelled.
+    n_audited : int
+        Audited labels it rests on.
+    n_labels : int
+        Labels the model was trained on.
+    reason : str
+        Plain words: what it rests on, or why there is no number.
+    """
+
+    value: float | None
+    low: float | None
+    high: float | None
+    target: str
+    n_audited: int
+    n_labels: int
+    reason: str
+
+    @classmethod
+    def unknown(cls, reason: str, *, n_audited: int = 0, n_labels: int = 0, target: str = "unlabelled") -> AccuracyEstimate:
+        return cls(None, None, None, target, int(n_audited), int(n_labels), reason)
+
+    def to_entry(self) -> dict:
+        """The history entry's keys (``store.record_retrain``)."""
+        return {
+            "estimate": self.value,
+            "estimate_low": self.low,
+            "estimate_high": self.high,
+            "estimate_target": self.target,
+            "estimate_n": int(self.n_audited),
+            "estimate_note": self.reason,
+        }
+
+
+# --------------------------------------------------------------------------- audit draws
+
+
+def audit_proposal(probabilities, *, power: float = AUDIT_POWER, uniform: float = AUDIT_UNIFORM) -> np.ndarray:
+    """Unnormalised-free proposal over the pool: q ∝ (1 − margin)^power mixed with ``uniform``.
+
+    Parameters
+    ----------
+    probabilities : ndarray of shape (n, n_classes) or list of such arrays
+        The current model's probabilities for the pool.
+    power : float ≥ 0
+    uniform : float in (0, 1]
+        Share of the uniform distribution in the mixture.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        Probabilities summing to 1 (empty for an empty pool).
+    """
+    if not 0.0 < float(uniform) <= 1.0:
+        raise ValueError(f"uniform must be in (0, 1], got {uniform!r}.")
+    if float(power) < 0:
+        raise ValueError(f"power must be at least 0, got {power!r}.")
+    key = uncertainty._key(probabilities, "margin")  # validated; in [0, 1], small = unsure
+    n = key.shape[0]
+    if n == 0:
+        return np.empty(0)
+    u = np.clip(1.0 - key.astype(np.float64), 0.0, 1.0)
+    w = u**power if power else np.ones(n)
+    total = w.sum()
+    if not np.isfinite(total) or total <= 0:
+        return np.full(n, 1.0 / n)
+    return (1.0 - uniform) * (w / total) + uniform / n
+
+
+def weave_audit(
+    order: np.ndarray,
+    probabilities,
+    *,
+    share: float,
+    rng: np.random.RandomState,
+    batch_size: int = 1,
+    power: float = AUDIT_POWER,
+    uniform: float = AUDIT_UNIFORM,
+) -> tuple[np.ndarray, AuditDraws]:
+    """Fill a share of the first ``batch_size`` positions of ``order`` with random draws of known probability.
+
+    ``floor(share · K + U)`` of the first ``K = min(batch_size, n)`` positions
+    (U uniform on [0, 1), so the expected count is ``share · K``) are chosen at
+    random; each is filled, in position order, by a draw from the pool items not
+    drawn before, with probability proportional to :func:`audit_proposal`
+    restricted to them. The other positions keep the strategy's order (items drawn
+    for an audit slot are skipped there).
+
+    Parameters
+    ----------
+    order : ndarray of shape (n,)
+        The strategy's order (a permutation of ``range(n)``).
+    probabilities : ndarray of shape (n, n_classes) or list of such arrays
+        The current model's probabilities for the pool rows.
+    share : float in [0, 1]
+        Expected share of the first ``K`` positions that are audit draws.
+    rng : RandomState
+        Every draw comes from it.
+    batch_size : int, default=1
+    power, uniform : float
+        The proposal (see :func:`audit_proposal`); ``power=0, uniform=1`` is uniform.
+
+    Returns
+    -------
+    order : ndarray of shape (n,)
+        A permutation of ``range(n)``.
+    draws : AuditDraws
+        The drawn rows, their q and support (empty when no slot was drawn).
+    """
+    order = np.asarray(order)
+    n = order.size
+    if not 0.0 <= float(share) <= 1.0:
+        raise ValueError(f"share must be between 0 and 1, got {share!r}.")
+    k = min(int(batch_size), n)
+    if share == 0 or k == 0:
+        return order, AuditDraws.empty()
+    n_slots = min(k, int(math.floor(share * k + rng.uniform())))
+    if n_slots == 0:
+        return order, AuditDraws.empty()
+    slots = np.sort(rng.choice(k, n_slots, replace=False))
+    base = audit_proposal(probabilities, power=power, uniform=uniform)
+    if base.size != n:
+        raise ValueError(f"probabilities have {base.size} rows but the order has {n}.")
+    weights = base.copy()
+    drawn = np.empty(n_slots, dtype=np.int64)
+    q = np.empty(n_slots, dtype=np.float64)
+    support = np.empty(n_slots, dtype=np.int64)
+    for j in range(n_slots):
+        total = weights.sum()
+        cumulative = np.cumsum(weights)
+        pick = int(np.searchsorted(cumulative, rng.uniform() * total, side="right"))
+        pick = min(pick, n - 1)
+        while weights[pick] <= 0:  # float edge: land on an item still available
+            pick -= 1
+        drawn[j] = pick
+        q[j] = weights[pick] / total
+        support[j] = n - j
+        weights[pick] = 0.0
+    taken = np.zeros(n, dtype=bool)
+    taken[drawn] = True
+    rest = order[~taken[order]]
+    out = np.empty(n, dtype=order.dtype if order.dtype.kind in "iu" else np.intp)
+    is_slot = np.zeros(n, dtype=bool)
+    is_slot[slots] = True
+    out[slots] = drawn
+    out[~is_slot] = rest
+    return out, AuditDraws(drawn, np.minimum(q, 1.0), support)
+
+
+# --------------------------------------------------------------------------- confidence and correctness
+
+
+def confidence_and_prediction(probabilities, multi_label: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The model's confidence in its own answer, and its answer, per row.
+
+    Single-label: (largest probability, index of its class). Multi-label
+    (``probabilities`` of shape (n, n_classes), P(class present)): (product over
+    classes of max(p, 1 − p), the 0/1 predicted set).
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2:
+        raise ValueError(f"expected a 2-D array of probabilities, got shape {p.shape}.")
+    if multi_label:
+        chosen = (p >= 0.5).astype(np.int8)
+        return np.prod(np.where(chosen == 1, p, 1.0 - p), axis=1), chosen
+    if p.shape[0] == 0:
+        return np.empty(0), np.empty(0, dtype=np.intp)
+    return p.max(axis=1), p.argmax(axis=1)
+
+
+# --------------------------------------------------------------------------- the estimate
+
+
+def _t_interval(values: np.ndarray) -> tuple[float, float]:
+    """Mean of ``values`` and the half-width of its two-sided ``LEVEL`` t-interval."""
+    m = values.size
+    mean = float(values.mean())
+    if m < 2:
+        return mean, math.inf
+    sd = float(values.std(ddof=1))
+    return mean, float(stats.t.ppf(0.5 + LEVEL / 2, m - 1)) * sd / math.sqrt(m)
+
+
+def _clip(x: float) -> float:
+    return float(min(1.0, max(0.0, x)))
+
+
+#: Estimators the benchmark compares; "difference" is what the app uses.
+ESTIMATORS = ("difference", "ht", "difference_nodrift", "ht_nodrift")
+
+
+def estimate_accuracy(
+    *,
+    correct: np.ndarray,
+    confidence: np.ndarray,
+    probability: np.ndarray,
+    support: np.ndarray,
+    seq: np.ndarray,
+    labelled_correct: np.ndarray,
+    labelled_confidence: np.ndarray,
+    arrival: np.ndarray,
+    pool_confidence: np.ndarray,
+    n_labels: int,
+    method: str = "difference",
+    min_audited: int = MIN_AUDITED,
+) -> AccuracyEstimate:
+    """Estimate the current model's accuracy on the unlabelled pool from audited labels.
+
+    Parameters
+    ----------
+    correct, confidence : ndarray of shape (m,)
+        For each audited label: 1 where the out-of-fold model's answer equals the
+        label, and that model's confidence in its answer.
+    probability, support, seq : ndarray of shape (m,)
+        Each audited label's draw: q, the number of items it was drawn from, and
+        the labels in force when it was drawn.
+    labelled_correct, labelled_confidence, arrival : ndarray of shape (n_labels,)
+        The same out-of-fold figures for every labelled item, and how many labels
+        were in force when it got its label (its rank in labelling order).
+    pool_confidence : ndarray of shape (n_pool,)
+        The current model's confidence on each unlabelled pool item.
+    n_labels : int
+        Labels the current model was trained on.
+    method : str
+        "difference" (the app's): the pool's confidence plus the weighted residuals;
+        "ht": the weighted out-of-fold correctness; the "_nodrift" variants skip
+        the correction for the items labelled since each draw.
+    min_audited : int
+        Fewer audited labels than this: no number.
+
+    Returns
+    -------
+    AccuracyEstimate
+        Target "unlabelled".
+
+    Notes
+    -----
+    Draw m was made from the items unlabelled at the time (``support`` of them);
+    ``value / q`` estimates their total. The items labelled since then (rank ≥
+    ``seq``) are no longer in the pool the estimate is about: their own
+    out-of-fold values are known exactly and are subtracted, which leaves an
+    estimate of the total over today's unlabelled pool. Without that correction
+    an active strategy's estimate reads low: the items it took out of the pool were
+    its hardest.
+    """
+    if method not in ESTIMATORS:
+        raise ValueError(f"method must be one of {ESTIMATORS}, got {method!r}.")
+    correct = np.asarray(correct, dtype=np.float64)
+    confidence = np.asarray(confidence, dtype=np.float64)
+    q = np.asarray(probability, dtype=np.float64)
+    n_support = np.asarray(support, dtype=np.float64)
+    seq = np.asarray(seq, dtype=np.float64)
+    labelled_correct = np.asarray(labelled_correct, dtype=np.float64)
+    labelled_confidence = np.asarray(labelled_confidence, dtype=np.float64)
+    arrival = np.asarray(arrival, dtype=np.float64)
+    pool_confidence = np.asarray(pool_confidence, dtype=np.float64)
+    m = correct.size
+    if not (confidence.size == q.size == n_support.size == seq.size == m):
+        raise ValueError("correct, confidence, probability, support and seq must have the same length.")
+    if not (labelled_confidence.size == arrival.size == labelled_correct.size):
+        raise ValueError("labelled_correct, labelled_confidence and arrival must have the same length.")
+    target = "unlabelled"
+    n_pool = pool_confidence.size
+    if n_pool == 0:
+        return AccuracyEstimate.unknown(
+            "every item is labelled: there are no unlabelled items left to estimate the accuracy on.",
+            n_audited=m, n_labels=n_labels, target=target,
+        )
+    if m < min_audited:
+        return AccuracyEstimate.unknown(
+            f"not enough audited labels yet: {m} of the {min_audited} needed (labels of items served at "
+            "random for the estimate).",
+            n_audited=m, n_labels=n_labels, target=target,
+        )
+    difference = method.startswith("difference")
+    value_m = correct - confidence if difference else correct
+    value_l = labelled_correct - labelled_confidence if difference else labelled_correct
+    if method.endswith("_nodrift"):
+        per_draw = value_m / (n_support * q)  # the mean over each draw's own pool
+    else:
+        # Totals: each draw's estimate of its pool's total, less the items labelled since.
+        order = np.argsort(arrival, kind="stable")
+        ranked = arrival[order]
+        tail = np.concatenate([np.cumsum(value_l[order][::-1])[::-1], [0.0]])  # sum over ranks ≥ position
+        since = tail[np.searchsorted(ranked, seq, side="left")]
+        per_draw = (value_m / q - since) / n_pool
+    correction, half = _t_interval(per_draw)
+    value = (float(pool_confidence.mean()) if difference else 0.0) + correction
+    low, high = _clip(value - half), _clip(value + half)
+    if difference:
+        reason = (
+            f"The model's confidence on the {n_pool:,} unlabelled items, corrected by how often it was right on "
+            f"{m} audited labels (items served at random for the estimate, each scored by a model that had "
+            "not seen it)."
+        )
+    else:
+        reason = (
+            f"How often the model was right on {m} audited labels (items served at random for the estimate, "
+            "each scored by a model that had not seen it)."
+        )
+    return AccuracyEstimate(_clip(value), low, high, target, m, int(n_labels), reason)
