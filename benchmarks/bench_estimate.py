@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DATASETS = ("digits", "digits_noisy", "synthetic")
-VARIANTS = ("difference", "ht", "difference_nodrift", "ht_nodrift")
+VARIANTS = ("difference", "ht", "hajek", "hajek_difference", "error_ratio", "difference_drift")
 
 
 def dataset(name: str):

@@ -304,7 +304,7 @@ def _clip(x: float) -> float:
 
 
 #: Estimators the benchmark compares; "difference" is what the app uses.
-ESTIMATORS = ("difference", "ht", "difference_nodrift", "ht_nodrift")
+ESTIMATORS = ("difference", "ht", "hajek", "hajek_difference", "error_ratio", "difference_drift")
 
 
 def estimate_accuracy(
@@ -390,20 +390,39 @@ def estimate_accuracy(
             "random for the estimate).",
             n_audited=m, n_labels=n_labels, target=target,
         )
-    difference = method.startswith("difference")
-    value_m = correct - confidence if difference else correct
-    value_l = labelled_correct - labelled_confidence if difference else labelled_correct
-    if method.endswith("_nodrift"):
-        per_draw = value_m / (n_support * q)  # the mean over each draw's own pool
-    else:
+    difference = method != "ht" and method != "hajek"
+    base = float(pool_confidence.mean())
+    weight = 1.0 / (n_support * q)
+    if method == "difference_drift":
         # Totals: each draw's estimate of its pool's total, less the items labelled since.
+        value_m, value_l = correct - confidence, labelled_correct - labelled_confidence
         order = np.argsort(arrival, kind="stable")
         ranked = arrival[order]
         tail = np.concatenate([np.cumsum(value_l[order][::-1])[::-1], [0.0]])  # sum over ranks ≥ position
         since = tail[np.searchsorted(ranked, seq, side="left")]
-        per_draw = (value_m / q - since) / n_pool
-    correction, half = _t_interval(per_draw)
-    value = (float(pool_confidence.mean()) if difference else 0.0) + correction
+        correction, half = _t_interval((value_m / q - since) / n_pool)
+        value = base + correction
+    elif method == "difference":
+        correction, half = _t_interval(weight * (correct - confidence))
+        value = base + correction
+    elif method == "ht":
+        value, half = _t_interval(weight * correct)
+    else:
+        v = weight / weight.mean()  # self-normalised (Hajek) weights
+        if method == "hajek":
+            value = float(np.mean(v * correct))
+            _, half = _t_interval(v * (correct - value))
+        elif method == "hajek_difference":
+            correction = float(np.mean(v * (correct - confidence)))
+            _, half = _t_interval(v * (correct - confidence - correction))
+            value = base + correction
+        else:  # error_ratio: the pool's predicted error, scaled by audited error / predicted error
+            wrong, predicted = 1.0 - correct, 1.0 - confidence
+            denominator = float(np.mean(v * predicted))
+            ratio = float(np.mean(v * wrong)) / denominator if denominator > 0 else 1.0
+            _, half = _t_interval(v * (wrong - ratio * predicted))
+            half *= (1.0 - base) / denominator if denominator > 0 else 1.0
+            value = 1.0 - (1.0 - base) * ratio
     low, high = _clip(value - half), _clip(value + half)
     if difference:
         reason = (
