@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DATASETS = ("digits", "digits_noisy", "synthetic")
-VARIANTS = ("difference", "ht", "hajek", "hajek_difference", "error_ratio", "difference_drift")
+VARIANTS = ("error_ratio", "difference", "hajek_difference", "hajek", "ht")
 
 
 def dataset(name: str):

@@ -303,8 +303,11 @@ def _clip(x: float) -> float:
     return float(min(1.0, max(0.0, x)))
 
 
-#: Estimators the benchmark compares; "difference" is what the app uses.
-ESTIMATORS = ("difference", "ht", "hajek", "hajek_difference", "error_ratio", "difference_drift")
+#: Estimators the benchmark compares; :data:`METHOD` is the app's.
+ESTIMATORS = ("error_ratio", "difference", "hajek_difference", "hajek", "ht")
+METHOD = "error_ratio"
+#: Share of the extrapolation from the fold models to the current model added to the interval's half-width.
+ALLOWANCE = 0.5
 
 
 def estimate_accuracy(
@@ -313,13 +316,9 @@ def estimate_accuracy(
     confidence: np.ndarray,
     probability: np.ndarray,
     support: np.ndarray,
-    seq: np.ndarray,
-    labelled_correct: np.ndarray,
-    labelled_confidence: np.ndarray,
-    arrival: np.ndarray,
     pool_confidence: np.ndarray,
     n_labels: int,
-    method: str = "difference",
+    method: str = METHOD,
     min_audited: int = MIN_AUDITED,
 ) -> AccuracyEstimate:
     """Estimate the current model's accuracy on the unlabelled pool from audited labels.
@@ -328,21 +327,20 @@ def estimate_accuracy(
     ----------
     correct, confidence : ndarray of shape (m,)
         For each audited label: 1 where the out-of-fold model's answer equals the
-        label, and that model's confidence in its answer.
-    probability, support, seq : ndarray of shape (m,)
-        Each audited label's draw: q, the number of items it was drawn from, and
-        the labels in force when it was drawn.
-    labelled_correct, labelled_confidence, arrival : ndarray of shape (n_labels,)
-        The same out-of-fold figures for every labelled item, and how many labels
-        were in force when it got its label (its rank in labelling order).
+        label (else 0), and that model's confidence in its answer.
+    probability, support : ndarray of shape (m,)
+        Each audited label's draw: q, and the number of items it was drawn from.
     pool_confidence : ndarray of shape (n_pool,)
         The current model's confidence on each unlabelled pool item.
     n_labels : int
         Labels the current model was trained on.
-    method : str
-        "difference" (the app's): the pool's confidence plus the weighted residuals;
-        "ht": the weighted out-of-fold correctness; the "_nodrift" variants skip
-        the correction for the items labelled since each draw.
+    method : str, default=METHOD
+        "error_ratio" (the app's): the pool's predicted error (1 − confidence)
+        scaled by the ratio of the audited items' actual to predicted error;
+        "difference": the pool's confidence plus the weighted mean residual
+        (correct − confidence); "hajek_difference": the same with self-normalised
+        weights; "hajek" / "ht": the weighted out-of-fold accuracy, self-normalised
+        or not (the fold models' accuracy: no extrapolation to the current model).
     min_audited : int
         Fewer audited labels than this: no number.
 
@@ -350,16 +348,6 @@ def estimate_accuracy(
     -------
     AccuracyEstimate
         Target "unlabelled".
-
-    Notes
-    -----
-    Draw m was made from the items unlabelled at the time (``support`` of them);
-    ``value / q`` estimates their total. The items labelled since then (rank ≥
-    ``seq``) are no longer in the pool the estimate is about: their own
-    out-of-fold values are known exactly and are subtracted, which leaves an
-    estimate of the total over today's unlabelled pool. Without that correction
-    an active strategy's estimate reads low: the items it took out of the pool were
-    its hardest.
     """
     if method not in ESTIMATORS:
         raise ValueError(f"method must be one of {ESTIMATORS}, got {method!r}.")
@@ -367,16 +355,10 @@ def estimate_accuracy(
     confidence = np.asarray(confidence, dtype=np.float64)
     q = np.asarray(probability, dtype=np.float64)
     n_support = np.asarray(support, dtype=np.float64)
-    seq = np.asarray(seq, dtype=np.float64)
-    labelled_correct = np.asarray(labelled_correct, dtype=np.float64)
-    labelled_confidence = np.asarray(labelled_confidence, dtype=np.float64)
-    arrival = np.asarray(arrival, dtype=np.float64)
     pool_confidence = np.asarray(pool_confidence, dtype=np.float64)
     m = correct.size
-    if not (confidence.size == q.size == n_support.size == seq.size == m):
-        raise ValueError("correct, confidence, probability, support and seq must have the same length.")
-    if not (labelled_confidence.size == arrival.size == labelled_correct.size):
-        raise ValueError("labelled_correct, labelled_confidence and arrival must have the same length.")
+    if not (confidence.size == q.size == n_support.size == m):
+        raise ValueError("correct, confidence, probability and support must have the same length.")
     target = "unlabelled"
     n_pool = pool_confidence.size
     if n_pool == 0:
@@ -390,49 +372,48 @@ def estimate_accuracy(
             "random for the estimate).",
             n_audited=m, n_labels=n_labels, target=target,
         )
-    difference = method != "ht" and method != "hajek"
     base = float(pool_confidence.mean())
-    weight = 1.0 / (n_support * q)
-    if method == "difference_drift":
-        # Totals: each draw's estimate of its pool's total, less the items labelled since.
-        value_m, value_l = correct - confidence, labelled_correct - labelled_confidence
-        order = np.argsort(arrival, kind="stable")
-        ranked = arrival[order]
-        tail = np.concatenate([np.cumsum(value_l[order][::-1])[::-1], [0.0]])  # sum over ranks ≥ position
-        since = tail[np.searchsorted(ranked, seq, side="left")]
-        correction, half = _t_interval((value_m / q - since) / n_pool)
-        value = base + correction
+    weight = 1.0 / (n_support * q)  # 1 / (support · q): each draw's weight in its pool's mean
+    v = weight / weight.mean()  # self-normalised (Hajek) weights
+    fold_accuracy = float(np.mean(v * correct))  # the fold models' own accuracy (Hajek)
+    allowance = 0.0
+    if method == "ht":
+        value, half = _t_interval(weight * correct)
+    elif method == "hajek":
+        value = fold_accuracy
+        _, half = _t_interval(v * (correct - value))
     elif method == "difference":
         correction, half = _t_interval(weight * (correct - confidence))
         value = base + correction
-    elif method == "ht":
-        value, half = _t_interval(weight * correct)
-    else:
-        v = weight / weight.mean()  # self-normalised (Hajek) weights
-        if method == "hajek":
-            value = float(np.mean(v * correct))
-            _, half = _t_interval(v * (correct - value))
-        elif method == "hajek_difference":
-            correction = float(np.mean(v * (correct - confidence)))
-            _, half = _t_interval(v * (correct - confidence - correction))
-            value = base + correction
-        else:  # error_ratio: the pool's predicted error, scaled by audited error / predicted error
-            wrong, predicted = 1.0 - correct, 1.0 - confidence
-            denominator = float(np.mean(v * predicted))
-            ratio = float(np.mean(v * wrong)) / denominator if denominator > 0 else 1.0
-            _, half = _t_interval(v * (wrong - ratio * predicted))
-            half *= (1.0 - base) / denominator if denominator > 0 else 1.0
-            value = 1.0 - (1.0 - base) * ratio
+    elif method == "hajek_difference":
+        correction = float(np.mean(v * (correct - confidence)))
+        _, half = _t_interval(v * (correct - confidence - correction))
+        value = base + correction
+    else:  # error_ratio
+        wrong, predicted = 1.0 - correct, 1.0 - confidence
+        denominator = float(np.mean(v * predicted))
+        if denominator <= 0:  # the fold models were sure of everything: nothing to scale by
+            return AccuracyEstimate.unknown(
+                "the models were certain of every audited item; the estimate needs some uncertainty to scale.",
+                n_audited=m, n_labels=n_labels, target=target,
+            )
+        ratio = float(np.mean(v * wrong)) / denominator
+        _, half = _t_interval(v * (wrong - ratio * predicted))
+        half *= (1.0 - base) / denominator  # the ratio's interval, in accuracy on the pool
+        value = 1.0 - (1.0 - base) * ratio
+        # What the audits measure is the fold models (2/3 of the labels); scaling to the current
+        # model is an extrapolation: half its size joins the interval.
+        allowance = ALLOWANCE * abs(value - fold_accuracy)
+    half += allowance
     low, high = _clip(value - half), _clip(value + half)
-    if difference:
-        reason = (
-            f"The model's confidence on the {n_pool:,} unlabelled items, corrected by how often it was right on "
-            f"{m} audited labels (items served at random for the estimate, each scored by a model that had "
-            "not seen it)."
-        )
-    else:
+    if method in ("hajek", "ht"):
         reason = (
             f"How often the model was right on {m} audited labels (items served at random for the estimate, "
             "each scored by a model that had not seen it)."
+        )
+    else:
+        reason = (
+            f"The model's confidence on the {n_pool:,} unlabelled items, calibrated on {m} audited labels "
+            "(items served at random for the estimate, each scored by a model that had not seen it)."
         )
     return AccuracyEstimate(_clip(value), low, high, target, m, int(n_labels), reason)

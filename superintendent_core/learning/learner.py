@@ -37,6 +37,7 @@ from .estimate import (
     AUDIT_UNIFORM,
     DEFAULT_AUDIT_FROM,
     DEFAULT_AUDIT_SHARE,
+    METHOD as ESTIMATE_METHOD,
     AccuracyEstimate,
     AuditDraws,
     confidence_and_prediction,
@@ -99,7 +100,8 @@ class RetrainResult:
         Out-of-fold predictions for each labelled item (single-label only), for a
         confusion matrix.
     timings : dict of str to float
-        Seconds in ``fit``, ``scoring``, ``predict``, ``ordering`` and ``total``.
+        Seconds in ``fit``, ``scoring``, ``predict``, ``ordering`` (the audit draws
+        included), ``estimate`` (when asked for) and ``total``.
     messages : list of str
         Notes for the user (fewer folds than asked, cross-validation skipped, ...).
     strategy : str
@@ -153,7 +155,7 @@ def _n_rows(X: Any) -> int:
 
 def _valid_records(audited: Any, n: int) -> pd.DataFrame:
     """The usable audit records: a labelled row each, once, with q in (0, 1] and support ≥ 1."""
-    columns = ["row", "probability", "support", "seq"]
+    columns = ["row", "probability", "support"]
     if audited is None or not isinstance(audited, pd.DataFrame) or not set(columns) <= set(audited.columns):
         return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
     frame = audited[columns].apply(pd.to_numeric, errors="coerce").astype(np.float64).dropna()
@@ -257,7 +259,7 @@ class Learner:
         self.audit_from = audit_from
         self.audit_power = audit_power
         self.audit_uniform = audit_uniform
-        self.estimator_method = "difference"
+        self.estimator_method = ESTIMATE_METHOD
 
     # ------------------------------------------------------------------ parameters
 
@@ -466,7 +468,6 @@ class Learner:
         X_pool: Any,
         *,
         audited: pd.DataFrame | None = None,
-        arrival: Any = None,
     ) -> RetrainResult:
         """Fit on the labels, cross-validate, order the pool and estimate the accuracy.
 
@@ -484,12 +485,8 @@ class Learner:
             ``X_labelled``), ``probability`` and ``support`` (the draw's q and
             support) and ``seq`` (labels in force when it was drawn). None: no
             estimate (``result.estimate`` is None). Invalid rows (a row out of
-            range or repeated, q outside (0, 1], support < 1, no ``seq``) are ignored.
-        arrival : array-like of shape (n_labelled,), optional
-            For each labelled row, how many labels were in force when it got its
-            label (its rank in labelling order; ties allowed). None: the rows are
-            in labelling order. The estimate uses it to leave out of each audit
-            draw's pool the items labelled since.
+            range or repeated, q outside (0, 1], support < 1) are ignored; ``seq``
+            is not needed by the estimator.
 
         Returns
         -------
@@ -551,7 +548,9 @@ class Learner:
         self.classes_ = tuple(str(c) for c in (classes if self.multi_label else model.classes_))
         estimate = None
         if audited is not None:
-            estimate = self._estimate(audited, arrival, y_fit, cv_probabilities, probabilities, n)
+            t = time.perf_counter()
+            estimate = self._estimate(audited, y_fit, cv_probabilities, probabilities, n)
+            timings["estimate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
         return RetrainResult(
             order=order,
@@ -590,7 +589,7 @@ class Learner:
                            power=float(self.audit_power), uniform=float(self.audit_uniform))
 
     def _estimate(
-        self, audited: Any, arrival: Any, y_fit: Any, cv_probabilities: np.ndarray | None, probabilities: Any, n: int
+        self, audited: Any, y_fit: Any, cv_probabilities: np.ndarray | None, probabilities: Any, n: int
     ) -> AccuracyEstimate:
         """The accuracy estimate from the audit records of the labelled rows."""
         if cv_probabilities is None:
@@ -615,17 +614,11 @@ class Learner:
             confidence, predicted = confidence_and_prediction(cv_probabilities)
             correct = np.asarray(self.classes_, dtype=object)[predicted] == np.asarray(y_fit, dtype=object)
         correct = correct.astype(np.float64)
-        if arrival is None:
-            arrival = np.arange(n)
         return estimate_accuracy(
             correct=correct[rows],
             confidence=confidence[rows],
             probability=records["probability"].to_numpy(dtype=np.float64),
             support=records["support"].to_numpy(dtype=np.float64),
-            seq=records["seq"].to_numpy(dtype=np.float64),
-            labelled_correct=correct,
-            labelled_confidence=confidence,
-            arrival=np.asarray(arrival, dtype=np.float64),
             pool_confidence=pool_confidence,
             n_labels=n,
             method=self.estimator_method,

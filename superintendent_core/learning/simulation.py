@@ -254,13 +254,10 @@ def simulate(
     labelled = np.zeros(n_pool, dtype=bool)
     labelled[queried] = True
     records: dict[int, tuple[float, int, int]] = {}  # pool index -> (q, support, seq) of an audit draw
-    # Labels in force when each item got its label: the initial ones count as one batch.
-    arrival_of = dict.fromkeys((int(i) for i in queried), 0)
     rows: list[dict] = []
     while True:
         lab = np.asarray(queried)
         pool = np.flatnonzero(~labelled)
-        arrival = np.asarray([arrival_of[int(i)] for i in lab])
         audited = None
         if estimate:
             position = {int(i): r for r, i in enumerate(lab)}
@@ -269,8 +266,7 @@ def simulate(
                 columns=["row", "probability", "support", "seq"],
             )
         result = learner.retrain(
-            _safe_indexing(X_pool, lab), y_all[lab].tolist(), _safe_indexing(X_pool, pool), audited=audited,
-            arrival=arrival,
+            _safe_indexing(X_pool, lab), y_all[lab].tolist(), _safe_indexing(X_pool, pool), audited=audited
         )
         predicted = _as_labels(result.model.predict(X_test))
         row = {"n_labels": len(queried), "accuracy": float(np.mean(predicted == y_true_test))}
@@ -296,7 +292,6 @@ def simulate(
             for i, q, m in zip(result.audit.ids, result.audit.probability, result.audit.support, strict=True):
                 if int(i) in served:
                     records[int(pool[i])] = (float(q), int(m), len(queried))
-        arrival_of.update(dict.fromkeys((int(i) for i in chosen), len(queried)))
         queried.extend(chosen.tolist())
         labelled[chosen] = True
 

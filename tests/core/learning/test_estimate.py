@@ -114,8 +114,7 @@ def test_estimator_is_unbiased_and_covers_on_a_known_pool(method):
         ids = draws.ids
         e = estimate_accuracy(
             correct=right[ids], confidence=confidence[ids], probability=draws.probability,
-            support=draws.support, seq=np.zeros(len(ids)), labelled_correct=right[ids],
-            labelled_confidence=confidence[ids], arrival=np.zeros(len(ids)),
+            support=draws.support,
             # the model's confidence on the pool: the same fixed classifier (no fold-size effect here)
             pool_confidence=confidence, n_labels=60, method=method,
         )
@@ -130,7 +129,6 @@ def test_estimator_is_unbiased_and_covers_on_a_known_pool(method):
 def _estimate(m, pool=100, **kw):
     args = dict(
         correct=np.ones(m), confidence=np.full(m, 0.9), probability=np.full(m, 1 / pool), support=np.full(m, pool),
-        seq=np.zeros(m), labelled_correct=np.ones(m), labelled_confidence=np.full(m, 0.9), arrival=np.zeros(m),
         pool_confidence=np.full(pool, 0.9), n_labels=m,
     )
     return estimate_accuracy(**(args | kw))
