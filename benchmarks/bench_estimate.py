@@ -148,7 +148,7 @@ def print_quality(table: pd.DataFrame, title: str) -> None:
     print(head)
     print("-" * len(head))
     for (ds, st, b), row in table.iterrows():
-        def cell(key, pct=False):
+        def cell(key, pct=False, row=row):
             mu, sd = row[(key, "mean")], row[(key, "std")]
             sd = 0.0 if np.isnan(sd) else sd
             return f"{mu * 100:5.0f}% ± {sd * 100:3.0f}" if pct else f"{mu:.3f} ± {sd:.3f}"

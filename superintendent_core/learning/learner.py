@@ -37,12 +37,14 @@ from .estimate import (
     AUDIT_UNIFORM,
     DEFAULT_AUDIT_FROM,
     DEFAULT_AUDIT_SHARE,
-    METHOD as ESTIMATE_METHOD,
     AccuracyEstimate,
     AuditDraws,
     confidence_and_prediction,
     estimate_accuracy,
     weave_audit,
+)
+from .estimate import (
+    METHOD as ESTIMATE_METHOD,
 )
 from .multilabel import MultiLabelModel, binarize_labels
 
