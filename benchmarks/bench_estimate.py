@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DATASETS = ("digits", "digits_noisy", "synthetic")
-VARIANTS = ("error_ratio", "difference", "hajek_difference", "hajek", "ht")
+VARIANTS = ("error_ratio", "hajek_curve", "difference", "hajek_difference", "hajek", "ht")
 
 
 def dataset(name: str):
@@ -175,24 +175,29 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--variants", action="store_true", help="also print the estimators that were tried")
     parser.add_argument("--save", default=None, help="save the runs to benchmarks/results/<name>.csv")
+    parser.add_argument("--runs", default=None, help="summarise runs saved by --save (a CSV path) instead of running")
     args = parser.parse_args()
     strategies = args.strategies or [("default" if s == "neighbourhood" else s) for s in strategy_names()]
     extra = {k: v for k, v in (("audit_from", args.audit_from), ("audit_power", args.power),
                                 ("audit_uniform", args.uniform)) if v is not None}
     print(f"data sets {args.datasets}, strategies {strategies}, batches {args.batches}, seeds 0..{args.seeds - 1}, "
           f"budget {args.budget}, audit share {args.share}, {extra or 'default audit parameters'}")
-    jobs = [
-        (ds, st, b, seed, args.budget, args.share, extra, args.variants)
-        for ds in args.datasets for b in sorted(args.batches, reverse=True) for st in strategies for seed in range(args.seeds)
-    ]
-    start = time.perf_counter()
-    with Pool(args.processes) as pool:
-        curves = pool.map(_run, jobs, chunksize=1)
-    print(f"{len(jobs)} simulations in {time.perf_counter() - start:.0f} s")
-    runs = pd.concat(curves, ignore_index=True)
-    if args.save:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        runs.to_csv(RESULTS / f"{args.save}.csv", index=False)
+    if args.runs:
+        runs = pd.read_csv(args.runs)
+    else:
+        jobs = [
+            (ds, st, b, seed, args.budget, args.share, extra, args.variants)
+            for ds in args.datasets for b in sorted(args.batches, reverse=True) for st in strategies
+            for seed in range(args.seeds)
+        ]
+        start = time.perf_counter()
+        with Pool(args.processes) as pool:
+            curves = pool.map(_run, jobs, chunksize=1)
+        print(f"{len(jobs)} simulations in {time.perf_counter() - start:.0f} s")
+        runs = pd.concat(curves, ignore_index=True)
+        if args.save:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            runs.to_csv(RESULTS / f"{args.save}.csv", index=False)
     print_quality(quality(runs, start=args.start),
                   f"The app's estimate vs the true accuracy on the unlabelled pool, from {args.start} labels on "
                   "(mean ± sd over seeds; ✗: a goal missed)")
@@ -204,6 +209,11 @@ def main() -> None:
     gap = (at["unlabelled_accuracy"] - at["accuracy"]).groupby([at["dataset"], at["batch_size"]]).mean()
     print("\nMean (unlabelled-pool accuracy − test accuracy) from", args.start, "labels on:")
     print(gap.round(3).to_string())
+    # Label efficiency with the audit draws on: area under the mean test-accuracy curve (mean accuracy
+    # over the retrains, 10..budget labels), per data set, batch and strategy.
+    area = runs.groupby(["dataset", "batch_size", "strategy"])["accuracy"].mean().unstack("strategy")
+    print("\nMean test accuracy over the whole curve (area under it / labels), audit draws on:")
+    print(area.round(4).to_string())
 
 
 if __name__ == "__main__":

@@ -67,12 +67,12 @@ __all__ = [
 ]
 
 #: Share of served positions drawn at random for the estimate (0: off).
-DEFAULT_AUDIT_SHARE = 0.25
+DEFAULT_AUDIT_SHARE = 0.2
 #: No audit draws while fewer labels than this exist (the model's first picks matter most).
-DEFAULT_AUDIT_FROM = 0
+DEFAULT_AUDIT_FROM = 50
 #: The proposal: q ∝ (1 − margin) ** AUDIT_POWER, mixed with AUDIT_UNIFORM of the uniform distribution.
-AUDIT_POWER = 4.0
-AUDIT_UNIFORM = 0.1
+AUDIT_POWER = 2.0
+AUDIT_UNIFORM = 0.2
 #: Audited labels needed before a number is given.
 MIN_AUDITED = 10
 #: Two-sided level of the interval.
@@ -304,7 +304,9 @@ def _clip(x: float) -> float:
 
 
 #: Estimators the benchmark compares; :data:`METHOD` is the app's.
-ESTIMATORS = ("error_ratio", "difference", "hajek_difference", "hajek", "ht")
+ESTIMATORS = ("error_ratio", "hajek_curve", "difference", "hajek_difference", "hajek", "ht")
+#: Learning-curve exponent for "hajek_curve": error ∝ labels ** -CURVE_EXPONENT.
+CURVE_EXPONENT = 0.5
 METHOD = "error_ratio"
 #: Share of the extrapolation from the fold models to the current model added to the interval's half-width.
 ALLOWANCE = 0.5
@@ -320,6 +322,7 @@ def estimate_accuracy(
     n_labels: int,
     method: str = METHOD,
     min_audited: int = MIN_AUDITED,
+    train_share: float = 2 / 3,
 ) -> AccuracyEstimate:
     """Estimate the current model's accuracy on the unlabelled pool from audited labels.
 
@@ -340,9 +343,14 @@ def estimate_accuracy(
         "difference": the pool's confidence plus the weighted mean residual
         (correct − confidence); "hajek_difference": the same with self-normalised
         weights; "hajek" / "ht": the weighted out-of-fold accuracy, self-normalised
-        or not (the fold models' accuracy: no extrapolation to the current model).
+        or not (the fold models' accuracy: no extrapolation to the current model);
+        "hajek_curve": "hajek" with the fold models' error scaled to the current
+        model's number of labels along a learning curve error ∝ n^-0.5, the
+        scaling added to the interval's half-width (exponents 0 to 1).
     min_audited : int
         Fewer audited labels than this: no number.
+    train_share : float, default=2/3
+        Share of the labels each fold model trained on ((k − 1) / k).
 
     Returns
     -------
@@ -379,9 +387,12 @@ def estimate_accuracy(
     allowance = 0.0
     if method == "ht":
         value, half = _t_interval(weight * correct)
-    elif method == "hajek":
+    elif method in ("hajek", "hajek_curve"):
         value = fold_accuracy
         _, half = _t_interval(v * (correct - value))
+        if method == "hajek_curve":
+            allowance = (1.0 - fold_accuracy) * (1.0 - train_share**CURVE_EXPONENT)
+            value += allowance
     elif method == "difference":
         correction, half = _t_interval(weight * (correct - confidence))
         value = base + correction
@@ -406,7 +417,7 @@ def estimate_accuracy(
         allowance = ALLOWANCE * abs(value - fold_accuracy)
     half += allowance
     low, high = _clip(value - half), _clip(value + half)
-    if method in ("hajek", "ht"):
+    if method in ("hajek", "ht", "hajek_curve"):
         reason = (
             f"How often the model was right on {m} audited labels (items served at random for the estimate, "
             "each scored by a model that had not seen it)."

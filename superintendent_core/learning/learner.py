@@ -551,7 +551,7 @@ class Learner:
         estimate = None
         if audited is not None:
             t = time.perf_counter()
-            estimate = self._estimate(audited, y_fit, cv_probabilities, probabilities, n)
+            estimate = self._estimate(audited, y_fit, cv_probabilities, probabilities, n, n_folds)
             timings["estimate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
         return RetrainResult(
@@ -581,17 +581,18 @@ class Learner:
         share = float(self.audit_share)
         if share == 0:
             return order, None
-        if order.size == 0 or n_labels < int(self.audit_from):
-            return order, AuditDraws.empty()
         if getattr(strategy, "function", None) is uncertainty_random:
-            # The random strategy's served items are uniform draws already: all of them audit.
+            # The random strategy's served items are uniform draws already: all of them audit, from the start.
             return weave_audit(order, probabilities, share=1.0, rng=rng, batch_size=int(self.batch_size),
                                power=0.0, uniform=1.0)
+        if order.size == 0 or n_labels < int(self.audit_from):
+            return order, AuditDraws.empty()
         return weave_audit(order, probabilities, share=share, rng=rng, batch_size=int(self.batch_size),
                            power=float(self.audit_power), uniform=float(self.audit_uniform))
 
     def _estimate(
-        self, audited: Any, y_fit: Any, cv_probabilities: np.ndarray | None, probabilities: Any, n: int
+        self, audited: Any, y_fit: Any, cv_probabilities: np.ndarray | None, probabilities: Any, n: int,
+        n_folds: int = 3,
     ) -> AccuracyEstimate:
         """The accuracy estimate from the audit records of the labelled rows."""
         if cv_probabilities is None:
@@ -624,6 +625,7 @@ class Learner:
             pool_confidence=pool_confidence,
             n_labels=n,
             method=self.estimator_method,
+            train_share=1.0 - 1.0 / n_folds,
         )
 
     def cold_start(self, X_pool: Any) -> np.ndarray:

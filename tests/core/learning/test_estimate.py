@@ -253,7 +253,7 @@ def test_orders_reproducible_and_independent_of_cv(digits, strategy):
 
     def run(**kw):
         rng = np.random.RandomState(7)
-        learner = _learner(strategy=strategy, batch_size=10, audit_share=0.3, random_state=rng, **kw)
+        learner = _learner(strategy=strategy, batch_size=10, audit_share=0.3, audit_from=0, random_state=rng, **kw)
         out = []
         for n in (40, 50):
             r = learner.retrain(X[:n], y[:n], X[n:600], audited=_audited(range(0, n, 2)) if kw.get("cv", 3) else None)
