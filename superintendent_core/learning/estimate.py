@@ -153,8 +153,54 @@ class AccuracyEstimate:
 # --------------------------------------------------------------------------- audit draws
 
 
-def audit_proposal(probabilities, *, power: float = AUDIT_POWER, uniform: float = AUDIT_UNIFORM) -> np.ndarray:
-    """Unnormalised-free proposal over the pool: q ∝ (1 − margin)^power mixed with ``uniform``.
+def top_two(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest and second-largest probability of each row, in one pass over (already validated) values.
+
+    A chunk of rows at a time, transposed into a small buffer (as
+    :mod:`~superintendent_core.strategies.uncertainty` does): on 70,000 × 10
+    about a third of ``p.max(axis=1)`` plus a margin scan.
+    """
+    p = np.asarray(probabilities)
+    n, k = p.shape
+    first = np.empty(n, dtype=np.float64)
+    second = np.zeros(n, dtype=np.float64)
+    if n == 0 or k == 0:
+        return first[:0] if n == 0 else np.ones(n), second
+    if k == 1:
+        first[:] = p[:, 0]
+        return first, second
+    rows = min(n, 4096)
+    buffer = np.empty((k, rows), dtype=p.dtype)
+    tmp = np.empty(rows, dtype=p.dtype)
+    for start in range(0, n, rows):
+        m = min(rows, n - start)
+        columns = buffer[:, :m]
+        np.copyto(columns, p[start : start + m].T)
+        f, s_, t = first[start : start + m], second[start : start + m], tmp[:m]
+        np.maximum(columns[0], columns[1], out=f)
+        np.minimum(columns[0], columns[1], out=s_)
+        for j in range(2, k):
+            np.minimum(f, columns[j], out=t)
+            np.maximum(s_, t, out=s_)
+            np.maximum(f, columns[j], out=f)
+    return first, second
+
+
+def pool_uncertainty(probabilities) -> np.ndarray:
+    """1 − margin per row (0: sure, 1: torn between two classes), averaged over a multi-output model's outputs."""
+    if isinstance(probabilities, np.ndarray) and probabilities.ndim == 2:
+        first, second = top_two(probabilities)
+        second -= first
+        second += 1.0
+        return np.clip(second, 0.0, 1.0, out=second)
+    key = uncertainty._key(probabilities, "margin")  # validated; in [0, 1], small = unsure
+    return np.clip(1.0 - key.astype(np.float64), 0.0, 1.0)
+
+
+def audit_proposal(
+    probabilities, *, power: float = AUDIT_POWER, uniform: float = AUDIT_UNIFORM, unsure: np.ndarray | None = None
+) -> np.ndarray:
+    """The audit draws' proposal over the pool: q ∝ (1 − margin)^power mixed with ``uniform``.
 
     Parameters
     ----------
@@ -163,6 +209,8 @@ def audit_proposal(probabilities, *, power: float = AUDIT_POWER, uniform: float 
     power : float ≥ 0
     uniform : float in (0, 1]
         Share of the uniform distribution in the mixture.
+    unsure : ndarray of shape (n,), optional
+        :func:`pool_uncertainty` of ``probabilities``, when already computed.
 
     Returns
     -------
@@ -173,16 +221,22 @@ def audit_proposal(probabilities, *, power: float = AUDIT_POWER, uniform: float 
         raise ValueError(f"uniform must be in (0, 1], got {uniform!r}.")
     if float(power) < 0:
         raise ValueError(f"power must be at least 0, got {power!r}.")
-    key = uncertainty._key(probabilities, "margin")  # validated; in [0, 1], small = unsure
-    n = key.shape[0]
+    u = pool_uncertainty(probabilities) if unsure is None else np.asarray(unsure, dtype=np.float64)
+    n = u.shape[0]
     if n == 0:
         return np.empty(0)
-    u = np.clip(1.0 - key.astype(np.float64), 0.0, 1.0)
-    w = u**power if power else np.ones(n)
+    if power == 0:
+        w = np.ones(n)
+    elif power == 2:
+        w = u * u
+    else:
+        w = u**power
     total = w.sum()
     if not np.isfinite(total) or total <= 0:
         return np.full(n, 1.0 / n)
-    return (1.0 - uniform) * (w / total) + uniform / n
+    w *= (1.0 - uniform) / total
+    w += uniform / n
+    return w
 
 
 def weave_audit(
@@ -194,6 +248,7 @@ def weave_audit(
     batch_size: int = 1,
     power: float = AUDIT_POWER,
     uniform: float = AUDIT_UNIFORM,
+    unsure: np.ndarray | None = None,
 ) -> tuple[np.ndarray, AuditDraws]:
     """Fill a share of the first ``batch_size`` positions of ``order`` with random draws of known probability.
 
@@ -217,6 +272,8 @@ def weave_audit(
     batch_size : int, default=1
     power, uniform : float
         The proposal (see :func:`audit_proposal`); ``power=0, uniform=1`` is uniform.
+    unsure : ndarray of shape (n,), optional
+        :func:`pool_uncertainty` of ``probabilities``, when already computed.
 
     Returns
     -------
@@ -236,7 +293,7 @@ def weave_audit(
     if n_slots == 0:
         return order, AuditDraws.empty()
     slots = np.sort(rng.choice(k, n_slots, replace=False))
-    base = audit_proposal(probabilities, power=power, uniform=uniform)
+    base = audit_proposal(probabilities, power=power, uniform=uniform, unsure=unsure)
     if base.size != n:
         raise ValueError(f"probabilities have {base.size} rows but the order has {n}.")
     weights = base.copy()
@@ -284,6 +341,17 @@ def confidence_and_prediction(probabilities, multi_label: bool = False) -> tuple
     if p.shape[0] == 0:
         return np.empty(0), np.empty(0, dtype=np.intp)
     return p.max(axis=1), p.argmax(axis=1)
+
+
+def pool_confidence(probabilities, multi_label: bool = False) -> np.ndarray:
+    """The model's confidence in its answer for each pool row (see :func:`confidence_and_prediction`), fast."""
+    if multi_label:
+        if isinstance(probabilities, list | tuple) and len(probabilities):
+            stacked = np.column_stack([p[:, -1] for p in probabilities])
+        else:  # an empty pool
+            return np.empty(0)
+        return confidence_and_prediction(stacked, multi_label=True)[0]
+    return top_two(np.asarray(probabilities))[0]
 
 
 # --------------------------------------------------------------------------- the estimate

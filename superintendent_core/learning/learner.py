@@ -41,6 +41,7 @@ from .estimate import (
     AuditDraws,
     confidence_and_prediction,
     estimate_accuracy,
+    pool_confidence,
     weave_audit,
 )
 from .estimate import (
@@ -604,16 +605,11 @@ class Learner:
             )
         records = _valid_records(audited, n)
         rows = records["row"].to_numpy(dtype=np.intp)
+        on_pool = pool_confidence(probabilities, self.multi_label)
         if self.multi_label:
-            if isinstance(probabilities, list | tuple) and len(probabilities):
-                pool = np.column_stack([p[:, -1] for p in probabilities])
-            else:  # an empty pool
-                pool = np.zeros((0, cv_probabilities.shape[1]))
-            pool_confidence, _ = confidence_and_prediction(pool, multi_label=True)
             confidence, predicted = confidence_and_prediction(cv_probabilities, multi_label=True)
             correct = (predicted == np.asarray(y_fit)).all(axis=1)
         else:
-            pool_confidence, _ = confidence_and_prediction(np.asarray(probabilities))
             confidence, predicted = confidence_and_prediction(cv_probabilities)
             correct = np.asarray(self.classes_, dtype=object)[predicted] == np.asarray(y_fit, dtype=object)
         correct = correct.astype(np.float64)
@@ -622,7 +618,7 @@ class Learner:
             confidence=confidence[rows],
             probability=records["probability"].to_numpy(dtype=np.float64),
             support=records["support"].to_numpy(dtype=np.float64),
-            pool_confidence=pool_confidence,
+            pool_confidence=on_pool,
             n_labels=n,
             method=self.estimator_method,
             train_share=1.0 - 1.0 / n_folds,
