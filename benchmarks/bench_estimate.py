@@ -86,6 +86,22 @@ def variants(rec: dict) -> dict[str, tuple[float, float, float]]:
 # --------------------------------------------------------------------------- one run
 
 
+def _cached_run(job: tuple) -> pd.DataFrame:
+    """:func:`_run`, its result kept in ``job[-1]`` (a folder) so an interrupted sweep resumes where it stopped."""
+    *args, cache = job
+    if cache is None:
+        return _run(tuple(args))
+    dataset_name, strategy, batch_size, seed = args[:4]
+    path = Path(cache) / f"{dataset_name}_{strategy}_b{batch_size}_s{seed}.csv"
+    if path.exists():
+        return pd.read_csv(path)
+    curve = _run(tuple(args))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    curve.to_csv(path.with_suffix(".tmp"), index=False)
+    path.with_suffix(".tmp").replace(path)
+    return curve
+
+
 def _run(job: tuple) -> pd.DataFrame:
     dataset_name, strategy, batch_size, seed, budget, share, extra, record = job
     from sklearn.linear_model import LogisticRegression
@@ -174,7 +190,8 @@ def main() -> None:
     parser.add_argument("--from", dest="start", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--variants", action="store_true", help="also print the estimators that were tried")
-    parser.add_argument("--save", default=None, help="save the runs to benchmarks/results/<name>.csv")
+    parser.add_argument("--save", default=None, help="save the runs to benchmarks/results/<name>.csv (each run is "
+                        "kept in benchmarks/results/<name>_runs/ as it finishes: a rerun resumes)")
     parser.add_argument("--runs", default=None, help="summarise runs saved by --save (a CSV path) instead of running")
     args = parser.parse_args()
     strategies = args.strategies or [("default" if s == "neighbourhood" else s) for s in strategy_names()]
@@ -185,14 +202,15 @@ def main() -> None:
     if args.runs:
         runs = pd.read_csv(args.runs)
     else:
+        cache = RESULTS / f"{args.save}_runs" if args.save else None
         jobs = [
-            (ds, st, b, seed, args.budget, args.share, extra, args.variants)
+            (ds, st, b, seed, args.budget, args.share, extra, args.variants, cache)
             for ds in args.datasets for b in sorted(args.batches, reverse=True) for st in strategies
             for seed in range(args.seeds)
         ]
         start = time.perf_counter()
         with Pool(args.processes) as pool:
-            curves = pool.map(_run, jobs, chunksize=1)
+            curves = pool.map(_cached_run, jobs, chunksize=1)
         print(f"{len(jobs)} simulations in {time.perf_counter() - start:.0f} s")
         runs = pd.concat(curves, ignore_index=True)
         if args.save:
