@@ -229,7 +229,18 @@ class Learner:
         draws off. With the ``random`` strategy every served position is such a
         draw (uniform), at no cost.
     audit_from : int, default=DEFAULT_AUDIT_FROM
-        No audit draws while fewer labels than this exist.
+        No audit draws while fewer labels than this exist (the random strategy
+        audits from the start: it costs nothing there).
+    audit_power, audit_uniform : float
+        The draws' proposal: q ∝ (1 − margin) ** audit_power, mixed with
+        ``audit_uniform`` of the uniform distribution
+        (:func:`~.estimate.audit_proposal`).
+
+    Notes
+    -----
+    The accuracy estimate (``RetrainResult.estimate``) is computed when
+    ``retrain`` gets the audit records of the labelled rows (``audited``) and
+    cross-validation ran: see :mod:`~superintendent_core.learning.estimate`.
     """
 
     def __init__(
