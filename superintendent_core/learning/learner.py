@@ -545,7 +545,13 @@ class Learner:
             order = self._order(strategy, strategy_name, probabilities, features, rng, labelled_features)
             # One draw from the strategy's stream, always: folds and audit draws come from
             # their own stream, so turning either on or off never shifts the next orders.
-            side = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
+            side_seed = rng.randint(np.iinfo(np.int32).max)
+            if isinstance(self.random_state, int | np.integer):
+                # A fixed seed restarts every retrain's stream at the same place: without the
+                # label and pool counts in it, every order would draw its audits with the same
+                # uniform numbers (the same slots, the same quantiles of the proposal).
+                side_seed = np.random.SeedSequence([side_seed, n, _n_rows(X_pool)]).generate_state(1)[0]
+            side = np.random.RandomState(side_seed)
             fold_seed = side.randint(np.iinfo(np.int32).max)
             order, audit = self._weave(order, probabilities, strategy, n, side)
             timings["ordering"] = time.perf_counter() - t

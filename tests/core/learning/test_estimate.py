@@ -265,6 +265,19 @@ def test_orders_reproducible_and_independent_of_cv(digits, strategy):
     assert first == run(cv=None)
 
 
+def test_a_fixed_integer_seed_still_varies_the_audit_draws(digits):
+    """The app passes the project's integer seed to every retrain: the draws must not repeat."""
+    X, y = digits
+    slots = []
+    for n in range(60, 100):
+        r = _learner(batch_size=1, audit_share=0.5, random_state=3).retrain(X[:n], y[:n], X[n:600])
+        slots.append(len(r.audit))
+    assert 0 < sum(slots) < len(slots)  # sometimes an audit slot, sometimes not
+    again = _learner(batch_size=1, audit_share=0.5, random_state=3).retrain(X[:60], y[:60], X[60:600])
+    first = _learner(batch_size=1, audit_share=0.5, random_state=3).retrain(X[:60], y[:60], X[60:600])
+    assert again.order.tolist() == first.order.tolist()  # still reproducible
+
+
 def test_random_strategy_audits_every_served_position(digits):
     X, y = digits
     r = _learner(strategy="random", batch_size=10).retrain(X[:40], y[:40], X[40:600])
