@@ -143,19 +143,27 @@ def _run(job: tuple) -> pd.DataFrame:
 # --------------------------------------------------------------------------- summary
 
 
-def quality(runs: pd.DataFrame, column: str = "estimate", truth: str = "unlabelled_accuracy", start: int = 100) -> pd.DataFrame:
-    """Per data set, strategy and batch: MAE, coverage, width (mean ± sd over seeds), share without a number."""
+def quality(
+    runs: pd.DataFrame, column: str = "estimate", truth: str = "unlabelled_accuracy", start: int = 100,
+    per_seed: bool = False,
+) -> pd.DataFrame:
+    """Per data set, strategy and batch: MAE, coverage, width (mean ± sd over seeds), share without a number.
+
+    ``per_seed``: the figures of each seed instead of their mean and spread.
+    """
     at = runs[runs["n_labels"] >= start].copy()
     value, low, high = at[column], at[f"{column}_low"], at[f"{column}_high"]
     at["abs_error"] = (value - at[truth]).abs()
     at["covered"] = ((low <= at[truth] + 1e-12) & (at[truth] <= high + 1e-12)).astype(float).where(value.notna())
     at["width"] = high - low
     at["missing"] = value.isna().astype(float)
-    per_seed = at.groupby(["dataset", "strategy", "batch_size", "seed"]).agg(
+    per_seed_table = at.groupby(["dataset", "strategy", "batch_size", "seed"]).agg(
         mae=("abs_error", "mean"), coverage=("covered", "mean"), width=("width", "mean"),
         missing=("missing", "mean"), truth=(truth, "mean"),
     )
-    return per_seed.groupby(["dataset", "strategy", "batch_size"]).agg(["mean", "std"])
+    if per_seed:
+        return per_seed_table
+    return per_seed_table.groupby(["dataset", "strategy", "batch_size"]).agg(["mean", "std"])
 
 
 def print_quality(table: pd.DataFrame, title: str) -> None:
@@ -190,8 +198,9 @@ def main() -> None:
     parser.add_argument("--from", dest="start", type=int, default=100)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--variants", action="store_true", help="also print the estimators that were tried")
-    parser.add_argument("--save", default=None, help="save the runs to benchmarks/results/<name>.csv (each run is "
-                        "kept in benchmarks/results/<name>_runs/ as it finishes: a rerun resumes)")
+    parser.add_argument("--save", default=None, help="save the runs to benchmarks/results/<name>.csv and the per-seed "
+                        "figures to <name>_quality.csv (each run is kept in benchmarks/results/<name>_runs/ as it "
+                        "finishes: a rerun resumes)")
     parser.add_argument("--runs", default=None, help="summarise runs saved by --save (a CSV path) instead of running")
     args = parser.parse_args()
     strategies = args.strategies or [("default" if s == "neighbourhood" else s) for s in strategy_names()]
@@ -213,9 +222,10 @@ def main() -> None:
             curves = pool.map(_cached_run, jobs, chunksize=1)
         print(f"{len(jobs)} simulations in {time.perf_counter() - start:.0f} s")
         runs = pd.concat(curves, ignore_index=True)
-        if args.save:
-            RESULTS.mkdir(parents=True, exist_ok=True)
-            runs.to_csv(RESULTS / f"{args.save}.csv", index=False)
+    if args.save:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        runs.to_csv(RESULTS / f"{args.save}.csv", index=False)
+        quality(runs, start=args.start, per_seed=True).round(4).to_csv(RESULTS / f"{args.save}_quality.csv")
     print_quality(quality(runs, start=args.start),
                   f"The app's estimate vs the true accuracy on the unlabelled pool, from {args.start} labels on "
                   "(mean ± sd over seeds; ✗: a goal missed)")

@@ -87,12 +87,16 @@ def main() -> None:
             result = learner.retrain(X_lab, y_lab, X_pool, **kwargs)
             if repeat:
                 estimate = getattr(result, "estimate", None)
-                runs.append({**result.timings, "overhead": result.overhead, "score": result.score,
+                if "estimate" in result.timings:
+                    result.timings["estimate_s"] = result.timings.pop("estimate")
+                runs.append({"estimate_s": 0.0, **result.timings, "overhead": result.overhead, "score": result.score,
                              "estimate": estimate.value if estimate is not None and estimate.value is not None else float("nan")})
         med = {k: statistics.median(r[k] for r in runs) for k in [*parts, "score"]}
         print(f"{name:<10}" + "".join(f"{med[p]:10.3f}" for p in parts)
               + f"{100 * med['overhead'] / med['total']:11.1f}%{med['score']:8.3f}"
-              + (f"  estimate {runs[-1]['estimate']:.3f}" if runs[-1]["estimate"] == runs[-1]["estimate"] else ""))
+              + (f"  estimate {runs[-1]['estimate']:.3f} (computed in "
+                 f"{statistics.median(r['estimate_s'] for r in runs) * 1000:.1f} ms)"
+                 if runs[-1]["estimate"] == runs[-1]["estimate"] else ""))
     print("seconds; overhead = total - (fit + scoring + predict). Goals: total < 2 s, overhead < 5 %.")
 
 

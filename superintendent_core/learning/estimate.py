@@ -71,6 +71,7 @@ the models being estimated.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -381,6 +382,11 @@ def pool_confidence(probabilities, multi_label: bool = False) -> np.ndarray:
 # --------------------------------------------------------------------------- the estimate
 
 
+@functools.lru_cache(maxsize=256)
+def _t_quantile(df: int) -> float:
+    return float(stats.t.ppf(0.5 + LEVEL / 2, df))
+
+
 def _t_interval(values: np.ndarray) -> tuple[float, float]:
     """Mean of ``values`` and the half-width of its two-sided ``LEVEL`` t-interval."""
     m = values.size
@@ -388,7 +394,7 @@ def _t_interval(values: np.ndarray) -> tuple[float, float]:
     if m < 2:
         return mean, math.inf
     sd = float(values.std(ddof=1))
-    return mean, float(stats.t.ppf(0.5 + LEVEL / 2, m - 1)) * sd / math.sqrt(m)
+    return mean, _t_quantile(m - 1) * sd / math.sqrt(m)
 
 
 def _clip(x: float) -> float:

@@ -156,19 +156,32 @@ def _n_rows(X: Any) -> int:
     return len(X)
 
 
-def _valid_records(audited: Any, n: int) -> pd.DataFrame:
-    """The usable audit records: a labelled row each, once, with q in (0, 1] and support ≥ 1."""
-    columns = ["row", "probability", "support"]
-    if audited is None or not isinstance(audited, pd.DataFrame) or not set(columns) <= set(audited.columns):
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-    frame = audited[columns].apply(pd.to_numeric, errors="coerce").astype(np.float64).dropna()
-    ok = (
-        (frame["row"] >= 0) & (frame["row"] < n) & (frame["row"] == frame["row"].round())
-        & (frame["probability"] > 0) & (frame["probability"] <= 1)
-        & (frame["support"] >= 1) & np.isfinite(frame["support"].to_numpy())
-    )
-    frame = frame[ok]
-    return frame.drop_duplicates(subset="row", keep="first").reset_index(drop=True)
+def _valid_records(audited: Any, n: int) -> dict[str, np.ndarray]:
+    """The usable audit records: a labelled row each, once, with q in (0, 1] and support ≥ 1.
+
+    Returns ``row`` (intp), ``probability`` and ``support`` (float64) arrays;
+    anything unreadable counts as unusable (a client's records are hostile input).
+    """
+    columns = ("row", "probability", "support")
+    empty = {"row": np.empty(0, dtype=np.intp), "probability": np.empty(0), "support": np.empty(0)}
+    if not isinstance(audited, pd.DataFrame) or not set(columns) <= set(audited.columns) or audited.empty:
+        return empty
+    values = {}
+    for c in columns:
+        v = audited[c].to_numpy()
+        if v.dtype.kind not in "iuf":
+            v = pd.to_numeric(audited[c], errors="coerce").to_numpy()
+        values[c] = v.astype(np.float64)
+    row, q, support = values["row"], values["probability"], values["support"]
+    with np.errstate(invalid="ignore"):
+        ok = (
+            np.isfinite(row) & (row >= 0) & (row < n) & (row == np.round(row))
+            & (q > 0) & (q <= 1) & np.isfinite(support) & (support >= 1)
+        )
+    idx = np.flatnonzero(ok)
+    _, first = np.unique(row[idx], return_index=True)  # a row once: its first record
+    idx = np.sort(idx[first])
+    return {"row": row[idx].astype(np.intp), "probability": q[idx], "support": support[idx]}
 
 
 def _numeric_2d(X: Any) -> np.ndarray | None:
@@ -621,7 +634,7 @@ class Learner:
                 n_labels=n,
             )
         records = _valid_records(audited, n)
-        rows = records["row"].to_numpy(dtype=np.intp)
+        rows = records["row"]
         on_pool = pool_confidence(probabilities, self.multi_label)
         if self.multi_label:
             confidence, predicted = confidence_and_prediction(cv_probabilities, multi_label=True)
@@ -633,8 +646,8 @@ class Learner:
         return estimate_accuracy(
             correct=correct[rows],
             confidence=confidence[rows],
-            probability=records["probability"].to_numpy(dtype=np.float64),
-            support=records["support"].to_numpy(dtype=np.float64),
+            probability=records["probability"],
+            support=records["support"],
             pool_confidence=on_pool,
             n_labels=n,
             method=self.estimator_method,
