@@ -17,6 +17,11 @@ ranks; ``shuffle_prop=0`` and ``np.argsort`` make it an order), passed to
 ``simulate`` as a callable strategy: it gets the same random initial draw as our
 plain strategies. modAL and scikit-activeml give the same curve for margin.
 
+The accuracy estimate's audit draws (issue 12) are on, at the project's default
+share, as in the app; ``--audit-share 0`` turns them off (the "before" of the
+README's table). The estimate itself is not computed here: the orders do not
+depend on it.
+
 Prints the table, the learning curves, the cost of the default strategy on a
 70,000 × 784 pool, and saves ``benchmarks/results/efficiency.csv`` (mean curves),
 ``efficiency_table.csv`` and ``efficiency.html`` (altair chart).
