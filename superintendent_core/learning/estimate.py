@@ -481,42 +481,51 @@ def estimate_accuracy(
             "random for the estimate).",
             n_audited=m, n_labels=n_labels, target=target,
         )
-    base = float(pool_confidence.mean())
-    weight = 1.0 / (n_support * q)  # 1 / (support · q): each draw's weight in its pool's mean
-    v = weight / weight.mean()  # self-normalised (Hajek) weights
-    fold_accuracy = float(np.mean(v * correct))  # the fold models' own accuracy (Hajek)
-    allowance = 0.0
-    if method == "ht":
-        value, half = _t_interval(weight * correct)
-    elif method in ("hajek", "hajek_curve"):
-        value = fold_accuracy
-        _, half = _t_interval(v * (correct - value))
-        if method == "hajek_curve":
-            allowance = (1.0 - fold_accuracy) * (1.0 - train_share**CURVE_EXPONENT)
-            value += allowance
-    elif method == "difference":
-        correction, half = _t_interval(weight * (correct - confidence))
-        value = base + correction
-    elif method == "hajek_difference":
-        correction = float(np.mean(v * (correct - confidence)))
-        _, half = _t_interval(v * (correct - confidence - correction))
-        value = base + correction
-    else:  # error_ratio
-        wrong, predicted = 1.0 - correct, 1.0 - confidence
-        denominator = float(np.mean(v * predicted))
-        if denominator <= 0:  # the fold models were sure of everything: nothing to scale by
-            return AccuracyEstimate.unknown(
-                "the models were certain of every audited item; the estimate needs some uncertainty to scale.",
-                n_audited=m, n_labels=n_labels, target=target,
-            )
-        ratio = float(np.mean(v * wrong)) / denominator
-        _, half = _t_interval(v * (wrong - ratio * predicted))
-        half *= (1.0 - base) / denominator  # the ratio's interval, in accuracy on the pool
-        value = 1.0 - (1.0 - base) * ratio
-        # What the audits measure is the fold models (2/3 of the labels); scaling to the current
-        # model is an extrapolation: half its size joins the interval.
-        allowance = ALLOWANCE * abs(value - fold_accuracy)
-    half += allowance
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below
+        base = float(pool_confidence.mean())
+        weight = 1.0 / (n_support * q)  # 1 / (support · q): each draw's weight in its pool's mean
+        v = weight / weight.mean()  # self-normalised (Hajek) weights
+        fold_accuracy = float(np.mean(v * correct))  # the fold models' own accuracy (Hajek)
+        allowance = 0.0
+        if method == "ht":
+            value, half = _t_interval(weight * correct)
+        elif method in ("hajek", "hajek_curve"):
+            value = fold_accuracy
+            _, half = _t_interval(v * (correct - value))
+            if method == "hajek_curve":
+                allowance = (1.0 - fold_accuracy) * (1.0 - train_share**CURVE_EXPONENT)
+                value += allowance
+        elif method == "difference":
+            correction, half = _t_interval(weight * (correct - confidence))
+            value = base + correction
+        elif method == "hajek_difference":
+            correction = float(np.mean(v * (correct - confidence)))
+            _, half = _t_interval(v * (correct - confidence - correction))
+            value = base + correction
+        else:  # error_ratio
+            wrong, predicted = 1.0 - correct, 1.0 - confidence
+            denominator = float(np.mean(v * predicted))
+            if denominator <= 0:  # the fold models were sure of everything: nothing to scale by
+                return AccuracyEstimate.unknown(
+                    "the models were certain of every audited item; the estimate needs some uncertainty to scale.",
+                    n_audited=m, n_labels=n_labels, target=target,
+                )
+            ratio = float(np.mean(v * wrong)) / denominator
+            _, half = _t_interval(v * (wrong - ratio * predicted))
+            half *= (1.0 - base) / denominator  # the ratio's interval, in accuracy on the pool
+            value = 1.0 - (1.0 - base) * ratio
+            # What the audits measure is the fold models (2/3 of the labels); scaling to the current
+            # model is an extrapolation: half its size joins the interval.
+            allowance = ALLOWANCE * abs(value - fold_accuracy)
+            if ratio == 0:  # no audited error: the t-interval is empty; 3 errors is the 95 % bound on none seen
+                half = (1.0 - base) * 3.0 / (denominator * m)
+        half += allowance
+    if not (math.isfinite(value) and math.isfinite(half)):  # e.g. records with absurd q (corrupt or hostile)
+        return AccuracyEstimate.unknown(
+            f"the {m} audit records give no usable estimate (their draw probabilities are out of any "
+            "sensible range).",
+            n_audited=m, n_labels=n_labels, target=target,
+        )
     low, high = _clip(value - half), _clip(value + half)
     if method in ("hajek", "ht", "hajek_curve"):
         reason = (

@@ -155,6 +155,16 @@ def test_estimate_is_clipped_to_0_1():
     assert e.value is not None and 0 <= e.low <= e.value <= e.high <= 1
 
 
+def test_no_audited_error_still_gives_an_interval():
+    e = _estimate(20)  # every audited item right: the interval must not shrink to a point
+    assert e.value == 1.0 and e.high == 1.0 and e.low < 0.99
+
+
+def test_absurd_probabilities_give_a_reason_not_a_number():
+    e = _estimate(20, probability=np.full(20, 1e-320), support=np.full(20, 1.0))
+    assert e.value is None and "no usable estimate" in e.reason
+
+
 def test_unknown_method_and_mismatched_lengths():
     with pytest.raises(ValueError, match="method"):
         _estimate(20, method="magic")

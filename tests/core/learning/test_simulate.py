@@ -68,7 +68,8 @@ def test_queries_follow_the_strategy(digits):
     expected = pool[margin(model.predict_proba(X_pool[pool]))[:3]]
     assert result.queried[10:].tolist() == expected.tolist()
     # With audit draws, the batch's other positions keep the strategy's order; the audited items were drawn.
-    audited = _run(digits, strategy="margin", initial=10, batch_size=3, budget=13, audit_share=1.0)
+    audited = _run(digits, strategy="margin", initial=10, batch_size=3, budget=13, audit_share=1.0,
+                   learner_params={"audit_from": 0})
     assert set(audited.audited.tolist()) == set(audited.queried[10:].tolist())
 
 
