@@ -2,12 +2,16 @@
 
 :func:`simulate` replays what a labeller would do with the app: serve the first
 items, "label" them from the known answers, retrain with the same
-:class:`~superintendent_core.learning.learner.Learner` the app uses (cross-validation
-skipped), serve the next batch from the new order, and so on until the budget
-is spent. After every retrain the model is scored on a held-out test set, which
-gives a learning curve per strategy: the app uses it to let people compare
-strategies on their own labels, and ``benchmarks/bench_efficiency.py`` uses it
-for the project's figures.
+:class:`~superintendent_core.learning.learner.Learner` the app uses, serve the
+next batch from the new order (audit draws for the accuracy estimate included,
+as in the app), and so on until the budget is spent. After every retrain the
+model is scored on a held-out test set, which gives a learning curve per
+strategy: the app uses it to let people compare strategies on their own labels,
+and ``benchmarks/bench_efficiency.py`` uses it for the project's figures. With
+``estimate=True`` (the default) each retrain also cross-validates, as the app
+does, and the curve carries the accuracy estimate the Model page would show,
+computed from the simulated project's own labels only (the audited ones) —
+never from the test set.
 """
 
 from __future__ import annotations
