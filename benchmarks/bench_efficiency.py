@@ -17,6 +17,11 @@ ranks; ``shuffle_prop=0`` and ``np.argsort`` make it an order), passed to
 ``simulate`` as a callable strategy: it gets the same random initial draw as our
 plain strategies. modAL and scikit-activeml give the same curve for margin.
 
+The accuracy estimate's audit draws (issue 12) are on, at the project's default
+share, as in the app; ``--audit-share 0`` turns them off (the "before" of the
+README's table). The estimate itself is not computed here: the orders do not
+depend on it.
+
 Prints the table, the learning curves, the cost of the default strategy on a
 70,000 × 784 pool, and saves ``benchmarks/results/efficiency.csv`` (mean curves),
 ``efficiency_table.csv`` and ``efficiency.html`` (altair chart).
@@ -69,25 +74,38 @@ def digits_split(split: int = 0):
     return train_test_split(X / 16.0, y, test_size=1 / 3, stratify=y, random_state=split)
 
 
-def simulate_digits(strategy, batch_size: int, seed: int, split: int = 0, budget: int = 300, initial: int = 10):
-    """One run of the protocol: ``simulate`` on a digits split with its model, one BLAS thread."""
+def simulate_digits(
+    strategy, batch_size: int, seed: int, split: int = 0, budget: int = 300, initial: int = 10,
+    audit: dict | None = None,
+):
+    """One run of the protocol: ``simulate`` on a digits split with its model, one BLAS thread.
+
+    ``audit``: ``audit_share`` and further Learner parameters (``audit_power`` ...);
+    None: the project's defaults. The estimate itself is not computed (it needs
+    cross-validation, and the order does not depend on it): the audit draws are
+    woven into the orders all the same, as in the app with the estimate on.
+    """
     from sklearn.linear_model import LogisticRegression
 
     from superintendent_core.learning.simulation import simulate
 
+    audit = dict(audit or {})
+    share = audit.pop("audit_share", None)
+    extra = {} if share is None else {"audit_share": share}
     X_pool, X_test, y_pool, y_test = digits_split(split)
     with threadpool_limits(1):
         return simulate(
             X_pool, y_pool, X_test, y_test, LogisticRegression(max_iter=2000),
             strategy=strategy, initial=initial, batch_size=batch_size, budget=budget, random_state=seed,
+            estimate=False, learner_params=audit or None, **extra,
         )
 
 
-def _run(job: tuple[str, int, int, int, int, int]) -> pd.DataFrame:
-    name, batch_size, seed, initial, budget, split = job
+def _run(job: tuple) -> pd.DataFrame:
+    name, batch_size, seed, initial, budget, split, audit = job
     strategy = {"default": None, PEER: peer_margin}.get(name, name)
     start = time.perf_counter()
-    result = simulate_digits(strategy, batch_size, seed, split=split, budget=budget, initial=initial)
+    result = simulate_digits(strategy, batch_size, seed, split=split, budget=budget, initial=initial, audit=audit)
     curve = result.curve.assign(strategy=name, batch_size=batch_size, seed=seed)
     curve.attrs["seconds"] = time.perf_counter() - start
     return curve
@@ -227,6 +245,12 @@ def main() -> None:
         help="train_test_split's random_state: 0 is the protocol; others check that a result is not one split's "
         "luck (saved as efficiency_split<N>.csv and efficiency_split<N>_table.csv)",
     )
+    parser.add_argument("--audit-share", type=float, default=None,
+                        help="share of served items drawn at random for the accuracy estimate (default: the "
+                        "project default; 0: no audit draws, as before the estimate)")
+    parser.add_argument("--audit-power", type=float, default=None)
+    parser.add_argument("--audit-uniform", type=float, default=None)
+    parser.add_argument("--audit-from", type=int, default=None)
     parser.add_argument("--no-save", action="store_true")
     parser.add_argument("--no-cost", action="store_true")
     args = parser.parse_args()
@@ -243,7 +267,11 @@ def main() -> None:
 
     print(f"digits (1198 pool / 599 test, split {args.split}), LogisticRegression(max_iter=2000), seeds 0..{seeds - 1}, "
           f"initial {args.initial}, budget {args.budget}, batches {args.batches}, {args.processes} processes")
-    jobs = [(name, batch, seed, args.initial, args.budget, args.split) for batch in args.batches for name in names for seed in range(seeds)]
+    audit = {k: v for k, v in (("audit_share", args.audit_share), ("audit_power", args.audit_power),
+                               ("audit_uniform", args.audit_uniform), ("audit_from", args.audit_from)) if v is not None}
+    print(f"audit draws: {audit or 'project defaults'}")
+    jobs = [(name, batch, seed, args.initial, args.budget, args.split, audit)
+            for batch in args.batches for name in names for seed in range(seeds)]
     start = time.perf_counter()
     with Pool(args.processes) as pool:
         curves = pool.map(_run, jobs, chunksize=1)

@@ -4,6 +4,8 @@
 - :mod:`.models`: the registry of models a project can choose by name;
 - :mod:`.multilabel`, :mod:`.svm`: model wrappers (several labels per item; an SVM
   with probabilities);
+- :mod:`.estimate`: the accuracy estimate (:class:`~.estimate.AccuracyEstimate`) and
+  the audit draws woven into each order (:class:`~.estimate.AuditDraws`);
 - :mod:`.simulation`: :func:`~.simulation.simulate`, active learning replayed with an oracle;
 - :mod:`.stopping`: the accuracy estimate's history read out: its headline, its curve, when to stop;
 - :mod:`.training`: a project's retrain from its store, and the background scheduler.

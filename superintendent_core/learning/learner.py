@@ -31,6 +31,22 @@ from threadpoolctl import ThreadpoolController
 
 from ..strategies import registry
 from ..strategies.base import PoolContext, Strategy, check_order, order_pool
+from ..strategies.uncertainty import random as uncertainty_random
+from .estimate import (
+    AUDIT_POWER,
+    AUDIT_UNIFORM,
+    DEFAULT_AUDIT_FROM,
+    DEFAULT_AUDIT_SHARE,
+    AccuracyEstimate,
+    AuditDraws,
+    confidence_and_prediction,
+    estimate_accuracy,
+    pool_confidence,
+    weave_audit,
+)
+from .estimate import (
+    METHOD as ESTIMATE_METHOD,
+)
 from .multilabel import MultiLabelModel, binarize_labels
 
 __all__ = ["Learner", "RetrainResult", "Suggestion", "TrainingError", "default_estimator"]
@@ -87,11 +103,22 @@ class RetrainResult:
         Out-of-fold predictions for each labelled item (single-label only), for a
         confusion matrix.
     timings : dict of str to float
-        Seconds in ``fit``, ``scoring``, ``predict``, ``ordering`` and ``total``.
+        Seconds in ``fit``, ``scoring``, ``predict``, ``ordering`` (the audit draws
+        included), ``estimate`` (when asked for) and ``total``.
     messages : list of str
         Notes for the user (fewer folds than asked, cross-validation skipped, ...).
     strategy : str
         Name of the ordering used.
+    estimate : AccuracyEstimate or None
+        The estimated accuracy of ``model`` on the unlabelled pool (see
+        :mod:`~superintendent_core.learning.estimate`); None when no audit records
+        were passed (``audited=None``).
+    audit : AuditDraws or None
+        The random draws woven into ``order`` (ids are pool positions); None when
+        auditing is off (``audit_share`` 0).
+    cv_probabilities : ndarray of shape (n_labelled, n_classes) or None
+        Out-of-fold probabilities of each labelled item (columns as ``classes``;
+        multi-label: P(class present)); None without cross-validation.
     """
 
     order: np.ndarray
@@ -106,6 +133,9 @@ class RetrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     messages: list[str] = field(default_factory=list)
     strategy: str = ""
+    estimate: AccuracyEstimate | None = None
+    audit: AuditDraws | None = None
+    cv_probabilities: np.ndarray | None = None
 
     @property
     def overhead(self) -> float:
@@ -124,6 +154,34 @@ def _n_rows(X: Any) -> int:
     if sp.issparse(X) or isinstance(X, np.ndarray | pd.DataFrame | pd.Series):
         return X.shape[0]
     return len(X)
+
+
+def _valid_records(audited: Any, n: int) -> dict[str, np.ndarray]:
+    """The usable audit records: a labelled row each, once, with q in (0, 1] and support ≥ 1.
+
+    Returns ``row`` (intp), ``probability`` and ``support`` (float64) arrays;
+    anything unreadable counts as unusable (a client's records are hostile input).
+    """
+    columns = ("row", "probability", "support")
+    empty = {"row": np.empty(0, dtype=np.intp), "probability": np.empty(0), "support": np.empty(0)}
+    if not isinstance(audited, pd.DataFrame) or not set(columns) <= set(audited.columns) or audited.empty:
+        return empty
+    values = {}
+    for c in columns:
+        v = audited[c].to_numpy()
+        if v.dtype.kind not in "iuf":
+            v = pd.to_numeric(audited[c], errors="coerce").to_numpy()
+        values[c] = v.astype(np.float64)
+    row, q, support = values["row"], values["probability"], values["support"]
+    with np.errstate(invalid="ignore"):
+        ok = (
+            np.isfinite(row) & (row >= 0) & (row < n) & (row == np.round(row))
+            & (q > 0) & (q <= 1) & np.isfinite(support) & (support >= 1)
+        )
+    idx = np.flatnonzero(ok)
+    _, first = np.unique(row[idx], return_index=True)  # a row once: its first record
+    idx = np.sort(idx[first])
+    return {"row": row[idx].astype(np.intp), "probability": q[idx], "support": support[idx]}
 
 
 def _numeric_2d(X: Any) -> np.ndarray | None:
@@ -173,7 +231,29 @@ class Learner:
     n_threads : int or None, default=1
         BLAS/OpenMP threads during fitting and prediction (None: leave as is).
     random_state : int, RandomState instance or None
-        Seed for folds, shuffling and the strategy.
+        Seed for folds, shuffling, the strategy and the audit draws. The strategy
+        draws first; one further number is then drawn for the folds and the audit
+        draws, whether or not they are used, so turning cross-validation or the
+        estimate on or off never changes the orders.
+    audit_share : float in [0, 1], default=DEFAULT_AUDIT_SHARE
+        Expected share of the served positions (the first ``batch_size`` of each
+        order) filled by random draws of known probability, whose labels the
+        accuracy estimate rests on (:func:`~.estimate.weave_audit`). 0 turns the
+        draws off. With the ``random`` strategy every served position is such a
+        draw (uniform), at no cost.
+    audit_from : int, default=DEFAULT_AUDIT_FROM
+        No audit draws while fewer labels than this exist (the random strategy
+        audits from the start: it costs nothing there).
+    audit_power, audit_uniform : float
+        The draws' proposal: q ∝ (1 − margin) ** audit_power, mixed with
+        ``audit_uniform`` of the uniform distribution
+        (:func:`~.estimate.audit_proposal`).
+
+    Notes
+    -----
+    The accuracy estimate (``RetrainResult.estimate``) is computed when
+    ``retrain`` gets the audit records of the labelled rows (``audited``) and
+    cross-validation ran: see :mod:`~superintendent_core.learning.estimate`.
     """
 
     def __init__(
@@ -188,6 +268,10 @@ class Learner:
         batch_size: int = 1,
         n_threads: int | None = 1,
         random_state: int | np.random.RandomState | None = None,
+        audit_share: float = DEFAULT_AUDIT_SHARE,
+        audit_from: int = DEFAULT_AUDIT_FROM,
+        audit_power: float = AUDIT_POWER,
+        audit_uniform: float = AUDIT_UNIFORM,
     ) -> None:
         self.estimator = estimator
         self.preprocess = preprocess
@@ -198,6 +282,11 @@ class Learner:
         self.batch_size = batch_size
         self.n_threads = n_threads
         self.random_state = random_state
+        self.audit_share = audit_share
+        self.audit_from = audit_from
+        self.audit_power = audit_power
+        self.audit_uniform = audit_uniform
+        self.estimator_method = ESTIMATE_METHOD
 
     # ------------------------------------------------------------------ parameters
 
@@ -231,6 +320,9 @@ class Learner:
             raise ValueError(f"cv must be None, 0 or an integer ≥ 2, got {self.cv!r}.")
         if int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size!r}.")
+        share = self.audit_share
+        if isinstance(share, bool) or not isinstance(share, int | float | np.number) or not 0.0 <= float(share) <= 1.0:
+            raise ValueError(f"audit_share must be between 0 and 1, got {share!r}.")
 
     def _limits(self):
         return _controller().limit(limits=self.n_threads) if self.n_threads else nullcontext()
@@ -271,10 +363,9 @@ class Learner:
             )
         return labels, tuple(counts), counts
 
-    def _folds(self, y: Any, counts: dict[str, int], messages: list[str]):
+    def _folds(self, y: Any, counts: dict[str, int], messages: list[str], rng_seed: int):
         if not self.cv:
             return None
-        rng_seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         n = len(y)
         if self.multi_label:
             k = min(self.cv, n)
@@ -313,21 +404,46 @@ class Learner:
                 f"{_model_name(estimator)} could not be fitted on these labels: {type(exc).__name__}: {exc}"
             ) from exc
 
-    def _cross_validate(self, estimator: Any, X: Any, y: Any, folds) -> tuple[float, np.ndarray | None]:
+    def _cross_validate(
+        self, estimator: Any, X: Any, y: Any, folds, classes: tuple[str, ...]
+    ) -> tuple[float, np.ndarray | None, np.ndarray]:
+        """Mean fold score, out-of-fold predictions (single-label) and out-of-fold probabilities.
+
+        Each fold model's ``predict_proba`` on its held-out rows is kept (the same
+        cost as ``predict``); its answer is the most probable class (multi-label:
+        the classes with probability ≥ 0.5), as the app's suggestions show it.
+        """
         scores = []
-        predictions = None if self.multi_label else np.empty(len(y), dtype=object)
-        for train, test in folds.split(np.zeros(len(y)), None if self.multi_label else y):
+        n = len(y)
+        predictions = None if self.multi_label else np.empty(n, dtype=object)
+        oof = np.full((n, len(classes)), np.nan)
+        column = {c: j for j, c in enumerate(classes)}
+        for train, test in folds.split(np.zeros(n), None if self.multi_label else y):
             model = self._fit(estimator, _safe_indexing(X, train), _safe_indexing(y, train))
-            predicted = model.predict(_safe_indexing(X, test))
+            try:
+                proba = model.predict_proba(_safe_indexing(X, test))
+            except Exception as exc:
+                raise TrainingError(
+                    f"{_model_name(estimator)} could not predict probabilities: {type(exc).__name__}: {exc}"
+                ) from exc
             truth = _safe_indexing(y, test)
             if self.multi_label:
                 from sklearn.metrics import f1_score
 
+                stacked = np.column_stack([p[:, -1] for p in proba]) if len(proba) else np.zeros((len(test), 0))
+                oof[test] = stacked
+                predicted = (stacked >= 0.5).astype(np.int8)
                 scores.append(f1_score(truth, predicted, average="samples", zero_division=1.0))
             else:
+                proba = np.asarray(proba, dtype=np.float64)
+                cols = [column[str(c)] for c in model.classes_]
+                block = np.zeros((len(test), len(classes)))
+                block[:, cols] = proba
+                oof[test] = block
+                predicted = np.asarray(classes, dtype=object)[block.argmax(axis=1)]
                 predictions[test] = predicted
-                scores.append(float(np.mean(np.asarray(predicted) == truth)))
-        return float(np.mean(scores)), predictions
+                scores.append(float(np.mean(predicted == truth)))
+        return float(np.mean(scores)), predictions, oof
 
     # ------------------------------------------------------------------ scoring the pool
 
@@ -372,8 +488,15 @@ class Learner:
 
     # ------------------------------------------------------------------ public API
 
-    def retrain(self, X_labelled: Any, y: Sequence, X_pool: Any) -> RetrainResult:
-        """Fit on the labels, cross-validate, and order the pool.
+    def retrain(
+        self,
+        X_labelled: Any,
+        y: Sequence,
+        X_pool: Any,
+        *,
+        audited: pd.DataFrame | None = None,
+    ) -> RetrainResult:
+        """Fit on the labels, cross-validate, order the pool and estimate the accuracy.
 
         Parameters
         ----------
@@ -384,6 +507,13 @@ class Learner:
             One label per item; for ``multi_label`` a sequence of label lists.
         X_pool : array-like of shape (n_pool, ...)
             Features of the items to order (usually the unlabelled ones).
+        audited : DataFrame, optional
+            The audit records of the labelled rows: columns ``row`` (index into
+            ``X_labelled``), ``probability`` and ``support`` (the draw's q and
+            support) and ``seq`` (labels in force when it was drawn). None: no
+            estimate (``result.estimate`` is None). Invalid rows (a row out of
+            range or repeated, q outside (0, 1], support < 1) are ignored; ``seq``
+            is not needed by the estimator.
 
         Returns
         -------
@@ -412,13 +542,6 @@ class Learner:
         y_fit, classes, counts = self._check_labels(y_in)
 
         with self._limits():
-            folds = self._folds(y_fit, counts, messages)
-            score, cv_predictions, n_folds = None, None, 0
-            if folds is not None:
-                t = time.perf_counter()
-                score, cv_predictions = self._cross_validate(estimator, X, y_fit, folds)
-                timings["scoring"] = time.perf_counter() - t
-                n_folds = folds.get_n_splits()
             t = time.perf_counter()
             model = self._fit(estimator, X, y_fit)
             timings["fit"] = time.perf_counter() - t
@@ -433,10 +556,34 @@ class Learner:
             if features is not None and strategy.uses_features:  # a transform of every labelled item
                 labelled_features = self._representation(model, X)
             order = self._order(strategy, strategy_name, probabilities, features, rng, labelled_features)
+            # One draw from the strategy's stream, always: folds and audit draws come from
+            # their own stream, so turning either on or off never shifts the next orders.
+            side_seed = rng.randint(np.iinfo(np.int32).max)
+            if isinstance(self.random_state, int | np.integer):
+                # A fixed seed restarts every retrain's stream at the same place: without the
+                # label and pool counts in it, every order would draw its audits with the same
+                # uniform numbers (the same slots, the same quantiles of the proposal).
+                side_seed = np.random.SeedSequence([side_seed, n, _n_rows(X_pool)]).generate_state(1)[0]
+            side = np.random.RandomState(side_seed)
+            fold_seed = side.randint(np.iinfo(np.int32).max)
+            order, audit = self._weave(order, probabilities, strategy, n, side)
             timings["ordering"] = time.perf_counter() - t
+
+            folds = self._folds(y_fit, counts, messages, fold_seed)
+            score, cv_predictions, cv_probabilities, n_folds = None, None, None, 0
+            if folds is not None:
+                t = time.perf_counter()
+                score, cv_predictions, cv_probabilities = self._cross_validate(estimator, X, y_fit, folds, classes)
+                timings["scoring"] = time.perf_counter() - t
+                n_folds = folds.get_n_splits()
 
         self.model_ = model
         self.classes_ = tuple(str(c) for c in (classes if self.multi_label else model.classes_))
+        estimate = None
+        if audited is not None:
+            t = time.perf_counter()
+            estimate = self._estimate(audited, y_fit, cv_probabilities, probabilities, n, n_folds)
+            timings["estimate"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - start
         return RetrainResult(
             order=order,
@@ -451,6 +598,60 @@ class Learner:
             timings=timings,
             messages=messages,
             strategy=strategy_name,
+            estimate=estimate,
+            audit=audit,
+            cv_probabilities=cv_probabilities,
+        )
+
+    # ------------------------------------------------------------------ the estimate
+
+    def _weave(
+        self, order: np.ndarray, probabilities: Any, strategy: Strategy, n_labels: int, rng: np.random.RandomState
+    ) -> tuple[np.ndarray, AuditDraws | None]:
+        """The order with its audit draws (None: auditing is off)."""
+        share = float(self.audit_share)
+        if share == 0:
+            return order, None
+        if getattr(strategy, "function", None) is uncertainty_random:
+            # The random strategy's served items are uniform draws already: all of them audit, from the start.
+            return weave_audit(order, probabilities, share=1.0, rng=rng, batch_size=int(self.batch_size),
+                               power=0.0, uniform=1.0)
+        if order.size == 0 or n_labels < int(self.audit_from):
+            return order, AuditDraws.empty()
+        return weave_audit(order, probabilities, share=share, rng=rng, batch_size=int(self.batch_size),
+                           power=float(self.audit_power), uniform=float(self.audit_uniform))
+
+    def _estimate(
+        self, audited: Any, y_fit: Any, cv_probabilities: np.ndarray | None, probabilities: Any, n: int,
+        n_folds: int = 3,
+    ) -> AccuracyEstimate:
+        """The accuracy estimate from the audit records of the labelled rows."""
+        if cv_probabilities is None:
+            return AccuracyEstimate.unknown(
+                "no estimate without cross-validation: it scores each audited label with a model that did "
+                "not train on it"
+                + (" (every class needs at least 2 labels)." if self.cv else " (cross-validation is off)."),
+                n_labels=n,
+            )
+        records = _valid_records(audited, n)
+        rows = records["row"]
+        on_pool = pool_confidence(probabilities, self.multi_label)
+        if self.multi_label:
+            confidence, predicted = confidence_and_prediction(cv_probabilities, multi_label=True)
+            correct = (predicted == np.asarray(y_fit)).all(axis=1)
+        else:
+            confidence, predicted = confidence_and_prediction(cv_probabilities)
+            correct = np.asarray(self.classes_, dtype=object)[predicted] == np.asarray(y_fit, dtype=object)
+        correct = correct.astype(np.float64)
+        return estimate_accuracy(
+            correct=correct[rows],
+            confidence=confidence[rows],
+            probability=records["probability"],
+            support=records["support"],
+            pool_confidence=on_pool,
+            n_labels=n,
+            method=self.estimator_method,
+            train_share=1.0 - 1.0 / n_folds,
         )
 
     def cold_start(self, X_pool: Any) -> np.ndarray:

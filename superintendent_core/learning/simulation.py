@@ -2,12 +2,16 @@
 
 :func:`simulate` replays what a labeller would do with the app: serve the first
 items, "label" them from the known answers, retrain with the same
-:class:`~superintendent_core.learning.learner.Learner` the app uses (cross-validation
-skipped), serve the next batch from the new order, and so on until the budget
-is spent. After every retrain the model is scored on a held-out test set, which
-gives a learning curve per strategy: the app uses it to let people compare
-strategies on their own labels, and ``benchmarks/bench_efficiency.py`` uses it
-for the project's figures.
+:class:`~superintendent_core.learning.learner.Learner` the app uses, serve the
+next batch from the new order (audit draws for the accuracy estimate included,
+as in the app), and so on until the budget is spent. After every retrain the
+model is scored on a held-out test set, which gives a learning curve per
+strategy: the app uses it to let people compare strategies on their own labels,
+and ``benchmarks/bench_efficiency.py`` uses it for the project's figures. With
+``estimate=True`` (the default) each retrain also cross-validates, as the app
+does, and the curve carries the accuracy estimate the Model page would show,
+computed from the simulated project's own labels only (the audited ones) —
+never from the test set.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sklearn.utils import _safe_indexing, check_random_state
 
 from ..strategies import registry
 from ..strategies.neighbourhood import DEFAULT_STRATEGY
+from .estimate import DEFAULT_AUDIT_SHARE
 from .learner import Learner
 
 __all__ = ["SimulationResult", "simulate"]
@@ -36,17 +41,30 @@ class SimulationResult:
     ----------
     curve : pandas.DataFrame
         One row per retrain, columns ``n_labels`` (labels the model was fitted
-        on) and ``accuracy`` (its accuracy on the test set).
+        on) and ``accuracy`` (its accuracy on the test set). With the estimate
+        on, also ``estimate``, ``estimate_low``, ``estimate_high`` (what the
+        Model page would show after that retrain, NaN where it shows no number;
+        computed from the simulated project's own labels only), ``estimate_n``
+        (audited labels it rests on) and ``unlabelled_accuracy`` (the model's
+        true accuracy on the pool items not yet labelled: the truth of the
+        estimate's target).
     queried : ndarray of shape (n_queried,)
         Indices into ``X_pool`` in the order they were labelled; the initial
         items first. ``n_queried == budget``.
     strategy : str
         Name of the strategy that ordered the pool.
+    estimate_target : str or None
+        What the estimate estimates: "unlabelled" (accuracy on the pool items
+        not yet labelled) or "new"; None with the estimate off.
+    audited : ndarray of shape (n_audited,)
+        Indices into ``X_pool`` of the labelled items that were audit draws.
     """
 
     curve: pd.DataFrame
     queried: np.ndarray
     strategy: str
+    estimate_target: str | None = None
+    audited: np.ndarray | None = None
 
     def labels_to(self, accuracy: float) -> int | None:
         """The fewest labels at which the test accuracy reached ``accuracy`` (None: never)."""
@@ -117,6 +135,9 @@ def simulate(
     budget: int = 300,
     shuffle_prop: float = 0.0,
     random_state: int | np.random.RandomState | None = 0,
+    audit_share: float = DEFAULT_AUDIT_SHARE,
+    estimate: bool = True,
+    learner_params: dict | None = None,
 ) -> SimulationResult:
     """Run active learning on labelled data, with the known labels as the oracle.
 
@@ -158,6 +179,17 @@ def simulate(
         :func:`~superintendent_core.strategies.shuffle_positions`).
     random_state : int, RandomState instance or None, default=0
         Seed for the initial draw, the strategy and the shuffle.
+    audit_share : float in [0, 1], default=DEFAULT_AUDIT_SHARE
+        The project setting: expected share of served items drawn at random for
+        the estimate (see :class:`~superintendent_core.learning.learner.Learner`).
+        0: no draws, no estimate.
+    estimate : bool, default=True
+        Compute the estimate after every retrain (needs 3-fold
+        cross-validation, the app's, so it is slower). The order, and so the
+        learning curve, does not depend on it.
+    learner_params : dict, optional
+        Further :class:`~superintendent_core.learning.learner.Learner`
+        parameters (e.g. ``audit_from``), for benchmarks.
 
     Returns
     -------
@@ -200,7 +232,11 @@ def simulate(
         cv=None,
         batch_size=batch_size,
         random_state=np.random.RandomState(seeds[1]),
+        audit_share=audit_share,
+        **(learner_params or {}),
     )
+    if estimate:
+        learner.cv = 3
     spec = DEFAULT_STRATEGY if strategy is None else strategy
     resolved, name = registry.resolve_named(spec)
     if resolved.informed_cold_start:
@@ -221,18 +257,53 @@ def simulate(
 
     labelled = np.zeros(n_pool, dtype=bool)
     labelled[queried] = True
-    rows: list[tuple[int, float]] = []
+    records: dict[int, tuple[float, int, int]] = {}  # pool index -> (q, support, seq) of an audit draw
+    rows: list[dict] = []
     while True:
         lab = np.asarray(queried)
         pool = np.flatnonzero(~labelled)
-        result = learner.retrain(_safe_indexing(X_pool, lab), y_all[lab].tolist(), _safe_indexing(X_pool, pool))
+        audited = None
+        if estimate:
+            position = {int(i): r for r, i in enumerate(lab)}
+            audited = pd.DataFrame(
+                [(position[i], q, m, seq) for i, (q, m, seq) in records.items()],
+                columns=["row", "probability", "support", "seq"],
+            )
+        result = learner.retrain(
+            _safe_indexing(X_pool, lab), y_all[lab].tolist(), _safe_indexing(X_pool, pool), audited=audited
+        )
         predicted = _as_labels(result.model.predict(X_test))
-        rows.append((len(queried), float(np.mean(predicted == y_true_test))))
+        row = {"n_labels": len(queried), "accuracy": float(np.mean(predicted == y_true_test))}
+        if estimate:
+            est = result.estimate
+            row |= {
+                "estimate": np.nan if est.value is None else est.value,
+                "estimate_low": np.nan if est.low is None else est.low,
+                "estimate_high": np.nan if est.high is None else est.high,
+                "estimate_n": est.n_audited,
+                "unlabelled_accuracy": (
+                    float(np.mean(_as_labels(result.model.predict(_safe_indexing(X_pool, pool))) == y_all[pool]))
+                    if pool.size else np.nan
+                ),
+            }
+        rows.append(row)
         if len(queried) >= budget:
             break
-        chosen = pool[result.order[: min(batch_size, budget - len(queried))]]
+        take = min(batch_size, budget - len(queried))
+        chosen = pool[result.order[:take]]
+        if result.audit is not None and len(result.audit):
+            served = set(result.order[:take].tolist())
+            for i, q, m in zip(result.audit.ids, result.audit.probability, result.audit.support, strict=True):
+                if int(i) in served:
+                    records[int(pool[i])] = (float(q), int(m), len(queried))
         queried.extend(chosen.tolist())
         labelled[chosen] = True
 
-    curve = pd.DataFrame(rows, columns=["n_labels", "accuracy"])
-    return SimulationResult(curve=curve, queried=np.asarray(queried, dtype=np.intp), strategy=name)
+    curve = pd.DataFrame(rows)
+    return SimulationResult(
+        curve=curve,
+        queried=np.asarray(queried, dtype=np.intp),
+        strategy=name,
+        estimate_target="unlabelled" if estimate else None,
+        audited=np.asarray(sorted(records), dtype=np.intp),
+    )

@@ -38,7 +38,10 @@ def test_curve_and_queried(digits):
     result = _run(digits, strategy="margin", initial=10, batch_size=5, budget=30)
     assert isinstance(result, SimulationResult)
     assert isinstance(result.curve, pd.DataFrame)
-    assert list(result.curve.columns) == ["n_labels", "accuracy"]
+    assert list(result.curve.columns) == [
+        "n_labels", "accuracy", "estimate", "estimate_low", "estimate_high", "estimate_n", "unlabelled_accuracy",
+    ]
+    assert result.estimate_target == "unlabelled"
     assert result.curve["n_labels"].tolist() == [10, 15, 20, 25, 30]
     assert result.curve["accuracy"].between(0, 1).all()
     assert result.queried.shape == (30,)
@@ -56,14 +59,18 @@ def test_accuracy_is_the_test_accuracy_of_a_model_on_those_labels(digits):
 
 
 def test_queries_follow_the_strategy(digits):
-    """Each batch is the head of the strategy's order over the unlabelled items."""
+    """Each batch is the head of the strategy's order over the unlabelled items (audit draws off)."""
     X_pool, y_pool, X_test, y_test = digits
-    result = _run(digits, strategy="margin", initial=10, batch_size=3, budget=13)
+    result = _run(digits, strategy="margin", initial=10, batch_size=3, budget=13, audit_share=0)
     lab = result.queried[:10]
     pool = np.setdiff1d(np.arange(400), lab)
     model = _model().fit(X_pool[lab], y_pool[lab].astype(str))
     expected = pool[margin(model.predict_proba(X_pool[pool]))[:3]]
     assert result.queried[10:].tolist() == expected.tolist()
+    # With audit draws, the batch's other positions keep the strategy's order; the audited items were drawn.
+    audited = _run(digits, strategy="margin", initial=10, batch_size=3, budget=13, audit_share=1.0,
+                   learner_params={"audit_from": 0})
+    assert set(audited.audited.tolist()) == set(audited.queried[10:].tolist())
 
 
 def test_last_batch_is_cut_to_the_budget(digits):

@@ -253,13 +253,20 @@ def test_the_learner_gives_each_strategy_its_context(name, batch_size, shuffle_p
     X_lab, X_pool = _pool(20, seed=1), _pool(120, seed=2)
     y = ["a", "b"] * 10
     learner = Learner(_FixedProbabilities(), strategy=name, cv=None, batch_size=batch_size,
-                      shuffle_prop=shuffle_prop, random_state=5)
+                      shuffle_prop=shuffle_prop, random_state=5, audit_share=0)  # no audit draws woven in
     result = learner.retrain(X_lab, y, X_pool)
     strategy = resolve_strategy(name)
     p = _FixedProbabilities().predict_proba(X_pool)
     context = PoolContext(p, X_pool, X_lab if strategy.uses_features else None, batch_size, np.random.RandomState(5))
-    assert result.order.tolist() == order_pool(strategy, context, shuffle_prop).tolist()
+    expected = order_pool(strategy, context, shuffle_prop).tolist()
+    assert result.order.tolist() == expected
     assert result.strategy == name
+    # With the accuracy estimate's audit draws, the positions not drawn keep the strategy's order.
+    learner.audit_share, learner.audit_from = 1.0, 0
+    audited = learner.retrain(X_lab, y, X_pool)
+    drawn = set(audited.audit.ids.tolist())
+    assert 0 < len(drawn) <= batch_size
+    assert [i for i in audited.order.tolist() if i not in drawn] == [i for i in expected if i not in drawn]
 
 
 def test_a_learner_on_fixed_probabilities_orders_by_margin_exactly():
