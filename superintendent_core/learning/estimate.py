@@ -81,6 +81,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..store.audit import AuditDraws  # the canonical home: the store keeps the draws
 from ..strategies import uncertainty
 
 __all__ = [
@@ -107,32 +108,6 @@ MIN_AUDITED = 10
 LEVEL = 0.90
 
 TARGETS = {"new": "new items like the pool", "unlabelled": "the pool items not yet labelled"}
-
-
-@dataclass(frozen=True)
-class AuditDraws:
-    """The random draws woven into one order.
-
-    Attributes
-    ----------
-    ids : ndarray of int64
-        The drawn items (positions in the id space of the order they were woven into).
-    probability : ndarray of float64
-        q: the chance each item had of being drawn at its slot, in (0, 1].
-    support : ndarray of int64
-        How many items each was drawn from.
-    """
-
-    ids: np.ndarray
-    probability: np.ndarray
-    support: np.ndarray
-
-    @classmethod
-    def empty(cls) -> AuditDraws:
-        return cls(np.empty(0, np.int64), np.empty(0, np.float64), np.empty(0, np.int64))
-
-    def __len__(self) -> int:
-        return int(self.ids.size)
 
 
 @dataclass(frozen=True)

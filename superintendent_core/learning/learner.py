@@ -634,6 +634,12 @@ class Learner:
                 n_labels=n,
             )
         records = _valid_records(audited, n)
+        if float(self.audit_share) == 0 and not len(records["row"]):
+            return AccuracyEstimate.unknown(
+                "the estimate is off: this project serves no items drawn at random (audit share 0); "
+                "set an audit share above 0 to get one.",
+                n_labels=n,
+            )
         rows = records["row"]
         on_pool = pool_confidence(probabilities, self.multi_label)
         if self.multi_label:

@@ -16,17 +16,12 @@ when a retrain runs.
 
 The accuracy estimate (issue 12): :func:`run_retrain` passes the store's audit
 records to ``Learner.retrain(..., audited=)`` as rows of the training data
-(:func:`audited_rows`), with each row's place in labelling order (``arrival=``,
-:func:`arrival_ranks`: the training rows are in id order); it writes the
-retrain's audit draws with the order (:func:`order_draws`) and puts
-``result.estimate.to_entry()`` in the history. Until the estimate's Learner is
-merged, a Learner without ``audited=`` / ``arrival=`` / ``audit_share=`` is
-called as before (feature detection, :func:`_accepts`).
+(:func:`audited_rows`); it writes the retrain's audit draws with the order
+(:func:`order_draws`) and puts ``result.estimate.to_entry()`` in the history.
 """
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -48,7 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ModelSnapshot",
     "RetrainScheduler",
-    "arrival_ranks",
     "audited_rows",
     "cold_start_project",
     "order_draws",
@@ -174,9 +168,6 @@ def _learner(store: LabelStore, random_state: Any):
     settings = store.settings
     model_name, estimator = _model_for(settings)
     strategy, notes = _strategy_for(settings)
-    extra: dict[str, Any] = {}
-    if _accepts(Learner, "audit_share"):  # the estimate's Learner weaves audit draws into its orders
-        extra["audit_share"] = float(settings.audit_share)
     learner = Learner(
         estimator,
         strategy=strategy,
@@ -184,17 +175,9 @@ def _learner(store: LabelStore, random_state: Any):
         multi_label=bool(settings.multi_label),
         batch_size=max(1, int(settings.retrain_every or _DEFAULT_BATCH)),
         random_state=settings.random_state if random_state is None else random_state,
-        **extra,
+        audit_share=float(settings.audit_share),
     )
     return learner, model_name, notes
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    """Whether ``fn`` (a function or class) takes a parameter ``name``."""
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def audited_rows(store: LabelStore, ids: np.ndarray) -> pd.DataFrame | None:
@@ -231,36 +214,6 @@ def audited_rows(store: LabelStore, ids: np.ndarray) -> pd.DataFrame | None:
         "seq": records["seq"].to_numpy(dtype=np.int64)[hit],
     })
     return out.sort_values("row", kind="stable").reset_index(drop=True)
-
-
-def arrival_ranks(store: LabelStore, ids: np.ndarray) -> np.ndarray:
-    """For each training row, how many labelled items got their label before it (``Learner.retrain(arrival=)``).
-
-    An item's arrival is the time of its earliest label in force (a relabel
-    counts from the relabel: the store keeps the time of the label in force);
-    ranks follow those times, ties in id order. Rows the labels no longer list
-    (undone since ``training_data`` was read) rank last. Same unit as an audit
-    record's ``seq`` (labelled items when its order was written).
-
-    Parameters
-    ----------
-    store : LabelStore
-    ids : ndarray of int64, shape (n_labelled,)
-        The training data's item ids, in its row order.
-
-    Returns
-    -------
-    ndarray of int64, shape (n_labelled,)
-    """
-    ids = np.asarray(ids, dtype=np.int64)
-    labels = store.labels()
-    if not len(labels):
-        return np.arange(len(ids), dtype=np.int64)
-    first = labels.groupby("item_id", sort=True)["time"].min()
-    ranked = first.sort_values(kind="stable")  # by time, ties by item id
-    rank = pd.Series(np.arange(len(ranked), dtype=np.int64), index=ranked.index.astype(np.int64))
-    got = rank.reindex(ids)
-    return got.fillna(len(ranked)).to_numpy(dtype=np.int64)
 
 
 def order_draws(pool_ids: np.ndarray, audit: Any) -> AuditDraws | None:
@@ -321,14 +274,10 @@ def run_retrain(
     pool_ids = np.asarray(store.unlabelled_ids(), dtype=np.int64)
     X_pool = store.features(pool_ids)
     report(0.3, f"Fitting {model_name} on {len(ids):,} labels and cross-validating")
-    if _accepts(learner.retrain, "audited"):
-        audited = audited_rows(store, ids)
-        extra: dict[str, Any] = {"audited": audited}
-        if audited is not None and _accepts(learner.retrain, "arrival"):
-            extra["arrival"] = arrival_ranks(store, ids)
-        result = learner.retrain(X, list(y), X_pool, **extra)
-    else:  # a Learner without the estimate
-        result = learner.retrain(X, list(y), X_pool)
+    audited = audited_rows(store, ids)
+    if audited is None:  # no audited labels yet: the estimate then says so instead of being left out
+        audited = pd.DataFrame({"row": [], "probability": [], "support": [], "seq": []})
+    result = learner.retrain(X, list(y), X_pool, audited=audited)
     result.messages[:0] = notes
     report(0.75, "Suggesting a label for every unlabelled item")
     suggestions = learner.suggest(X_pool)
@@ -340,8 +289,8 @@ def run_retrain(
         opinions = np.array([join_labels(s.label) for s in learner.suggest(X)], dtype=object)
     report(0.9, "Saving the new order and the suggestions")
     store.set_order(pool_ids[np.asarray(result.order, dtype=np.int64)],
-                    audit=order_draws(pool_ids, getattr(result, "audit", None)))
-    estimate = getattr(result, "estimate", None)
+                    audit=order_draws(pool_ids, result.audit))
+    estimate = result.estimate
     seconds = time.perf_counter() - start
     entry = {
         "n_labels": int(len(ids)),

@@ -22,7 +22,8 @@ The protocol (:class:`CompareParameters` holds every number):
   fair; the absolute numbers are not an estimate of the model's accuracy (the
   Model page's estimate is that).
 * **Replay.** ``simulate(pool, test, model, strategy, initial, batch_size,
-  budget, shuffle_prop, random_state=seed)`` with the project's model and shuffle
+  budget, shuffle_prop, random_state=seed, estimate=False)`` (the app's audit
+  draws included, as the app serves them) with the project's model and shuffle
   proportion; ``budget = min(pool size, max_budget)``; ``batch_size`` chosen so
   that each replay has about ``retrains`` retrains (one fit each).
 * **Seeds.** Each seed has its own split and its own replay randomness, shared
@@ -469,6 +470,7 @@ def run_comparison(
                 _safe_indexing(data.X, pool), y[pool], _safe_indexing(data.X, test), y[test], data.model,
                 strategy=name, initial=initial, batch_size=batch, budget=budget,
                 shuffle_prop=data.shuffle_prop, random_state=seed,
+                estimate=False,  # the curves are scored on the held-out items; no cross-validation needed
             )
             frames.append(result.curve[["n_labels", "accuracy"]].assign(strategy=name, seed=seed))
     report(1.0, "Done")

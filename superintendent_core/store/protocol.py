@@ -116,7 +116,7 @@ class ProjectSettings:
     overlap: int = 1
     random_state: int | None = 0
     extra: tuple[tuple[str, str], ...] = ()
-    audit_share: float = 0.25
+    audit_share: float = 0.2  # = learning.estimate.DEFAULT_AUDIT_SHARE (a test keeps them equal)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""

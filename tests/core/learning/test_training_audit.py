@@ -8,7 +8,6 @@ the store do with them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +17,6 @@ import pytest
 from superintendent_core.data.demo import digits_batch
 from superintendent_core.learning import learner as learner_module
 from superintendent_core.learning.training import (
-    arrival_ranks,
     audited_rows,
     order_draws,
     retrain_project,
@@ -58,13 +56,13 @@ def store(request, tmp_path):
 
 @pytest.fixture
 def estimating_learner(monkeypatch):
-    """Learner.retrain(..., audited=, arrival=) that draws the 1st and 3rd items of its order and returns an
+    """Learner.retrain(..., audited=) that draws the 1st and 3rd items of its order and returns an
     estimate; what it was given is kept in ``calls`` (one dict per retrain)."""
     calls: list[dict] = []
     real = learner_module.Learner.retrain
 
-    def retrain(self, X_labelled, y, X_pool, *, audited=None, arrival=None):
-        calls.append({"audited": audited, "arrival": arrival})
+    def retrain(self, X_labelled, y, X_pool, *, audited=None):
+        calls.append({"audited": audited})
         result = real(self, X_labelled, y, X_pool)
         result.audit = PoolDraws(np.asarray(result.order)[[0, 2]], np.array([0.5, 0.125]), np.array([40, 40]))
         result.estimate = FakeEstimate(n_audited=0 if audited is None else len(audited))
@@ -86,7 +84,7 @@ def _label(store, n, labeller="t"):
 def test_run_retrain_writes_the_draws_with_the_order_and_the_estimate_in_the_history(store, estimating_learner):
     _label(store, 30)
     snap = run_retrain(store, random_state=0)
-    assert estimating_learner == [{"audited": None, "arrival": None}]  # no audited labels yet
+    assert len(estimating_learner) == 1 and estimating_learner[0]["audited"].empty  # no audited labels yet
     assert snap.estimate == FakeEstimate(n_audited=0)
     # the draws are pool positions (the 1st and 3rd of the order): run_retrain maps them to item ids
     drawn = snap.pool_ids[np.asarray(snap.result.order)[[0, 2]]]
@@ -106,24 +104,15 @@ def test_run_retrain_writes_the_draws_with_the_order_and_the_estimate_in_the_his
     ids, _, _ = store.training_data()
     assert sorted(np.asarray(ids)[audited["row"]].tolist()) == sorted(drawn.tolist())
     assert snap2.estimate.n_audited == 2
-    # each training row's place in labelling order (the rows are in id order): the first 30 labelled
-    # items rank 0..29, the drawn ones among the next 60
-    arrival = estimating_learner[-1]["arrival"]
-    assert sorted(arrival.tolist()) == list(range(90))
-    labels = store.labels().sort_values("time", kind="stable")
-    expected = {int(i): k for k, i in enumerate(labels["item_id"])}
-    assert arrival.tolist() == [expected[int(i)] for i in ids]
-    assert (arrival[audited["row"]] >= 30).all()  # drawn after 30 labels (their seq), labelled after
     assert store.history()["estimate_n"].tolist() == [0, 2]
 
 
-def test_a_learner_without_the_estimate_is_called_as_before(store):
-    _label(store, 30)
+def test_with_the_audit_share_at_0_the_orders_carry_no_draws_and_there_is_no_estimate(store):
+    store.update_settings(audit_share=0.0)
+    _label(store, 60)
     snap = run_retrain(store, random_state=0)
-    assert snap.estimate is None
-    h = store.history()
-    assert math.isnan(h["estimate"].iloc[0]) and h["estimate_target"].iloc[0] is None
-    _label(store, 5)
+    assert snap.estimate is not None and snap.estimate.value is None  # said, not made up
+    _label(store, 10)
     assert len(store.audit_records()) == 0  # the order had no draws
 
 
@@ -160,12 +149,10 @@ def test_order_draws_maps_pool_positions_to_item_ids():
     assert order_draws(pool, PoolDraws(np.array([], dtype=np.int64), np.array([]), np.array([]))) is None
 
 
-def test_arrival_ranks_follow_the_labels_times_and_rank_missing_rows_last():
-    class Stub:
-        def labels(self):
-            t = pd.to_datetime([3.0, 1.0, 2.0, 1.0, 5.0], unit="s", utc=True)
-            return pd.DataFrame({"item_id": np.array([4, 7, 9, 2, 7], dtype=np.int64), "time": t})
 
-    # earliest label in force per item: 2 @1, 7 @1, 9 @2, 4 @3 -> ranks 2:0, 7:1 (tie: id order), 9:2, 4:3
-    got = arrival_ranks(Stub(), np.array([9, 4, 7, 2, 5], dtype=np.int64))
-    assert got.tolist() == [2, 3, 1, 0, 4]  # 5 is no longer labelled: last
+
+def test_the_projects_default_audit_share_is_the_estimators():
+    from superintendent_core.learning.estimate import DEFAULT_AUDIT_SHARE
+    from superintendent_core.store import ProjectSettings
+
+    assert ProjectSettings(name="p", kind="image").audit_share == DEFAULT_AUDIT_SHARE

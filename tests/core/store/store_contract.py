@@ -1019,11 +1019,11 @@ def test_history_has_the_estimate_columns_also_for_entries_without_them(store_fa
 
 def test_audit_share_is_a_setting_from_0_to_one_half(store_factory):
     with new_store(store_factory, 2) as store:
-        assert store.settings.audit_share == 0.25
+        assert store.settings.audit_share == 0.2
         for bad in (-0.1, 0.6, True, "0.2", None, float("nan")):
             with pytest.raises(InvalidInput, match="audit_share"):
                 store.update_settings(audit_share=bad)
-        assert store.settings.audit_share == 0.25
+        assert store.settings.audit_share == 0.2
         assert store.update_settings(audit_share=0).audit_share == 0.0
         store.update_settings(audit_share=0.5)
         store = store_factory.reopen(store)

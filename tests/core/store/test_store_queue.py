@@ -96,8 +96,8 @@ def test_settings_of_older_projects_read_the_default_audit_share():
 
     old = ProjectSettings().to_dict()
     del old["audit_share"]  # a project saved before the setting existed
-    assert ProjectSettings.from_dict(old).audit_share == 0.25
+    assert ProjectSettings.from_dict(old).audit_share == 0.2
     for damaged in (7, -1, "x", None, True):
-        assert ProjectSettings.from_dict(old | {"audit_share": damaged}).audit_share == 0.25
+        assert ProjectSettings.from_dict(old | {"audit_share": damaged}).audit_share == 0.2
     assert ProjectSettings.from_dict(old | {"audit_share": 0}).audit_share == 0.0
     assert ProjectSettings.from_dict(ProjectSettings(audit_share=0.1).to_dict()).audit_share == 0.1
