@@ -139,7 +139,7 @@ def last_recorded(history: pd.DataFrame | None) -> None:
     labels_text = f"{int(n_labels):,} labels" if _present(n_labels) else "? labels"
     by = f" by **{text_label(source)}**" if source else ""
     st.markdown(
-        f"**Last recorded retrain**{by}: {when_text} · {labels_text} · {text_label(metric)} {score_text}"
+        f"**Last recorded retrain**{by}: {when_text} · {labels_text} · cross-validated {text_label(metric)} {score_text}"
         + (f" · {text_label(fields['model'])}" if _present(fields.get("model")) else "")
         + f" ({len(history):,} retrain(s) in the history)"
     )

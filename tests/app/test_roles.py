@@ -491,7 +491,7 @@ def test_model_page_shows_the_last_recorded_retrain_and_its_source(team, project
                           "source": "orchestrate"})
     at.run()
     shown = [m.value for m in at.markdown if "Last recorded retrain" in m.value]
-    assert shown and "by **orchestrate**" in shown[0] and "40 labels" in shown[0] and "accuracy 0.875" in shown[0]
+    assert shown and "by **orchestrate**" in shown[0] and "40 labels" in shown[0] and "cross-validated accuracy 0.875" in shown[0]
 
 
 def test_model_page_shows_a_history_row_without_a_source(team, project_dir):
