@@ -120,7 +120,8 @@ def test_label_undo_retrain_download_refresh(server, browser, tmp_path):
     page.wait_for_selector(IMAGE, timeout=60_000)
     wait_progress(page, n)
     assert "labeller=me" in page.url
-    assert page.locator(".st-key-label_class_0 button").is_visible()
+    # the page draws piece by piece after a reload: wait for the buttons, do not sample them once
+    expect(page.locator(".st-key-label_class_0 button")).to_be_visible(timeout=TIMEOUT)
     # the same item as before the refresh: it stays leased to "me" (media URLs hash the image bytes)
     assert image_src(page) == before
     # Continue: the model's suggestion is highlighted now that a model exists.
