@@ -30,7 +30,15 @@ from ui.project import (
     open_project,
     set_current_path,
 )
-from ui.widgets import current_labeller, draw_item, go, require_project, say, text_label
+from ui.widgets import (
+    current_labeller,
+    draw_item,
+    go,
+    require_project,
+    rerun_keeping_notices,
+    say,
+    text_label,
+)
 
 ROWS_PER_PAGE = 50
 NO_OPINION = "—"
@@ -177,7 +185,7 @@ def _poll(finder: LabelErrorFinder) -> None:
     @st.fragment(run_every=2.0)
     def waiting() -> None:
         if finder.settled():
-            st.rerun()
+            rerun_keeping_notices()
 
     waiting()
 

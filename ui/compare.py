@@ -23,7 +23,7 @@ from . import runtime
 from . import state as S
 from .auth import current_access
 from .project import Project
-from .widgets import say, text_label
+from .widgets import rerun_keeping_notices, say, text_label
 
 __all__ = ["comparison_runner", "render"]
 
@@ -154,7 +154,7 @@ def _live(project: Project, runner: ComparisonRunner, was_active: bool) -> None:
     """The section's changing part: progress while the job runs, then its outcome."""
     status = runner.status()
     if was_active and not status.active:
-        st.rerun()  # the whole page once more: stop polling, draw the outcome
+        rerun_keeping_notices()  # the whole page once more: stop polling, draw the outcome
     if status.active:
         st.progress(min(1.0, max(0.0, status.fraction)), text=text_label(status.message or "Comparing…"))
         if st.button("Cancel the comparison", key=S.COMPARE_CANCEL):

@@ -26,6 +26,8 @@ DEFAULT_LABELLER = "me"
 SHOWN = "label_shown"
 #: One-shot messages ``[(kind, text)]`` shown at the top of the next run (kind: success/info/warning/error).
 NOTICES = "notices"
+#: The notices this run drew: a rerun the page starts by itself (a poll) queues them again (``widgets.rerun_keeping_notices``).
+NOTICES_SHOWN = "notices_shown"
 #: Id of the last item this session labelled (for the "last: …" line).
 LAST_LABELLED = "label_last"
 #: Multi-label: ``(item_id, frozenset of class indices toggled on)`` for the item on screen, or None.
@@ -58,6 +60,7 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     LABELLER: lambda: None,
     PROJECT: lambda: None,
     NOTICES: list,
+    NOTICES_SHOWN: list,
     LAST_LABELLED: lambda: None,
     LABEL_CHOSEN: lambda: None,
     REVIEW_ERRORS_SHOWN: lambda: 10,

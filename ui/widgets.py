@@ -36,12 +36,22 @@ def say(kind: str, text: object) -> None:
 
 def show_notices() -> None:
     """Draw (once) the messages queued with :func:`ui.state.notify`."""
-    notices = st.session_state.get(S.NOTICES)
+    notices = st.session_state.get(S.NOTICES) or []
+    st.session_state[S.NOTICES_SHOWN] = list(notices)
     if not notices:
         return
     st.session_state[S.NOTICES] = []
     for kind, text in notices:
         say(kind, text)  # notices echo names (a project, a label, a labeller): always literal
+
+
+def rerun_keeping_notices() -> None:
+    """``st.rerun()`` for a rerun the page starts by itself (a poll saw news): the notices this run drew
+    (e.g. "Item 3 settled as '7'") are drawn again, not lost to a rerun the person did not ask for."""
+    shown = st.session_state.get(S.NOTICES_SHOWN) or []
+    st.session_state[S.NOTICES] = [*shown, *(st.session_state.get(S.NOTICES) or [])]
+    st.session_state[S.NOTICES_SHOWN] = []
+    st.rerun()
 
 
 #: What someone who may not open the Data page is told when the project cannot be opened.

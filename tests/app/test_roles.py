@@ -473,6 +473,32 @@ def test_review_shows_agreement_and_settles_a_disagreement(team, project_dir):
     assert any(f"Item {item_id} settled as '7'" in s.value for s in at.success)
 
 
+def test_a_settle_message_survives_the_rerun_the_label_error_poll_starts(team, project_dir, monkeypatch):
+    """The label-error finder settling while the page draws reruns it; the message of the click stays.
+
+    (This raced before: the finder's background thread sometimes settled within the run that showed the message.)
+    """
+    from superintendent_core.learning import label_errors
+
+    polls = iter([True])  # the finder has news once, then is busy
+    monkeypatch.setattr(label_errors.LabelErrorFinder, "current", lambda self: (None, False))
+    monkeypatch.setattr(label_errors.LabelErrorFinder, "settled", lambda self: next(polls, False))
+    at = request_page(team, "pages/review.py", role="admin", name="lead")
+    store = open_project(project_dir).store
+    store.update_settings(overlap=2)
+    _two_labellers(store)
+    at.run()
+    polls = iter([True])
+    settle = at.selectbox(key=S.REVIEW_SETTLE_ITEM)
+    item_id = int(settle.value)
+    at.selectbox(key=S.REVIEW_SETTLE_LABEL).set_value("7").run()
+    polls = iter([True])
+    monkeypatch.setattr(label_errors.LabelErrorFinder, "settled", lambda self: next(polls, False))
+    at.button(key=S.REVIEW_SETTLE).click().run()
+    assert exceptions(at) == [] and errors(at) == []
+    assert any(f"Item {item_id} settled as '7'" in s.value for s in at.success)
+
+
 def test_three_labellers_give_fleiss_kappa(team, project_dir):
     at = request_page(team, "pages/review.py", role="admin", name="lead")
     store = open_project(project_dir).store
