@@ -346,8 +346,10 @@ def test_hf_parquet_row_groups_hold_100_rows(tmp_path):
     store.close()
 
 
-def test_hf_parquet_loads_in_datasets_with_images_and_class_labels(tmp_path):
+def test_hf_parquet_loads_in_datasets_with_images_and_class_labels(tmp_path, monkeypatch):
     require(importlib.util.find_spec("datasets") is not None, "the datasets package (requirements-test.txt)")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a local file: nothing may be asked of the hub
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     import datasets
 
     for multi in (False, True):
