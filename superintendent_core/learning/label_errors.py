@@ -265,7 +265,12 @@ def out_of_fold_probabilities(
 
 
 def _percent(p: float) -> str:
-    return f"{100 * p:.0f} %" if p >= 0.01 or p == 0 else "under 1 %"
+    """A whole percent; "under 1 %" for a small non-zero one; never "100 %" unless it is 1 (0.998 is "over 99 %")."""
+    if 0 < p < 0.01:
+        return "under 1 %"
+    if 0.99 < p < 1:
+        return "over 99 %"
+    return f"{100 * p:.0f} %"
 
 
 def _rank_single(

@@ -324,3 +324,11 @@ def test_text_and_table_features():
     frame = pd.DataFrame(X, columns=["width", "height"])
     found = find_label_errors(LogisticRegression(max_iter=1000), frame, y3, random_state=0)
     assert set(found.candidates["item_id"].head(len(flipped))) == set(flipped.tolist())
+
+
+def test_the_evidence_never_rounds_a_probability_to_100_or_0_percent():
+    from superintendent_core.learning.label_errors import _percent
+
+    assert _percent(0.998) == "over 99 %" and _percent(1.0) == "100 %"
+    assert _percent(0.004) == "under 1 %" and _percent(0.0) == "0 %"
+    assert _percent(0.5) == "50 %"
