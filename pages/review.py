@@ -91,8 +91,13 @@ def _fix_error(project: Project, item_id: int, labeller: str) -> None:
     label = st.session_state.get(S.review_error_label_key(item_id))
     if label is None or (not project.store.settings.multi_label and label == ""):
         return
+    _apply_relabel(project, int(item_id), label, labeller)
+
+
+def _apply_relabel(project: Project, item_id: int, label, labeller: str) -> None:
+    """Relabel one item; the outcome is a notice at the top of the next run."""
     try:
-        project.store.relabel(int(item_id), label, labeller)
+        project.store.relabel(item_id, label, labeller)
     except (StoreError, ValueError) as exc:
         S.notify(st.session_state, "error", f"Item {item_id}: {exc}")
     else:
@@ -195,13 +200,7 @@ def _relabel(project: Project, labeller: str) -> None:
     label = st.session_state.get(S.REVIEW_NEW_LABEL)
     if item_id is None or label is None:
         return
-    try:
-        project.store.relabel(int(item_id), label, labeller)
-    except (StoreError, ValueError) as exc:
-        S.notify(st.session_state, "error", f"Item {item_id}: {exc}")
-    else:
-        S.notify(st.session_state, "success", f"Item {item_id} is now labelled {label!r}.")
-        st.session_state.pop(S.REVIEW_EDITOR, None)
+    _apply_relabel(project, int(item_id), label, labeller)
 
 
 def correct_one(project: Project, df: pd.DataFrame, labeller: str) -> None:
