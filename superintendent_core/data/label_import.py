@@ -31,6 +31,20 @@ from .export import restore_csv_cell
 __all__ = ["JsonlLabel", "import_label_table", "import_labels_file", "import_labels_jsonl", "label_cell_text", "read_labels_jsonl"]
 
 
+def _read_source(source: Any) -> bytes:
+    """The bytes of a labels file given as a path, bytes or a binary file object."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        if not path.is_file():
+            raise InvalidInput(f"{path} does not exist or is not a file.")
+        return path.read_bytes()
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    if hasattr(source, "read"):
+        return source.read()
+    raise InvalidInput(f"The labels file must be a path, bytes or a file object, not {type(source).__name__}.")
+
+
 def label_cell_text(value: Any) -> str:
     """A label cell as text (a CSV column with gaps reads 3 as 3.0; the quote our CSV export
     puts before a formula-like text is removed)."""
@@ -156,17 +170,7 @@ def read_labels_jsonl(source: str | os.PathLike | bytes | IO[bytes]) -> list[Jso
         For each object: the labels of ``labels_by`` by other labellers, then
         the object's own label (so it is the item's most recent one).
     """
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidInput(f"{path} does not exist or is not a file.")
-        data = path.read_bytes()
-    elif isinstance(source, bytes | bytearray):
-        data = bytes(source)
-    elif hasattr(source, "read"):
-        data = source.read()
-    else:
-        raise InvalidInput(f"The labels file must be a path, bytes or a file object, not {type(source).__name__}.")
+    data = _read_source(source)
     text = _jsonl_text(data)
     out: list[JsonlLabel] = []
     # Lines end at "\n" only: str.splitlines() would also cut at U+2028, U+0085 … that JSON leaves unescaped in names.
@@ -263,15 +267,7 @@ def import_labels_file(store: LabelStore, source: str | os.PathLike | bytes | IO
     """
     from .tables import read_table
 
-    if isinstance(source, str | os.PathLike):
-        path = Path(source)
-        if not path.is_file():
-            raise InvalidInput(f"{path} does not exist or is not a file.")
-        data = path.read_bytes()
-    elif isinstance(source, bytes | bytearray):
-        data = bytes(source)
-    else:
-        data = source.read()
+    data = _read_source(source)
     if not data.strip() or not data.lstrip(codecs.BOM_UTF8).strip():
         raise InvalidInput("The labels file is empty; choose the file again.")
     if _is_jsonl(data):
