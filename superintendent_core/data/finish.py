@@ -51,6 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ..figures import ESTIMATE_KEYS, format_interval, format_percent
 from ..store.errors import InvalidInput
 from ..store.protocol import LabelStore
 from .export import _QUOTED
@@ -88,8 +89,6 @@ SCHEMA = pa.schema([
     ("probability", pa.float64()),
     ("source", pa.string()),
 ])
-#: History keys of an accuracy estimate (``AccuracyEstimate.to_entry()``).
-ESTIMATE_KEYS = ("estimate", "estimate_low", "estimate_high", "estimate_target", "estimate_n", "estimate_note")
 
 
 # --------------------------------------------------------------------------- the model's predictions
@@ -191,14 +190,10 @@ def _count(n: int, what: str, plural: str | None = None) -> str:
     return f"{n:,} {what if n == 1 else (plural or what + 's')}"
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.0f} %"
-
-
 def _interval(low: float | None, high: float | None) -> str:
     if low is None or high is None:
         return ""
-    return f" (90 % interval {100 * low:.0f}–{100 * high:.0f} %)"
+    return f" (90 % interval {format_interval(low, high)})"
 
 
 def _present_estimate(entry: Mapping[str, Any]) -> bool:
@@ -278,11 +273,11 @@ def _accuracy_text(entry: Mapping[str, Any], n_model: int, model: bool) -> tuple
         return f"No estimate yet: {why.rstrip('.')}.", {"estimate_target": target}
     rests = f", from {int(n_audited):,} audited labels" if n_audited else ""
     if target == "unlabelled":
-        return (f"Estimated accuracy of the {n_model:,} model-labelled items: {_percent(value)}"
+        return (f"Estimated accuracy of the {n_model:,} model-labelled items: {format_percent(value)}"
                 f"{_interval(low, high)}{rests}."), {
             "estimate": value, "estimate_low": low, "estimate_high": high, "estimate_target": target}
     if target == "new":
-        return (f"No estimate for the model-labelled items themselves: the estimate, {_percent(value)}"
+        return (f"No estimate for the model-labelled items themselves: the estimate, {format_percent(value)}"
                 f"{_interval(low, high)}, is for new items like the pool; the unlabelled items are what is "
                 "left after active learning took the ones the model found hard, so its accuracy on them "
                 "can differ from that figure."), {"estimate_target": target}

@@ -33,8 +33,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..figures import ESTIMATE_KEYS, format_interval, format_percent
+
 __all__ = [
     "ESTIMATE_KEYS",
+    "format_interval",
+    "format_percent",
     "EstimateSummary",
     "StopAdvice",
     "describe_estimate",
@@ -42,9 +46,6 @@ __all__ = [
     "latest_estimate",
     "when_to_stop",
 ]
-
-#: The history keys an estimate writes (``AccuracyEstimate.to_entry()``).
-ESTIMATE_KEYS = ("estimate", "estimate_low", "estimate_high", "estimate_target", "estimate_n", "estimate_note")
 
 #: What each ``estimate_target`` means, as the end of the headline.
 TARGETS = {"new": "on new items", "unlabelled": "on the items not yet labelled"}
@@ -193,20 +194,6 @@ def estimate_curve(history: pd.DataFrame | list[dict[str, Any]] | None) -> pd.Da
 # --------------------------------------------------------------------------- the headline
 
 
-def _percent(x: float) -> str:
-    """A whole percent, except that only 1 reads "100 %" and only 0 reads "0 %" (0.996 is "99.6 %")."""
-    whole = round(100 * x)
-    if (whole == 100 and x < 1) or (whole == 0 and x > 0):
-        text = f"{100 * x:.1f}"
-        return {"100.0": "> 99.9 %", "0.0": "< 0.1 %"}.get(text, f"{text} %")
-    return f"{whole:.0f} %"
-
-
-def _interval(low: float, high: float) -> str:
-    """The interval in whole percents, rounded outwards (it still holds what it held)."""
-    return f"{math.floor(100 * low + 1e-9):.0f}–{math.ceil(100 * high - 1e-9):.0f} %"
-
-
 @dataclass(frozen=True)
 class EstimateSummary:
     """What the estimate says, in numbers and in words.
@@ -257,9 +244,9 @@ def _none(reason: str, n_labels: int | None = None) -> EstimateSummary:
 
 def _summary(read: _Entry) -> EstimateSummary:
     """The headline of one entry that has a valid value."""
-    interval = f" (90 % interval {_interval(read.low, read.high)})"
+    interval = f" (90 % interval {format_interval(read.low, read.high)})"
     target = TARGETS.get(read.target or "")
-    headline = f"Estimated accuracy {_percent(read.value)}{interval}"
+    headline = f"Estimated accuracy {format_percent(read.value)}{interval}"
     headline += f" {target}" if target else ""
     sentences = []
     if read.note:  # the estimator's own words on what it rests on (its method, the audited labels)

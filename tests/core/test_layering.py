@@ -28,6 +28,7 @@ PACKAGE = "superintendent_core"
 #: package (relative to superintendent_core) -> engine packages it must not import
 FORBIDDEN = {
     "labels": {"store", "strategies", "learning", "data", "kinds", "service"},
+    "figures": {"store", "strategies", "learning", "data", "kinds", "service", "features", "labels"},
     "strategies": {"store", "learning", "data", "service", "kinds"},
     "store": {"strategies", "learning", "data", "service", "kinds"},
     "learning": {"data", "service", "kinds", "ui"},

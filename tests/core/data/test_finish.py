@@ -390,3 +390,10 @@ def test_a_suggestions_time_that_is_missing_says_staleness_cannot_be_told(backen
     summary = plan_finish(store, saved).summary
     assert summary.n_changed is None
     assert "cannot be told" in summary.stale
+
+
+def test_the_finish_sentence_writes_the_estimate_as_the_model_page_does(backend):
+    """0.996 is not "100 %", and the interval is rounded outwards (it still holds its own ends)."""
+    summary = _with_estimate(backend, estimate=0.996, estimate_low=0.987, estimate_high=0.9991,
+                             estimate_target="unlabelled", estimate_n=40, estimate_note="")
+    assert "99.6 %" in summary.accuracy and "(90 % interval 98–100 %)" in summary.accuracy
