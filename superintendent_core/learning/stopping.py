@@ -47,6 +47,10 @@ __all__ = [
     "when_to_stop",
 ]
 
+#: Audited labels an estimate near 100 % must rest on before "little left to gain" is said: ten right
+#: answers in a row happen half the time when the model is right 93 % of the time.
+MIN_AUDITED_FOR_CEILING = 30
+
 #: What each ``estimate_target`` means, as the end of the headline.
 TARGETS = {"new": "on new items", "unlabelled": "on the items not yet labelled"}
 
@@ -246,7 +250,11 @@ def _summary(read: _Entry) -> EstimateSummary:
     """The headline of one entry that has a valid value."""
     interval = f" (90 % interval {format_interval(read.low, read.high)})"
     target = TARGETS.get(read.target or "")
-    headline = f"Estimated accuracy {format_percent(read.value)}{interval}"
+    if read.value >= 1.0 and read.low is not None and read.low < 1.0:
+        # no audited label was wrong: the point reads 1, which is not a finding; the interval is
+        headline = f"Estimated accuracy: no audited label was wrong{interval}"
+    else:
+        headline = f"Estimated accuracy {format_percent(read.value)}{interval}"
     headline += f" {target}" if target else ""
     sentences = []
     if read.note:  # the estimator's own words on what it rests on (its method, the audited labels)
@@ -526,6 +534,13 @@ def when_to_stop(
     noise = (float(high) - float(low)) / 2
     figures = dict(gain=gain, noise=noise, stretch=span, start=start, end=end, n_points=int(len(xs)))
     latest_value = float(ys[-1])
+    audited = curve["estimate_n"].iloc[-1]
+    if 1 - latest_value <= noise <= max_noise + 1e-12 and not (audited >= MIN_AUDITED_FOR_CEILING):
+        return StopAdvice(
+            None, sentence=(f"Too early to call: the estimate is {100 * latest_value:.1f} % (±{_points(noise)}), "
+                            f"but it rests on {'an unknown number of' if math.isnan(audited) else int(audited)} "
+                            f"audited labels; with fewer than {MIN_AUDITED_FOR_CEILING} a run of right answers "
+                            "says little."), **figures)
     if 1 - latest_value <= noise <= max_noise + 1e-12:
         return StopAdvice(
             True, sentence=(f"The estimate is {100 * latest_value:.1f} %, within its noise (±{_points(noise)}) of "

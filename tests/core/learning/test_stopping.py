@@ -327,3 +327,19 @@ def test_the_advice_agrees_with_its_figures(ns, values, half):
         else:
             assert f"{100 * abs(advice.gain):.1f} points" in advice.sentence
         assert f"±{100 * advice.noise:.1f} points" in advice.sentence
+
+
+def test_near_100_percent_on_few_audited_labels_is_not_a_reason_to_stop():
+    """Ten right answers in a row happen half the time at 93 %: the ceiling needs enough audited labels."""
+    few = _history([(60, 0.99), (75, 1.0), (95, 1.0)], estimate_n=12)
+    advice = when_to_stop(few)
+    assert advice.stop is None and "12 audited labels" in advice.sentence
+    many = _history([(60, 0.99), (75, 1.0), (95, 1.0)], estimate_n=40)
+    assert when_to_stop(many).stop is True
+
+
+def test_an_estimate_of_1_with_no_audited_error_is_shown_as_its_interval_not_as_100_percent():
+    summary = describe_estimate({"n_labels": 95, "estimate": 1.0, "estimate_low": 0.92, "estimate_high": 1.0,
+                                 "estimate_target": "unlabelled", "estimate_n": 12, "estimate_note": ""})
+    assert "100 %" not in summary.headline.split("interval")[0]
+    assert "no audited label was wrong" in summary.headline and "92–100 %" in summary.headline
