@@ -146,6 +146,8 @@ class ComparisonData:
     current : str
         The project's current strategy (a name in ``strategies``).
     shuffle_prop : float
+    audit_share : float
+        The project's share of items drawn at random for the estimate: the replays serve as the app does.
     n_labelled : int
         Labels the project had (before leaving out small classes and drawing ``max_items``).
     notes : tuple of str
@@ -161,6 +163,7 @@ class ComparisonData:
     strategies: tuple[str, ...]
     current: str
     shuffle_prop: float = 0.0
+    audit_share: float = 0.2
     n_labelled: int = 0
     notes: tuple[str, ...] = ()
     key: tuple = ()
@@ -361,6 +364,7 @@ def comparison_data(
         strategies=names,
         current=current,
         shuffle_prop=float(settings.shuffle_prop),
+        audit_share=float(settings.audit_share),
         n_labelled=n_labelled,
         notes=tuple(notes),
         key=key,
@@ -469,7 +473,7 @@ def run_comparison(
             result = simulate(
                 _safe_indexing(data.X, pool), y[pool], _safe_indexing(data.X, test), y[test], data.model,
                 strategy=name, initial=initial, batch_size=batch, budget=budget,
-                shuffle_prop=data.shuffle_prop, random_state=seed,
+                shuffle_prop=data.shuffle_prop, audit_share=data.audit_share, random_state=seed,
                 estimate=False,  # the curves are scored on the held-out items; no cross-validation needed
             )
             frames.append(result.curve[["n_labels", "accuracy"]].assign(strategy=name, seed=seed))
@@ -772,13 +776,14 @@ class ComparisonRunner:
     # ---------------------------------------------------------------- reading
 
     def key(self) -> tuple:
-        """What a result is valid for: the pool and labels revision, the model, the strategy, the shuffle.
+        """What a result is valid for: the pool and labels revision, the model, the strategy, the shuffle, the audit share.
 
         The serving order's counter is left out: a retrain does not change the labels.
         """
         revision = self.store.revision()
         settings = self.store.settings
-        return (revision.items, revision.events, settings.model, settings.strategy, float(settings.shuffle_prop))
+        return (revision.items, revision.events, settings.model, settings.strategy, float(settings.shuffle_prop),
+                float(settings.audit_share))
 
     def status(self) -> JobStatus:
         with self._lock:

@@ -279,3 +279,12 @@ def test_a_worker_that_dies_is_a_message(tmp_path):
         status = runner.wait(30)
     assert status.state == "failed"
     assert "stopped unexpectedly (exit code 1)" in status.error
+
+
+def test_the_replays_serve_with_the_projects_audit_share(tmp_path):
+    with _digits_store(tmp_path, 60, name="share") as store:
+        assert comparison_data(store).audit_share == store.settings.audit_share
+        key = ComparisonRunner(store).key()
+        store.update_settings(audit_share=0.0)
+        assert comparison_data(store).audit_share == 0.0
+        assert ComparisonRunner(store).key() != key  # a result made with another share is stale
