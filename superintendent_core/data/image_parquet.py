@@ -33,13 +33,13 @@ from .images import (
     MAX_ZIP_BYTES,
     Featurize,
     ImportResult,
+    ZipRefused,
     decode_images,
     thumbnail_features,
 )
 
 __all__ = ["images_from_parquet", "is_image_parquet"]
 
-_BATCH_ROWS = 32
 
 
 def _open(source: str | os.PathLike | bytes | IO[bytes]) -> Any:
@@ -175,26 +175,48 @@ def _names(pf: Any, column: str, n: int) -> tuple[list[str], str]:
 
 
 class _RowReader:
-    """The image bytes of row ``k``, read forward ``_BATCH_ROWS`` rows at a time (rows are asked for in order)."""
+    """The image bytes of row ``k``, read forward one row at a time (rows are asked for in order).
+
+    The footer's sizes are the file's own word (dictionary encoding lets one stored value stand for every
+    row), so nothing is trusted: each row's real length is checked in Arrow, before it becomes Python bytes,
+    and an image over the limit refuses the whole file (as a zip entry over the limit refuses the zip).
+    """
 
     def __init__(self, pf: Any, column: str, max_entry_bytes: int) -> None:
-        self.batches = pf.iter_batches(batch_size=_BATCH_ROWS, columns=[f"{column}.bytes"])
-        self.rows: list[Any] = []
-        self.start = 0
+        self.batches = pf.iter_batches(batch_size=1, columns=[f"{column}.bytes"])
+        self.start = -1
+        self.row: Any = None
         self.max_entry_bytes = max_entry_bytes
 
     def __call__(self, k: int, name: str) -> bytes:
-        while k >= self.start + len(self.rows):
-            self.start += len(self.rows)
-            batch = next(self.batches)
-            self.rows = batch.column(0).to_pylist()
-        data = (self.rows[k - self.start] or {}).get("bytes")
-        if not data:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            while self.start < k:
+                batch = next(self.batches)
+                self.start += batch.num_rows
+                column = batch.column(0)
+                if pa.types.is_struct(column.type):
+                    column = column.field("bytes")
+                if pa.types.is_dictionary(column.type):
+                    column = column.dictionary_decode()
+                size = pc.binary_length(column)[0].as_py() or 0
+                if size > self.max_entry_bytes:
+                    raise ZipRefused(f"{name} is {size / 1024**2:.0f} MiB, more than the "
+                                     f"{self.max_entry_bytes / 1024**2:.0f} MiB allowed per image; "
+                                     "the parquet is refused and nothing was imported.")
+                self.row = column[0].as_py()
+        except InvalidInput:
+            raise
+        except StopIteration:
+            raise ZipRefused(f"The parquet ends before row {k + 1} ({name}); it is refused.") from None
+        except Exception as exc:  # pyarrow raises several kinds on a damaged or unusual file
+            raise ZipRefused(f"The parquet cannot be read at {name} ({type(exc).__name__}: {exc}); "
+                             "it is refused and nothing was imported.") from None
+        if not self.row:
             raise InvalidInput(f"{name} has no image bytes.")
-        if len(data) > self.max_entry_bytes:
-            raise InvalidInput(f"{name} is {len(data) / 1024**2:.0f} MiB, more than the "
-                               f"{self.max_entry_bytes / 1024**2:.0f} MiB allowed per image.")
-        return data
+        return self.row
 
 
 def images_from_parquet(

@@ -488,3 +488,21 @@ def test_which_formats_a_project_is_offered_and_unknown_ones(tmp_path):
     with spool:
         assert spool.read() == b"" and result.items == 0
     store.close()
+
+
+def test_an_image_over_the_limit_refuses_the_whole_parquet_even_when_skipping(tmp_path):
+    """One stored value standing for every row (dictionary encoding) is checked per row, before it is copied."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from superintendent_core.data.image_parquet import images_from_parquet
+    from superintendent_core.store.errors import InvalidInput
+
+    big = b"\0" * (2 * 1024 * 1024)
+    table = pa.table({"image": pa.array([{"bytes": big, "path": f"p{k}.png"} for k in range(8)],
+                                        type=pa.struct([("bytes", pa.binary()), ("path", pa.string())]))})
+    path = tmp_path / "bomb.parquet"
+    pq.write_table(table, path, compression="zstd", use_dictionary=True)
+    assert path.stat().st_size < 100_000
+    with pytest.raises(InvalidInput, match="more than the 1 MiB allowed per image; the parquet is refused"):
+        images_from_parquet(str(path), on_error="skip", max_entry_bytes=1024 * 1024)
