@@ -41,17 +41,29 @@ def show_notices() -> None:
     if not notices:
         return
     st.session_state[S.NOTICES] = []
-    for kind, text in notices:
+    for kind, text, *_ in notices:
         say(kind, text)  # notices echo names (a project, a label, a labeller): always literal
 
 
 def rerun_keeping_notices() -> None:
     """``st.rerun()`` for a rerun the page starts by itself (a poll saw news): the notices this run drew
     (e.g. "Item 3 settled as '7'") are drawn again, not lost to a rerun the person did not ask for."""
-    shown = st.session_state.get(S.NOTICES_SHOWN) or []
-    st.session_state[S.NOTICES] = [*shown, *(st.session_state.get(S.NOTICES) or [])]
+    shown = [n for n in st.session_state.get(S.NOTICES_SHOWN) or [] if not _requeued(n)]
+    # marked, so that a page polling again and again shows a message twice at most, not for ever
+    st.session_state[S.NOTICES] = [*(_mark(n) for n in shown), *(st.session_state.get(S.NOTICES) or [])]
     st.session_state[S.NOTICES_SHOWN] = []
     st.rerun()
+
+
+_AGAIN = "again"
+
+
+def _mark(notice: tuple) -> tuple:
+    return (*notice[:2], _AGAIN)
+
+
+def _requeued(notice: tuple) -> bool:
+    return len(notice) > 2 and notice[2] == _AGAIN
 
 
 #: What someone who may not open the Data page is told when the project cannot be opened.
