@@ -67,9 +67,10 @@ max(p, 1 − p)).
 Imported, bulk, relabelled, undone and skipped labels: only labels of items served
 from an audit slot carry a draw record (the store keeps it with the first label);
 every other label trains the model and the fold models but is never an audited
-label. A relabel keeps the record (the latest label is the truth); an undo voids it;
-a skipped item has no label. So none of them can bias the weights; they only change
-the models being estimated.
+label. A relabel keeps the record (the latest label is the truth); an undo voids it.
+None of them can bias the weights; they only change the models being estimated.
+A skipped audit item has no label and is left out: if labellers skip the items the
+model gets wrong, the estimate reads high (skipped audit draws are not yet counted).
 """
 
 from __future__ import annotations
