@@ -15,7 +15,7 @@ from superintendent_core.data.export import (
 from superintendent_core.data.formats import EXPORT_FORMATS, export_formats, prepare_export
 from superintendent_core.kinds import get_kind, preview_of
 from superintendent_core.labels import SEPARATOR, split_labels
-from superintendent_core.learning.label_errors import LabelErrorFinder, LabelErrors
+from superintendent_core.learning.label_errors import LabelErrorFinder, LabelErrors, disagreeing
 from superintendent_core.service import agreement, disagreements, progress_table
 from superintendent_core.store import StoreError
 from ui import state as S
@@ -83,7 +83,7 @@ def filtered_labels(project: Project, labels: pd.DataFrame, errors: LabelErrors 
     if labellers:
         df = df[df["labeller"].isin(labellers)]
     if disagree and known:
-        df = df[df["model"].notna() & (df["model"] != df["label"])]
+        df = df[disagreeing(df["model"].tolist(), df["label"].tolist(), bool(settings.multi_label))]
     return df
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "MIN_LABELS",
     "LabelErrorFinder",
     "LabelErrors",
+    "disagreeing",
     "find_label_errors",
     "out_of_fold_probabilities",
     "project_label_errors",
@@ -127,6 +128,26 @@ class LabelErrors:
         hit = known[pos] == ids
         out[hit] = values[pos[hit]]
         return out
+
+
+def disagreeing(opinions: Sequence, labels: Sequence, multi_label: bool) -> np.ndarray:
+    """Where the out-of-fold opinion differs from the label (a multi-label set compared as a set; no opinion: False).
+
+    Parameters
+    ----------
+    opinions : sequence of str or None
+        From :meth:`LabelErrors.opinion_of`.
+    labels : sequence of str
+        The labels in force, as the store writes them.
+    multi_label : bool
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    return np.array([o is not None and not (isinstance(o, float) and np.isnan(o))
+                     and _canonical(str(o), multi_label) != _canonical(str(v), multi_label)
+                     for o, v in zip(opinions, labels, strict=True)], dtype=bool)
 
 
 def _canonical(label: str, multi_label: bool) -> str:

@@ -332,3 +332,11 @@ def test_the_evidence_never_rounds_a_probability_to_100_or_0_percent():
     assert _percent(0.998) == "over 99 %" and _percent(1.0) == "100 %"
     assert _percent(0.004) == "under 1 %" and _percent(0.0) == "0 %"
     assert _percent(0.5) == "50 %"
+
+
+def test_a_multi_label_opinion_equal_as_a_set_is_not_a_disagreement():
+    from superintendent_core.learning.label_errors import disagreeing
+
+    got = disagreeing(["cat|dog", "dog", None, "b"], ["dog|cat", "cat|dog", "dog", "a"], multi_label=True)
+    assert got.tolist() == [False, True, False, True]
+    assert disagreeing(["a", "b"], ["a", "a"], multi_label=False).tolist() == [False, True]
