@@ -23,6 +23,9 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreError
 
+#: The oldest SQLite the SQL store runs on (it uses RETURNING, new in 3.35).
+SQLITE_NEEDED = (3, 35)
+
 __all__ = ["Dialect", "SQLEngine"]
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -81,6 +84,13 @@ class SQLEngine:
                 max_overflow=pool_size,
                 pool_recycle=1800,  # no pre-ping (a round trip per call): a dropped connection is retried
                 connect_args=connect_args,
+            )
+        import sqlite3
+
+        if sqlite3.sqlite_version_info < SQLITE_NEEDED:  # RETURNING (labels, undo, suggestions) came in 3.35
+            raise StoreError(
+                f"This Python's SQLite is {sqlite3.sqlite_version}; a SQLite project needs {'.'.join(map(str, SQLITE_NEEDED))} "
+                "or newer. Use a project folder or PostgreSQL, or a Python built with a newer SQLite."
             )
         database = self.url.database
         memory = database in (None, "", ":memory:")

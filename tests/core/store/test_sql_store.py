@@ -549,3 +549,12 @@ def test_sigkill_writes_the_audit_record_with_its_label_or_neither(tmp_path):
             assert set(store.audit_records()["item_id"].tolist()) == labelled
             assert store.check() == []
     assert len(acknowledged) >= 8 * 3
+
+
+def test_a_sqlite_older_than_3_35_is_refused_with_a_message(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(StoreError, match="SQLite is 3.34.1; a SQLite project needs 3.35"):
+        SQLStore(f"sqlite:///{tmp_path / 'old.db'}")
