@@ -58,13 +58,20 @@ class CheckpointError(ValueError):
     """The file is not a state dict of plain tensors this reader accepts (the reason says why)."""
 
 
+class _NoBuild:
+    """A pickle BUILD step on a stand-in (which would rewrite its fields past every check) is refused."""
+
+    def __setstate__(self, state: Any) -> None:
+        raise CheckpointError("the checkpoint rewrites an object's fields after building it; refused.")
+
+
 @dataclass(frozen=True)
-class _StorageType:
+class _StorageType(_NoBuild):
     dtype: np.dtype
 
 
 @dataclass
-class _Storage:
+class _Storage(_NoBuild):
     key: str
     dtype: np.dtype
     numel: int
@@ -72,7 +79,7 @@ class _Storage:
 
 
 @dataclass(frozen=True)
-class _TensorRef:
+class _TensorRef(_NoBuild):
     storage: _Storage
     offset: int
     shape: tuple[int, ...]
@@ -223,6 +230,9 @@ def _load_zip(raw: bytes) -> tuple[Any, dict[str, _Storage]]:
 
 def _materialise(ref: _TensorRef) -> np.ndarray:
     data = ref.storage.data
+    fields = (ref.offset, *ref.shape, *ref.stride)
+    if not all(type(v) is int and v >= 0 for v in fields) or len(ref.shape) != len(ref.stride):
+        raise CheckpointError("a tensor in the checkpoint has a malformed shape or stride.")  # checked again here
     if data is None:
         raise CheckpointError(f"storage {ref.storage.key!r} was never read.")
     last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride, strict=True) if n > 0)

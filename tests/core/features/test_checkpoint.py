@@ -220,3 +220,31 @@ def test_the_real_checkpoint_truncated_is_refused():
     for cut in (100, 50_000, len(raw) - 1000):
         with pytest.raises(CheckpointError):
             load_state_dict(raw[:cut])
+
+
+def _build_step(offset: int, stride: int) -> bytes:
+    """A legacy checkpoint whose tensor is rewritten by a pickle BUILD step after _rebuild_tensor checked it."""
+
+    def uni(s: str) -> bytes:
+        b = s.encode()
+        return b"X" + struct.pack("<I", len(b)) + b
+
+    def bint(i: int) -> bytes:
+        return b"J" + struct.pack("<i", i)
+
+    sd = (b"\x80\x02" + b"ccollections\nOrderedDict\n)R" + uni("w")
+          + b"ctorch._utils\n_rebuild_tensor_v2\n("
+          + b"(" + uni("storage") + b"ctorch\nFloatStorage\n" + uni("0") + uni("cpu") + b"K\x04N" + b"tQ"
+          + b"K\x00" + b"(K\x02t" + b"(K\x01t" + b"tR"
+          + b"}" + uni("offset") + bint(offset) + b"s" + uni("stride") + b"(" + bint(stride) + b"t" + b"s" + b"b"
+          + b"s.")
+    p = lambda o: pickle.dumps(o, protocol=2)  # noqa: E731
+    return (p(LEGACY_MAGIC) + p(LEGACY_PROTOCOL) + p({"little_endian": True}) + sd + p(["0"])
+            + struct.pack("<q", 4) + struct.pack("<4f", 1, 2, 3, 4))
+
+
+@pytest.mark.parametrize(("offset", "stride"), [(-4, 4), (-1_000_000_000, 1_000_000_000)])
+def test_a_build_step_that_rewrites_a_checked_tensor_is_refused(offset, stride):
+    """Before: -4/4 read memory past the storage, -1e9/1e9 crashed the interpreter."""
+    with pytest.raises(CheckpointError, match="rewrites an object's fields"):
+        load_state_dict(_build_step(offset, stride))
