@@ -252,7 +252,13 @@ def _session(path: str, threads: int) -> _Built:
         built = _SESSIONS.get(key)
         if built is not None:
             return built
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise RuntimeError(
+                "Pretrained image features need onnxruntime: pip install onnxruntime "
+                "(or pip install -e '.[features]' from a checkout; requirements.txt has it)."
+            ) from None
 
         start = time.perf_counter()
         with open(path, "rb") as fh:
