@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 #: Strategies scored distributed, giving exactly the single-process order.
-SUPPORTED = ("margin", "entropy", "certainty", "random")
+SUPPORTED = ("margin", "entropy", "certainty", "random", "neighbourhood")
 
 #: Pool rows per task when the scorer is not told otherwise.
 DEFAULT_PARTITION_ROWS = 100_000
@@ -254,6 +254,10 @@ class PartitionScores:
         Column of the most probable class (the suggestion).
     best_probability : ndarray of float64, shape (n,)
         Its probability.
+    top2 : ndarray of shape (n,) or None
+        The second-largest probability, in the probabilities' dtype (with
+        ``confidence`` it rebuilds the margin key for ``neighbourhood``); None for
+        other strategies.
     seconds : float
         Worker time: reading the features, predicting, scoring.
     """
@@ -263,6 +267,7 @@ class PartitionScores:
     confidence: np.ndarray
     best: np.ndarray
     best_probability: np.ndarray
+    top2: np.ndarray | None
     seconds: float
 
 
@@ -292,13 +297,19 @@ def score_partition(source: Any, ids: np.ndarray, model: Any, strategy: str, n_t
     if strategy == "random":
         uncertainty.check_probabilities(p)
         key = None
-    else:
-        key = uncertainty._key(p, strategy)  # validated, as in the single-process path
+    else:  # validated, as in the single-process path; neighbourhood's own key is margin's
+        key = uncertainty._key(p, "margin" if strategy == "neighbourhood" else strategy)
     unsure = pool_uncertainty(p)
-    confidence = top_two(p)[0]
+    confidence, second = top_two(p)
     best = p.argmax(axis=1).astype(np.int32)
     best_probability = p[np.arange(len(best)), best].astype(np.float64)
-    return PartitionScores(key, unsure, confidence, best, best_probability, time.perf_counter() - start)
+    top2 = second.astype(p.dtype) if strategy == "neighbourhood" else None
+    return PartitionScores(key, unsure, confidence, best, best_probability, top2, time.perf_counter() - start)
+
+
+def read_rows(source: Any, ids: np.ndarray) -> Any:
+    """Features of a few items (runs on a worker): the rows a feature-aware strategy samples."""
+    return source.read(np.asarray(ids, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- the scorer
@@ -427,6 +438,29 @@ class DaskScorer:
                          "partitions": float(len(spans))}
 
 
+    def gather_rows(self, store: LabelStore, pool_ids: np.ndarray, positions: np.ndarray) -> list[Any]:
+        """Features of the pool rows at ``positions`` (ascending), read on the workers, one task per partition.
+
+        Returns the partitions' feature blocks in order (concatenate them).
+        """
+        source = self.source if self.source is not None else feature_source(store)
+        spans = self.partitions(len(pool_ids))
+        futures = []
+        for a, b in spans:
+            inside = positions[(positions >= a) & (positions < b)]
+            if inside.size:
+                futures.append(self.client.submit(read_rows, source, pool_ids[inside], pure=False))
+        try:
+            return self.client.gather(futures)
+        except Exception as exc:
+            for f in futures:
+                f.cancel()
+            raise DistributedError(
+                f"Reading the sampled rows' features failed on a worker: {type(exc).__name__}: {exc}; "
+                "nothing was written."
+            ) from exc
+
+
 # --------------------------------------------------------------------------- the retrain
 
 
@@ -450,13 +484,95 @@ def _check_supported(learner: Any) -> str:
     # A registered name counts only while it still names the built-in function.
     if name in builtin and registry.STRATEGIES.get(name) is builtin[name]:
         return name
+    from ..strategies.neighbourhood import NeighbourhoodMargin
+
+    resolved = registry.STRATEGIES.get(name) if name is not None else strategy
+    if type(resolved) is NeighbourhoodMargin:
+        return "neighbourhood"
     shown = name if name is not None else getattr(strategy, "__name__", repr(strategy))
     raise DistributedError(
-        f"Strategy {shown!r} cannot be scored distributed: it needs more than one number per item "
-        "(the default 'neighbourhood' reads the features of items sampled across the whole pool). "
-        f"Distributed scoring supports {', '.join(SUPPORTED)}: choose one in the project's settings "
-        "(Model page), or retrain without Dask."
+        f"Strategy {shown!r} cannot be scored distributed: a user strategy may read the whole "
+        f"probability matrix and the pool's features. Distributed scoring supports {', '.join(SUPPORTED)}: "
+        "choose one in the project's settings (Model page), or retrain without Dask."
     )
+
+
+def _margin_stand_in(parts: list[PartitionScores], n_classes: int) -> np.ndarray:
+    """Probabilities with the pool's two largest values per row and ``n_classes`` columns.
+
+    Their margin key is the pool's, bit for bit (largest minus second largest, in the
+    model's dtype), their rows sum to 1 and their width is the model's: all that
+    :class:`~superintendent_core.strategies.neighbourhood.NeighbourhoodMargin` reads of
+    the probabilities.
+    """
+    top1 = np.concatenate([p.confidence.astype(p.top2.dtype) for p in parts])
+    top2 = np.concatenate([p.top2 for p in parts])
+    out = np.empty((len(top1), max(n_classes, 2)), dtype=top2.dtype)
+    out[:, 0], out[:, 1] = top1, top2
+    if out.shape[1] > 2:
+        rest = np.clip(1.0 - top1.astype(np.float64) - top2, 0.0, None) / (out.shape[1] - 2)
+        out[:, 2:] = np.minimum(rest.astype(top2.dtype), top2)[:, None]  # never above the second largest
+    return out
+
+
+def _neighbourhood_order(scorer: DaskScorer, store: Any, pool_ids: np.ndarray, parts: list[PartitionScores],
+                         strategy: Any, learner: Any, model: Any, X: Any,
+                         rng: np.random.RandomState) -> tuple[np.ndarray, float]:
+    """The ``neighbourhood`` order with only the rows it samples read (on the workers), and how many.
+
+    The strategy reads the pool's features at two samples drawn from the random
+    stream: the coverage sample (while there are few labels per class) and the
+    smallest margins plus ``n_reference`` random rows. Those draws are replayed on a
+    copy of the stream to know the rows; the workers read them; the strategy then
+    runs on the driver, on the real stream, with the pool's features as a sparse
+    memory-mapped file of the pool's shape holding those rows (nothing else is read:
+    the rest of the file is never written, and takes neither memory nor disk).
+    """
+    import copy
+    import shutil
+    import tempfile
+
+    from ..strategies.coverage import coverage_continuation
+    from ..strategies.uncertainty import _order_from_key
+
+    probabilities = _margin_stand_in(parts, len(model.classes_))
+    n = probabilities.shape[0]
+    labelled = learner._representation(model, X)
+    if labelled is None or n < 2:  # no numeric representation: the strategy orders by plain margin
+        return strategy.order(_context(probabilities, None, None, learner, rng)), 0.0
+    key = np.concatenate([p.key for p in parts])
+    batch_size = int(learner.batch_size)
+    replay = copy.deepcopy(rng)
+    wanted = []
+    if strategy._too_few_labels(probabilities, len(labelled)):
+        n_sample = coverage_continuation.__kwdefaults__["n_sample"]
+        wanted.append(np.sort(replay.choice(n, n_sample, replace=False)) if n > n_sample else np.arange(n))
+    m = min(n, max(strategy.n_candidates, 10 * batch_size))
+    head = _order_from_key(key) if n <= m + strategy.n_reference else _order_from_key(key, m)
+    wanted.append(strategy._sample(head, n, replay))
+    rows = np.unique(np.concatenate(wanted))
+    blocks = scorer.gather_rows(store, pool_ids, rows)
+    if isinstance(blocks[0], pd.DataFrame):
+        raw = pd.concat(blocks, ignore_index=True)
+    else:
+        raw = np.concatenate(blocks)
+    values = learner._representation(model, raw)  # as the labelled rows', which had one
+    folder = tempfile.mkdtemp(prefix="superintendent-rows-")
+    try:
+        features = np.lib.format.open_memmap(os.path.join(folder, "pool.npy"), mode="w+", dtype=values.dtype,
+                                             shape=(n, values.shape[1]))
+        features[rows] = values
+        order = strategy.order(_context(probabilities, features, labelled, learner, rng))
+        del features
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return order, float(rows.size)
+
+
+def _context(probabilities: Any, features: Any, labelled: Any, learner: Any, rng: Any) -> Any:
+    from ..strategies.base import PoolContext
+
+    return PoolContext(probabilities, features, labelled, int(learner.batch_size), rng)
 
 
 def run_retrain_distributed(
@@ -533,6 +649,9 @@ def run_retrain_distributed(
         else:
             if strategy_name == "random":
                 raw = rng.permutation(m)
+            elif strategy_name == "neighbourhood":
+                raw, timings["rows_read"] = _neighbourhood_order(
+                    scorer, store, pool_ids, parts, strategy, learner, model, X, rng)
             else:
                 raw = _order_from_key(column("key", np.float64))
             order = shuffle_positions(check_order(raw, m, f"strategy {strategy_name!r}"), learner.shuffle_prop, rng)

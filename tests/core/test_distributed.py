@@ -56,24 +56,24 @@ def client():
             cluster.close()
 
 
-def _data(seed: int = 0):
+def _data(seed: int = 0, n_items: int = N_ITEMS):
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=1.5, size=(len(CLASSES), N_FEATURES))
-    y = rng.integers(0, len(CLASSES), size=N_ITEMS)
-    X = (centres[y] + rng.normal(size=(N_ITEMS, N_FEATURES))).astype(np.float32)
+    y = rng.integers(0, len(CLASSES), size=n_items)
+    X = (centres[y] + rng.normal(size=(n_items, N_FEATURES))).astype(np.float32)
     X[::97] = X[5]  # exact duplicates across partitions: tied keys, broken by item id
     return X, np.asarray(CLASSES, dtype=object)[y]
 
 
-def _fill(store, *, kind: str = "image", n_labels: int = 80) -> None:
-    X, y = _data()
-    names = tuple(f"i{i}" for i in range(N_ITEMS))
+def _fill(store, *, kind: str = "image", n_labels: int = 80, n_items: int = N_ITEMS) -> None:
+    X, y = _data(n_items=n_items)
+    names = tuple(f"i{i}" for i in range(n_items))
     if kind == "table":
         import pandas as pd
 
         frame = pd.DataFrame(X, columns=[f"x{j}" for j in range(N_FEATURES)])
         store.add_items(ItemBatch(names=names, kind="table", features=frame,
-                                  payloads=[{"row": i} for i in range(N_ITEMS)], true_labels=list(y)))
+                                  payloads=[{"row": i} for i in range(n_items)], true_labels=list(y)))
     else:
         store.add_items(ItemBatch(names=names, kind="image", features=X, image_shape=(8, 8),
                                   pixel_max=4.0, true_labels=list(y)))
@@ -164,6 +164,27 @@ def test_same_order_as_single_process_on_every_backend(backend, make_project, cl
     assert store.history()["by"].tolist()[-1] == "orchestrate"
 
 
+@pytest.mark.parametrize(
+    ("n_labels", "n_items"),
+    [(4, N_ITEMS), (20, N_ITEMS), (80, N_ITEMS), (20, 900)],
+    ids=["coverage-continues", "neighbourhood-average", "handed-over", "small-pool"],
+)
+@pytest.mark.parametrize("where", ["folder", "sqlite"])
+def test_the_default_neighbourhood_strategy_gives_the_same_order(tmp_path, client, where, n_labels, n_items):
+    """Every regime of the default strategy: its sampled rows are read on the workers, the rest never."""
+    location = tmp_path / "p" if where == "folder" else f"sqlite:///{tmp_path / 'p.db'}"
+    store = open_store(location, settings=_settings(None))
+    _fill(store, n_labels=n_labels, n_items=n_items)
+    _, dist = _compare(store, client)
+    pool = n_items - n_labels
+    read = dist.result.timings["rows_read"]
+    assert 0 < read <= pool and (read < pool / 2 if pool > 2000 else True)  # a sample, not the pool
+    store.update_settings(strategy="margin")
+    margin_order = run_retrain(store).result.order
+    assert not np.array_equal(margin_order[:10], dist.result.order[:10])  # the features did matter
+    store.close()
+
+
 @pytest.mark.parametrize("strategy", ["entropy", "certainty", "random"])
 def test_every_supported_strategy_gives_the_same_order(make_project, client, strategy):
     # Strategies are backend-independent (the backends are covered by the margin test).
@@ -204,12 +225,19 @@ def _nothing_written(store, history_len: int, revision) -> None:
     assert store.revision().order == revision.order
 
 
-def test_default_strategy_is_refused_before_anything_is_written(tmp_path, client):
-    store = open_store(tmp_path / "p", settings=_settings(None))
-    _fill(store)
-    revision = store.revision()
-    with pytest.raises(DistributedError, match="'neighbourhood' cannot be scored distributed.*margin"):
-        run_retrain_distributed(store, DaskScorer(client))
+def test_a_user_strategy_is_refused_before_anything_is_written(tmp_path, client):
+    from superintendent_core.strategies import margin, register_strategy
+    from superintendent_core.strategies.registry import STRATEGIES
+
+    register_strategy("reversed_margin_for_test", lambda p: margin(p)[::-1])
+    try:
+        store = open_store(tmp_path / "p", settings=_settings("reversed_margin_for_test"))
+        _fill(store)
+        revision = store.revision()
+        with pytest.raises(DistributedError, match="'reversed_margin_for_test' cannot be scored distributed.*margin"):
+            run_retrain_distributed(store, DaskScorer(client))
+    finally:
+        STRATEGIES.pop("reversed_margin_for_test", None)
     report_store_history = len(store.history())
     _nothing_written(store, report_store_history, revision)
     assert report_store_history == 0
@@ -273,8 +301,8 @@ def test_retrain_once_takes_a_scorer_and_reports_refusals(tmp_path, client):
     _fill(store)
     report = retrain_once(store, random_state=3, scorer=DaskScorer(client, partition_rows=PARTITION))
     assert report.ok and "retrained on 80 labels" in report.message
-    store.update_settings(strategy="neighbourhood")
-    with pytest.raises(DistributedError):
+    store.update_settings(multi_label=True)
+    with pytest.raises(DistributedError, match="multi-label"):
         retrain_once(store, scorer=DaskScorer(client))
     assert len(store.history()) == 1
     store.close()
