@@ -296,6 +296,18 @@ def test_the_command_scores_on_a_cluster(tmp_path, client, capsys):
         assert saved.suggestion(probe) == single.suggestion(probe)
 
 
+def test_the_command_starts_a_local_cluster(tmp_path, capsys):
+    db = tmp_path / "p.db"
+    with open_store(f"sqlite:///{db}", settings=_settings("certainty")) as store:
+        _fill(store)
+    status = main(["--database-url", f"sqlite:///{db}", "--dask-local", "1"])
+    assert status == EXIT_OK, capsys.readouterr().err
+    with SQLStore(f"sqlite:///{db}", create=False) as store:
+        assert store.history()["by"].tolist() == ["orchestrate"]
+    assert main(["--database-url", f"sqlite:///{db}", "--dask-local", "0"]) == EXIT_ERROR
+    assert "--dask-local must be 1 or more" in capsys.readouterr().err
+
+
 def test_retrain_once_takes_a_scorer_and_reports_refusals(tmp_path, client):
     store = open_store(tmp_path / "p", settings=_settings("entropy"))
     _fill(store)
