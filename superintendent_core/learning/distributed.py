@@ -341,6 +341,17 @@ def connect(address: str | None = None, *, local_workers: int | None = None, tim
         client = Client(cluster)
         client._superintendent_cluster = cluster  # closed with the client by close_client
         return client
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(str(address), strict=True)
+        parse_host_port(location)
+        if scheme not in ("tcp", "tls", "ws", "wss", "ucx"):
+            raise ValueError(f"{scheme}:// is not a scheduler protocol (the dashboard is http://, the scheduler tcp://)")
+    except (ValueError, TypeError) as exc:
+        raise DistributedError(
+            f"{address!r} is not a Dask scheduler address ({exc}); give it as tcp://host:8786."
+        ) from None
     try:
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:

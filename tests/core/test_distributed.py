@@ -358,6 +358,12 @@ def test_a_task_error_names_it_and_writes_nothing(tmp_path, client):
     store.close()
 
 
+@pytest.mark.parametrize("address", ["not-an-address", "tcp://", "http://127.0.0.1:8787", "tcp://host:port"])
+def test_a_malformed_scheduler_address_is_refused_before_connecting(address):
+    with pytest.raises(DistributedError, match="is not a Dask scheduler address.*tcp://host:8786"):
+        connect(address, timeout=1)
+
+
 def test_bad_partition_rows_and_arguments_are_refused(client):
     with pytest.raises(DistributedError, match="partition_rows"):
         DaskScorer(client, partition_rows=1).partitions(10)
