@@ -538,6 +538,11 @@ def _neighbourhood_order(scorer: DaskScorer, store: Any, pool_ids: np.ndarray, p
     runs on the driver, on the real stream, with the pool's features as a sparse
     memory-mapped file of the pool's shape holding those rows (nothing else is read:
     the rest of the file is never written, and takes neither memory nor disk).
+
+    The replay mirrors :class:`~superintendent_core.strategies.neighbourhood.NeighbourhoodMargin`'s
+    draws (exactly that class: a subclass may draw otherwise and is refused); a change
+    there that reads other rows makes ``tests/core/test_distributed.py`` fail, which
+    compares this order with the single-process one in each of its regimes.
     """
     import copy
     import shutil
