@@ -91,7 +91,7 @@ def phase(folder: Path, backend: str, mode: str, workers: int, out: Path) -> Non
         from superintendent_core.learning.distributed import DaskScorer, run_retrain_distributed
 
         t = time.perf_counter()
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(cluster)
         figures["cluster_start"] = time.perf_counter() - t
 

@@ -337,7 +337,7 @@ def connect(address: str | None = None, *, local_workers: int | None = None, tim
         if isinstance(local_workers, bool) or int(local_workers) < 1:
             raise DistributedError(f"--dask-local must be 1 or more workers; got {local_workers!r}.")
         cluster = LocalCluster(n_workers=int(local_workers), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
+                               dashboard_address=":0")
         client = Client(cluster)
         client._superintendent_cluster = cluster  # closed with the client by close_client
         return client

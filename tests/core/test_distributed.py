@@ -47,7 +47,7 @@ def client():
     # A task may kill one worker and be retried; a second death fails it (default: 3 more tries,
     # each a worker restart, slow on a loaded machine).
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
-        cluster = LocalCluster(n_workers=3, processes=True, threads_per_worker=1, dashboard_address=None)
+        cluster = LocalCluster(n_workers=3, processes=True, threads_per_worker=1, dashboard_address=":0")
         c = Client(cluster)
         try:
             yield c
