@@ -7,6 +7,13 @@ writes the new serving order and a history row, which every app process picks up
     python -m superintendent_core.orchestrate --database-url postgresql://… --every-labels 50
     python -m superintendent_core.orchestrate --database-url postgresql://… --every-seconds 600
     python -m superintendent_core.orchestrate --database-url sqlite:///project.db          # once (cron)
+    python -m superintendent_core.orchestrate --database-url postgresql://… --dask-scheduler tcp://host:8786
+
+With ``--dask-scheduler`` (or ``--dask-local N``) the pool is scored on a Dask cluster
+(:mod:`superintendent_core.learning.distributed`): workers read their partition's
+features from the database and send back one score per item; the order is the one
+the single-process retrain gives. A scheduler that does not answer exits 1 before
+anything is retrained.
 
 Without an interval it retrains once and exits (for cron). With intervals it
 retrains at start, then whenever ``N`` labels were added since the last retrain
@@ -77,11 +84,16 @@ class RunReport:
     message: str
 
 
-def retrain_once(store: Any, *, random_state: Any = None) -> RunReport:
+def retrain_once(store: Any, *, random_state: Any = None, scorer: Any = None) -> RunReport:
     """Retrain ``store`` once with :func:`superintendent_core.learning.training.retrain_project`.
 
     A :class:`~superintendent_core.learning.learner.TrainingError` (the labels cannot support
     a fit) becomes a report with ``ok=False``; store errors propagate.
+
+    ``scorer``: a :class:`~superintendent_core.learning.distributed.DaskScorer` scores the
+    pool on a Dask cluster (same order as without it; unsupported strategies raise
+    :class:`~superintendent_core.learning.distributed.DistributedError`, a ``StoreError``,
+    before anything is written).
     """
     from .learning.learner import TrainingError
     from .learning.training import retrain_project
@@ -89,7 +101,14 @@ def retrain_once(store: Any, *, random_state: Any = None) -> RunReport:
     start = time.perf_counter()
     n_labels = store.progress().labelled
     try:
-        result = retrain_project(store, random_state=random_state, source="orchestrate")
+        if scorer is None:
+            result = retrain_project(store, random_state=random_state, source="orchestrate")
+        else:
+            from .learning.distributed import run_retrain_distributed
+
+            result = run_retrain_distributed(
+                store, scorer, random_state=random_state, source="orchestrate"
+            ).result
     except TrainingError as exc:
         return RunReport(
             False, n_labels, None, time.perf_counter() - start, f"not retrained: {exc}"
@@ -113,6 +132,7 @@ def orchestrate(
     every_labels: int | None = None,
     every_seconds: float | None = None,
     random_state: Any = None,
+    scorer: Any = None,
     max_runs: int | None = None,
     poll_seconds: float = 2.0,
     clock: Callable[[], float] = time.monotonic,
@@ -132,6 +152,8 @@ def orchestrate(
         Retrain after this many seconds (only if labels changed since the last retrain).
     random_state : int or None
         Passed to every retrain (None: the project's setting).
+    scorer : DaskScorer, optional
+        Score the pool on a Dask cluster (see :func:`retrain_once`).
     max_runs : int, optional
         Stop after this many retrain attempts (None: until interrupted).
     poll_seconds : float, default=2
@@ -164,7 +186,7 @@ def orchestrate(
     reports: list[RunReport] = []
 
     def attempt() -> None:
-        report = retrain_once(store, random_state=random_state)
+        report = retrain_once(store, random_state=random_state, scorer=scorer)
         reports.append(report)
         log(report.message)
 
@@ -274,6 +296,34 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--poll-seconds", type=float, default=2.0, help="how often to check (default 2)"
     )
+    dask = parser.add_mutually_exclusive_group()
+    dask.add_argument(
+        "--dask-scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="score the pool on this Dask cluster (tcp://host:8786); needs dask[distributed]",
+    )
+    dask.add_argument(
+        "--dask-local",
+        type=int,
+        default=None,
+        metavar="N",
+        help="score the pool on a local Dask cluster of N worker processes",
+    )
+    parser.add_argument(
+        "--dask-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for the Dask scheduler to answer (default 10)",
+    )
+    parser.add_argument(
+        "--dask-partition-rows",
+        type=int,
+        default=None,
+        metavar="ROWS",
+        help="pool items per Dask task (default 100000)",
+    )
     return parser
 
 
@@ -291,13 +341,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"orchestrate: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    client = scorer = None
     try:
+        if args.dask_scheduler is not None or args.dask_local is not None:
+            from .learning.distributed import DaskScorer, connect
+
+            client = connect(
+                args.dask_scheduler, local_workers=args.dask_local, timeout=args.dask_timeout
+            )
+            kwargs = {}
+            if args.dask_partition_rows is not None:
+                kwargs["partition_rows"] = args.dask_partition_rows
+            scorer = DaskScorer(client, **kwargs)
         with single_orchestrator(store):
             reports = orchestrate(
                 store,
                 every_labels=args.every_labels,
                 every_seconds=args.every_seconds,
                 random_state=args.random_state,
+                scorer=scorer,
                 max_runs=args.max_runs,
                 poll_seconds=args.poll_seconds,
                 log=lambda line: print(f"orchestrate: {line}", flush=True),
@@ -309,6 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     finally:
         store.close()
+        if client is not None:
+            from .learning.distributed import close_client
+
+            close_client(client)
     once = args.every_labels is None and args.every_seconds is None
     if once and reports and not reports[-1].ok:
         return EXIT_CANNOT_TRAIN

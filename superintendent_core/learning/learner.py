@@ -606,26 +606,34 @@ class Learner:
     # ------------------------------------------------------------------ the estimate
 
     def _weave(
-        self, order: np.ndarray, probabilities: Any, strategy: Strategy, n_labels: int, rng: np.random.RandomState
+        self, order: np.ndarray, probabilities: Any, strategy: Strategy, n_labels: int, rng: np.random.RandomState,
+        unsure: np.ndarray | None = None,
     ) -> tuple[np.ndarray, AuditDraws | None]:
-        """The order with its audit draws (None: auditing is off)."""
+        """The order with its audit draws (None: auditing is off).
+
+        ``unsure``: :func:`~.estimate.pool_uncertainty` of the probabilities when already
+        computed (the distributed path has it, not the probabilities).
+        """
         share = float(self.audit_share)
         if share == 0:
             return order, None
         if getattr(strategy, "function", None) is uncertainty_random:
             # The random strategy's served items are uniform draws already: all of them audit, from the start.
             return weave_audit(order, probabilities, share=1.0, rng=rng, batch_size=int(self.batch_size),
-                               power=0.0, uniform=1.0)
+                               power=0.0, uniform=1.0, unsure=unsure)
         if order.size == 0 or n_labels < int(self.audit_from):
             return order, AuditDraws.empty()
         return weave_audit(order, probabilities, share=share, rng=rng, batch_size=int(self.batch_size),
-                           power=float(self.audit_power), uniform=float(self.audit_uniform))
+                           power=float(self.audit_power), uniform=float(self.audit_uniform), unsure=unsure)
 
     def _estimate(
         self, audited: Any, y_fit: Any, cv_probabilities: np.ndarray | None, probabilities: Any, n: int,
-        n_folds: int = 3,
+        n_folds: int = 3, on_pool: np.ndarray | None = None,
     ) -> AccuracyEstimate:
-        """The accuracy estimate from the audit records of the labelled rows."""
+        """The accuracy estimate from the audit records of the labelled rows.
+
+        ``on_pool``: :func:`~.estimate.pool_confidence` of the probabilities when already computed.
+        """
         if cv_probabilities is None:
             return AccuracyEstimate.unknown(
                 "no estimate without cross-validation: it scores each audited label with a model that did "
@@ -641,7 +649,8 @@ class Learner:
                 n_labels=n,
             )
         rows = records["row"]
-        on_pool = pool_confidence(probabilities, self.multi_label)
+        if on_pool is None:
+            on_pool = pool_confidence(probabilities, self.multi_label)
         if self.multi_label:
             confidence, predicted = confidence_and_prediction(cv_probabilities, multi_label=True)
             correct = (predicted == np.asarray(y_fit)).all(axis=1)
