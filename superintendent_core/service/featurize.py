@@ -27,14 +27,16 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
+import pickle
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -47,6 +49,7 @@ __all__ = [
     "FeaturizeJob",
     "FeaturizeStatus",
     "apply_feature_choice",
+    "extractor_for_batch",
     "failures",
     "featurize_payloads",
     "wanted_feature_set",
@@ -82,12 +85,68 @@ def failures(settings: ProjectSettings, name: str) -> list[tuple[int, str]]:
         return []
 
 
-def _worker_init(niceness: int) -> None:
+def _send(stream: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("the feature worker ended")
+    (n,) = struct.unpack("<Q", head)
+    data = stream.read(n)
+    if len(data) < n:
+        raise EOFError("the feature worker ended mid-message")
+    return pickle.loads(data)  # our own child process's output
+
+
+def worker_main(stdin: IO[bytes], stdout: IO[bytes], niceness: int, extractor: str) -> int:
+    """The worker process's loop: a list of pictures in, ``("ok", matrix, failed)`` or ``("error", text)`` out."""
     if niceness:
         try:
             os.nice(niceness)
         except OSError:  # not allowed here: run at the normal priority
             pass
+    while True:
+        try:
+            payloads = _receive(stdin)
+        except EOFError:
+            return 0
+        try:
+            matrix, failed = featurize_payloads(extractor, payloads)
+            _send(stdout, ("ok", matrix, failed))
+        except Exception as exc:  # reported to the parent, which stops the job with this reason
+            _send(stdout, ("error", f"{type(exc).__name__}: {exc}"))
+
+
+class _Worker:
+    """``python -m superintendent_core.service._featurize_worker``: one child process, one BLAS thread."""
+
+    def __init__(self, extractor: str, niceness: int) -> None:
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "superintendent_core.service._featurize_worker", str(niceness), extractor],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+
+    def compute(self, payloads: list[Any]) -> tuple[np.ndarray, list[tuple[int, str]]]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        _send(self.process.stdin, payloads)
+        reply = _receive(self.process.stdout)
+        if reply[0] != "ok":
+            raise RuntimeError(reply[1])
+        return reply[1], reply[2]
+
+    def close(self) -> None:
+        try:
+            if self.process.stdin is not None:
+                self.process.stdin.close()
+            self.process.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
 
 
 def featurize_payloads(extractor: str, payloads: Sequence[bytes]) -> tuple[np.ndarray, list[tuple[int, str]]]:
@@ -212,7 +271,7 @@ class FeaturizeJob:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: _Worker | None = None
         self._done_here = 0
         self._seconds = 0.0
 
@@ -265,16 +324,13 @@ class FeaturizeJob:
         if self.mode == "thread":
             return featurize_payloads(self.extractor, payloads)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init, initargs=(self.niceness,),
-            )
-        return self._pool.submit(featurize_payloads, self.extractor, payloads).result()
+            self._pool = _Worker(self.extractor, self.niceness)
+        return self._pool.compute(payloads)
 
     def _close_pool(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
 
     def _record_failures(self, new: list[tuple[int, str]]) -> None:
         settings = self.store.settings
@@ -335,3 +391,20 @@ def apply_feature_choice(store: LabelStore, on_change: Callable[[], Any] | None 
         if on_change is not None:
             on_change()
     return None
+
+
+def extractor_for_batch(batch: Any, sample: int = 16) -> str:
+    """The rule's extractor for an image batch (:func:`~superintendent_core.features.choose_image_extractor`
+    over its first ``sample`` pictures); ``"pixels"`` when it has none to look at (drawn from features, the
+    digits demo); ``""`` for text and table items."""
+    if getattr(batch, "kind", None) != "image":
+        return ""
+    payloads = [p for p in list(batch.payloads or [])[:sample] if isinstance(p, bytes | bytearray)]
+    if not payloads:
+        return "pixels"
+    from ..features import choose_image_extractor
+
+    try:
+        return choose_image_extractor(payloads)
+    except (StoreError, ValueError):
+        return "efficientnet_lite0"  # pictures the rule cannot read are not tiny grey digits
