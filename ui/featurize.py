@@ -93,8 +93,8 @@ def status(project: Any) -> FeaturizeStatus | None:
     job = current_job(project)
     if job is not None:
         return job.status()
-    if not extractor or apply_needed(project) is None:
-        return None
+    if not extractor or extractor not in EXTRACTORS or apply_needed(project) is None:
+        return None  # import features, or vectors someone brought (nothing to compute)
     return FeaturizeJob(project.store, extractor).status()  # a job of another process, or none yet
 
 

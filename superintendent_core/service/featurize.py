@@ -382,10 +382,14 @@ def apply_feature_choice(store: LabelStore, on_change: Callable[[], Any] | None 
     (calling ``on_change``: retrain); returns the extractor whose set still
     needs computing (start a :class:`FeaturizeJob` for it), or None.
     """
+    from ..features import EXTRACTORS
+
     settings = store.settings
     wanted = wanted_feature_set(settings)
     if wanted and len(store.missing_feature_ids(wanted)):
-        return wanted
+        # an extractor computes what is missing; vectors someone brought cannot be computed here: until
+        # they are completed, the store reads the import features (features_in_use) and the setting stays
+        return wanted if wanted in EXTRACTORS else None
     if settings.feature_set != wanted:
         store.update_settings(feature_set=wanted)
         if on_change is not None:

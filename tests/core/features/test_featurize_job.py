@@ -111,3 +111,15 @@ def test_unknown_extractor_and_mode_are_refused(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         FeaturizeJob(store, "pixels", mode="gpu")
     store.close()
+
+
+def test_vectors_brought_by_hand_are_not_computed_and_stay_chosen_when_items_are_added(tmp_path):
+    store = _store(tmp_path, _crops(2))
+    store.write_feature_set("mine", [0, 1], np.ones((2, 3)))
+    store.update_settings(feature_extractor="mine", feature_set="mine")
+    assert apply_feature_choice(store) is None and store.features_in_use() == "mine"
+    store.add_items(ItemBatch(names=("new.png",), kind="image", features=np.zeros((1, 4), dtype=np.float32),
+                              payloads=_crops(1)))
+    assert apply_feature_choice(store) is None  # nothing to start: no extractor makes "mine"
+    assert store.settings.feature_set == "mine" and store.features_in_use() == ""
+    store.close()
