@@ -14,6 +14,7 @@ import threading
 import time
 from typing import Any
 
+from superintendent_core.features import EXTRACTORS
 from superintendent_core.service.featurize import (
     FeaturizeJob,
     FeaturizeStatus,
