@@ -65,9 +65,10 @@ def held(monkeypatch):
     return go
 
 
-def _jobs() -> list:
+def _jobs(path: str) -> list:
+    """The feature jobs of the project at ``path`` in the process-wide registry (other tests' projects left out)."""
     reg = runtime.registry()
-    return [reg.peek(k) for k in reg.keys() if isinstance(k, tuple) and k[0] == "featurize-job"]
+    return [reg.peek(k) for k in reg.keys() if isinstance(k, tuple) and k[:2] == ("featurize-job", path)]
 
 
 def test_the_label_page_shows_the_first_item_while_features_are_computed(photo_project, held):
@@ -78,7 +79,7 @@ def test_the_label_page_shows_the_first_item_while_features_are_computed(photo_p
     assert len(at.get("image")) == 1  # the first item is on screen …
     assert store.feature_sets().get("efficientnet_lite0", (0, 0))[1] == 0  # … and no pretrained feature exists yet
     assert store.features_in_use() == ""
-    running = _jobs()  # the app's job, in the process-wide registry
+    running = _jobs(project.path)  # the app's job, in the process-wide registry
     assert len(running) == 1 and running[0].running
     at.button(key=S.label_class_key(0)).click().run()  # labelling goes on meanwhile
     ok(at)
@@ -93,7 +94,7 @@ def test_the_admin_switches_back_to_pixels_and_the_features_change_at_once(photo
     held.set()
     at = ok(AppTest.from_file(APP, default_timeout=60).run())
     project = open_project(photo_project)
-    for job in _jobs():
+    for job in _jobs(project.path):
         job.join(120)
     assert project.store.features_in_use() == "efficientnet_lite0"
     at.switch_page("pages/data.py").run()
