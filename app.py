@@ -14,6 +14,7 @@ import streamlit as st
 from ui import auth
 from ui import state as S
 from ui.errors import reported_failures
+from ui.featurize import ensure_features
 from ui.project import current_project, sync_project
 from ui.widgets import labeller_input, show_notices, sync_labeller, text_label
 
@@ -59,3 +60,6 @@ if project is not None:
     # order (representative items first); a project retrained before gets its model back
     # (suggestions after a restart). A no-op on later reruns.
     project.warm_up()
+    # Features the project's extractor has not computed yet: a background job (resumes after a
+    # restart); a no-op on reruns once it looked (ui/featurize.py).
+    ensure_features(project)

@@ -21,6 +21,14 @@ Each measurement runs in a fresh Python process (so its peak RSS is its own):
   ``images_from_folder(..., featurize="efficientnet_lite0")`` (which also keeps
   each photo's display bytes, as an import does).
 
+The app path (``--child app``, ``--app-only`` runs only it): ``images_from_folder(featurize="pixels")``
+into a new folder project (labelling can start: "ready"), then the background job
+(:class:`superintendent_core.service.featurize.FeaturizeJob`) computes EfficientNet-Lite0 features into the
+project's feature set and switches to it. Reported: seconds to ready, seconds and ms/image of the job, the
+app process's peak RSS and the worker process's (polled every 0.2 s), and a "click" measured during the job in
+the app process (``next_item`` + ``submit`` + 5 ms of pure-Python work, a stand-in for a page rerun): median and
+90th percentile with no job, with the job in a thread of the app process, and in a niced worker process.
+
 Goals (issue 15): at most 60 ms per image, at most 800 MB peak for 2,000 photos.
 The load average (other programs on the machine) is printed with the figures.
 """
@@ -105,7 +113,85 @@ def child(mode: str, folder: str, threads: int) -> dict:
         result = images_from_folder(folder, featurize="efficientnet_lite0")
         return {"n": len(result.batch.names), "seconds": time.perf_counter() - t, "peak_mb": _peak_mb(),
                 "shape": list(result.batch.features.shape)}
+    if mode.startswith("app"):
+        return app_child(folder, job_mode=mode.split(":", 1)[1] if ":" in mode else "process")
     raise ValueError(mode)
+
+
+def _click(store, k: int) -> float:
+    t = time.perf_counter()
+    item = store.next_item("bench")
+    if item is not None:
+        store.submit(item, "a" if k % 2 else "b", "bench")
+    end = time.perf_counter() + 0.005
+    x = 0
+    while time.perf_counter() < end:  # a page rerun's Python work, roughly
+        x += 1
+    return 1000 * (time.perf_counter() - t)
+
+
+def app_child(folder: str, job_mode: str) -> dict:
+    import threading
+
+    from superintendent_core.data.images import images_from_folder
+    from superintendent_core.service.featurize import (
+        IMPORT_FEATURES_KEY,
+        FeaturizeJob,
+        extractor_for_batch,
+    )
+    from superintendent_core.service.project import create_project
+    from superintendent_core.store import ProjectSettings, open_store
+
+    t = time.perf_counter()
+    result = images_from_folder(folder, featurize="pixels")
+    settings = ProjectSettings(name="photos", kind="image", classes=("a", "b"),
+                               feature_extractor=extractor_for_batch(result.batch),
+                               extra=((IMPORT_FEATURES_KEY, "pixels"),))
+    project = Path(tempfile.mkdtemp()) / "p"
+    create_project(project, settings, result.batch)
+    n = len(result.batch.names)
+    del result
+    ready = time.perf_counter() - t
+    store = open_store(str(project))
+    idle = [_click(store, k) for k in range(40)]
+    if job_mode == "none":
+        return {"n": n, "ready_s": ready, "idle_click_ms": idle, "peak_mb": _peak_mb()}
+    job = FeaturizeJob(store, settings.feature_extractor, mode=job_mode)
+    worker_peak = [0.0]
+
+    def poll() -> None:
+        while job.running or not worker_peak[0]:
+            pool = job._pool
+            if pool is not None:
+                try:
+                    with open(f"/proc/{pool.process.pid}/status") as fh:
+                        for line in fh:
+                            if line.startswith("VmHWM:"):
+                                worker_peak[0] = max(worker_peak[0], int(line.split()[1]) / 1024)
+                except OSError:
+                    pass
+            if not job.running and job._thread is not None:
+                break
+            time.sleep(0.2)
+
+    t = time.perf_counter()
+    job.start()
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    busy = []
+    k = 0
+    while job.running:
+        busy.append(_click(store, k))
+        k += 1
+        time.sleep(0.25)  # a labeller's pace, roughly
+    job.join()
+    seconds = time.perf_counter() - t
+    status = job.status()
+    store.close()
+    return {"n": n, "ready_s": ready, "job_s": seconds, "job_ms_per_image": 1000 * seconds / n,
+            "complete": status.complete, "in_use": status.in_use, "failed": len(status.failed),
+            "error": status.error, "peak_mb": _peak_mb(), "worker_peak_mb": worker_peak[0],
+            "idle_click_ms": idle, "busy_click_ms": busy, "clicks": len(busy)}
 
 
 def _run_child(mode: str, folder: str, threads: int) -> dict:
@@ -126,6 +212,8 @@ def main() -> None:
     parser.add_argument("--child")
     parser.add_argument("--folder")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--app-only", action="store_true", help="only the app path (import + background job)")
+    parser.add_argument("--job-modes", default="process,thread", help="where the app path's job runs")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.folder, args.threads)))
@@ -137,6 +225,9 @@ def main() -> None:
         for k, raw in enumerate(photo_standins.jpeg_photos(args.n)):
             Path(folder, f"{k:05d}.jpg").write_bytes(raw)
         print(f"{args.n} JPEG photos 800×600 written in {time.perf_counter() - t:.0f} s; cpus {os.cpu_count()}; {_load()}")
+        if args.app_only:
+            app_figures(folder, args.job_modes.split(","))
+            return
         for threads in (1, 2):
             b = _run_child("build", folder, threads)
             print(f"build (threads={threads}): {b['seconds']:.2f} s from import to a ready session "
@@ -154,6 +245,26 @@ def main() -> None:
         print(f"images_from_folder(featurize='efficientnet_lite0') on {p['n']} photos: {p['seconds']:.0f} s "
               f"({1000 * p['seconds'] / p['n']:.1f} ms/image, one image per call), peak RSS {p['peak_mb']:.0f} MB"
               f"   [{_load()}]")
+
+
+def _pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def app_figures(folder: str, job_modes: list[str]) -> None:
+    for job_mode in job_modes:
+        a = _run_child(f"app:{job_mode}", folder, 1)
+        print(f"app path, job in a {job_mode}: {a['n']} photos imported with pixel features, labelling ready after "
+              f"{a['ready_s']:.1f} s; the background job then computed EfficientNet-Lite0 features in "
+              f"{a['job_s']:.0f} s ({a['job_ms_per_image']:.1f} ms/image; complete {a['complete']}, in use "
+              f"{a['in_use']}, failed {a['failed']}, error {a['error']}); peak RSS: app process "
+              f"{a['peak_mb']:.0f} MB, worker {a['worker_peak_mb']:.0f} MB   [{_load()}]")
+        print(f"  click (next_item + submit + 5 ms of Python): no job median {_pct(a['idle_click_ms'], 50):.1f} ms "
+              f"p90 {_pct(a['idle_click_ms'], 90):.1f}; during the job ({a['clicks']} clicks) median "
+              f"{_pct(a['busy_click_ms'], 50):.1f} ms p90 {_pct(a['busy_click_ms'], 90):.1f}   ratio of medians "
+              f"{_pct(a['busy_click_ms'], 50) / _pct(a['idle_click_ms'], 50):.2f}")
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from superintendent_core.data.tables import read_table, suggest_columns, table_b
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
 from superintendent_core.labels import classes_in
+from superintendent_core.service.featurize import IMPORT_FEATURES_KEY, extractor_for_batch
 from superintendent_core.service.locations import IMPORT_OFF, import_folder_location
 from superintendent_core.store import (
     ItemBatch,
@@ -23,6 +24,8 @@ from superintendent_core.store.items import feature_kind_of
 from ui import state as S
 from ui.auth import guard
 from ui.config import import_root
+from ui.feature_settings import features_section
+from ui.featurize import ensure_features
 from ui.project import (
     add_to_project,
     check_location,
@@ -134,8 +137,13 @@ def _table_form(upload, prefix: str, labeller: str) -> tuple[ItemBatch | None, l
     return batch, notes
 
 
-def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | None, list[str]]:
-    """Draw the widgets of a source and return its batch once there is enough input (else None)."""
+def build_batch(source: str, prefix: str, labeller: str,
+                featurize: str = "pixels") -> tuple[ItemBatch | None, list[str]]:
+    """Draw the widgets of a source and return its batch once there is enough input (else None).
+
+    Images get cheap ``featurize`` features at once (labelling starts); the project's
+    chosen extractor computes its own in the background (``ui.featurize``).
+    """
     if source == "demo":
         return digits_batch(), []
     if source == "zip":
@@ -147,7 +155,7 @@ def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | No
         if upload is None:
             return None, []
         result = _read_images("zip", images_from_zip, upload.getvalue(), labels_from_folders=from_folders,
-                              on_error=on_error)
+                              on_error=on_error, featurize=featurize)
         return result.batch, result.notes
     if source == "hf_parquet":
         upload = st.file_uploader("Parquet with an image column", type=["parquet"], key=f"{prefix}{S.DATA_HF_PARQUET}",
@@ -171,7 +179,7 @@ def build_batch(source: str, prefix: str, labeller: str) -> tuple[ItemBatch | No
             return None, []
         folder = import_folder_location(folder, import_root=root)
         result = _read_images("folder", images_from_folder, folder, labels_from_folders=from_folders,
-                              on_error=on_error)
+                              on_error=on_error, featurize=featurize)
         return result.batch, result.notes
     upload = st.file_uploader("CSV or parquet file", type=["csv", "tsv", "txt", "parquet"], key=f"{prefix}{S.DATA_TABLE}")
     if upload is None:
@@ -207,17 +215,20 @@ def current_section(labeller: str) -> None:
                 st.success("Classes saved.")
 
     overlap_form(store)
+    features_section(project)
 
     with st.expander("Add items to this project (labels are kept)"):
         source = st.radio("Source", [s for s in SOURCES if s != "demo"], format_func=SOURCES.get,
                           key="add" + S.DATA_SOURCE, horizontal=True)
         try:
-            batch, notes = build_batch(source, "add", labeller)
+            import_features = dict(settings.extra).get(IMPORT_FEATURES_KEY, "pixels")
+            batch, notes = build_batch(source, "add", labeller, featurize=import_features)
             for note in notes:
                 st.caption(text_label(note))
             if batch is not None and st.button(f"Add {len(batch):,} items", key=S.DATA_ADD, type="primary"):
                 with st.spinner("Adding…"):
                     added = add_to_project(store, batch)
+                ensure_features(project)  # the new items' features, in the background
                 st.success(f"Added {added:,} items.")
         except (StoreError, ValueError, OSError) as exc:
             say("error", exc)
@@ -288,10 +299,13 @@ def create_section(labeller: str) -> None:
         try:
             classes = _parse_classes(classes_text)
             feature_kind = feature_kind_of(batch.features)
+            extractor = extractor_for_batch(batch)  # the rule: photos -> efficientnet_lite0, tiny grey -> pixels
             settings = ProjectSettings(
                 name=name.strip() or slug, kind=batch.kind, classes=classes, multi_label=multi,
                 feature_kind=feature_kind,
                 model=default_model(batch.kind, feature_kind),
+                feature_extractor=extractor,
+                extra=((IMPORT_FEATURES_KEY, "pixels"),) if batch.kind == "image" else (),
             )
             with st.spinner(f"Creating the project with {len(batch):,} items…"):
                 location = new_folder(path) if database is None else database_location(slug)

@@ -22,6 +22,8 @@ from ui import finish
 from ui import state as S
 from ui.auth import guard
 from ui.compare import render as compare_strategies
+from ui.feature_settings import progress_line
+from ui.featurize import status as features_status
 from ui.project import Project
 from ui.widgets import require_project, say, text_label
 
@@ -89,9 +91,16 @@ def last_retrain(project: Project) -> None:
             "Could not choose representative first items for this project, so it is served in its own "
             f"order until the first retrain: {project.scheduler.cold_start_error}"
         )
+    progress_line(features_status(project))
     if snapshot is None:
         st.caption("No model in this session of the app yet: press Retrain.")
         return
+    in_use = project.store.features_in_use()
+    if snapshot.feature_set != in_use:
+        st.warning(text_label(
+            f"This model was trained on {snapshot.feature_set or 'the import features'}; the project now uses "
+            f"{in_use or 'the import features'}, so its suggestions are stale"
+            + (" — a retrain is running." if project.scheduler.running else ". Retrain to update them.")))
     result = snapshot.result
     top, bottom = st.columns(2), st.columns(2)
     top[0].metric("Labels", f"{result.n_labels:,}")

@@ -138,6 +138,12 @@ DATA_LABELS_FILE = "data_labels_file"
 DATA_IMPORT_LABELS = "data_import_labels"
 DATA_OVERLAP = "data_overlap"
 DATA_SAVE_OVERLAP = "data_save_overlap"
+DATA_FEATURES_CHOICE = "data_features_choice"  # the project's features: an extractor or a feature set
+DATA_FEATURES_SAVE = "data_features_save"
+DATA_FEATURES_FILE = "data_features_file"  # bring your own: .npy or parquet of vectors
+DATA_FEATURES_NAMES = "data_features_names"  # the .npy's names file
+DATA_FEATURES_SET_NAME = "data_features_set_name"
+DATA_FEATURES_IMPORT = "data_features_import"
 
 # Review page
 REVIEW_CLASSES = "review_classes"

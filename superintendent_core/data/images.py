@@ -28,6 +28,7 @@ for 1280 pretrained ImageNet features of photos).
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import re
@@ -103,11 +104,35 @@ class ImportResult:
     skipped : list of (str, str)
         Each image file that was left out, as ``(file name, reason)``
         (``on_error="skip"``); empty when every image was imported.
+    extractor : str
+        The name of the extractor that made ``batch.features`` (``"pixels"``,
+        ``"efficientnet_lite0"``); ``""`` for a feature function of your own.
     """
 
     batch: ItemBatch
     notes: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    extractor: str = ""
+
+#: How many images ``featurize="auto"`` looks at to pick the extractor (the first ones).
+AUTO_SAMPLE = 16
+
+
+def _auto_extractor(candidates: list[tuple[str, bytes | Callable[[], bytes]]], limit: int) -> str:
+    """The rule of :func:`superintendent_core.features.choose_image_extractor` over the first readable images."""
+    from ..features import choose_image_extractor
+
+    sample = []
+    for _name, raw in candidates[: AUTO_SAMPLE * 2]:
+        try:
+            data = raw() if callable(raw) else raw
+            choose_image_extractor([data], max_pixels=limit)  # readable? (decode_images names those that are not)
+        except (InvalidInput, OSError, ValueError):
+            continue
+        sample.append(data)
+        if len(sample) == AUTO_SAMPLE:
+            break
+    return choose_image_extractor(sample, max_pixels=limit) if sample else "pixels"
 
 
 def thumbnail_features(image: Image.Image, size: int = 16) -> np.ndarray:
@@ -162,7 +187,7 @@ def _read_image(name: str, raw: bytes, featurize: Featurize, max_pixels: int) ->
         if w * h > max_pixels:
             raise _too_many_pixels(name, max_pixels, (w, h))
         image.load()
-        feats = np.asarray(featurize(image), dtype=np.float32).reshape(-1)
+        feats = _features_of(name, featurize, image)
         display = _display_bytes(image, raw)
     except InvalidInput:
         raise
@@ -175,6 +200,31 @@ def _read_image(name: str, raw: bytes, featurize: Featurize, max_pixels: int) ->
     return display, feats
 
 
+class FeatureFunctionError(InvalidInput):
+    """The feature function's output cannot be features (not numbers, NaN/inf): the whole import is refused."""
+
+
+def _features_of(name: str, featurize: Featurize, image: Image.Image) -> np.ndarray:
+    out = featurize(image)
+    try:
+        arr = np.asarray(out)
+        if arr.dtype == object or arr.dtype.kind not in "iufb":
+            raise TypeError(arr.dtype)
+        arr = arr.astype(np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise FeatureFunctionError(
+            f"The feature function returned {type(out).__name__} values for {name} that are not numbers; "
+            "it must return a 1-D array of numbers. Nothing was imported."
+        ) from None
+    if arr.size == 0:
+        raise FeatureFunctionError(f"The feature function returned no numbers for {name}. Nothing was imported.")
+    if not np.isfinite(arr).all():
+        raise FeatureFunctionError(
+            f"The feature function returned NaN or infinite values for {name}. Nothing was imported."
+        )
+    return arr.astype(np.float32)
+
+
 def _reason(exc: BaseException) -> str:
     """The library's reason, without any Python object repr (``<_io.BytesIO object at …>``) in it."""
     text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", str(exc)).strip(" :")
@@ -185,7 +235,7 @@ def _reason(exc: BaseException) -> str:
 def images_from_files(
     files: Iterable[tuple[str, bytes | Callable[[], bytes]]],
     *,
-    featurize: Featurize | str = thumbnail_features,
+    featurize: Featurize | str = "auto",
     labels_from_folders: bool = False,
     on_error: str = "refuse",
     max_pixels: int | None = None,
@@ -199,11 +249,15 @@ def images_from_files(
         Names (relative paths, "/"-separated) and file contents, or zero-argument
         callables that read them (called one at a time, just before decoding, so
         only one file's bytes are held at once: the folder and zip importers).
-    featurize : callable PIL.Image -> 1-D array, or str, default=thumbnail_features
+    featurize : callable PIL.Image -> 1-D array, or str, default="auto"
         The model's features of one image; every image must give the same length.
         A name picks an extractor of :mod:`superintendent_core.features`:
         ``"efficientnet_lite0"`` (1280 pretrained ImageNet features, for photos)
-        or ``"pixels"`` (the grey 16×16 thumbnail, the default).
+        or ``"pixels"`` (the grey 16×16 thumbnail). ``"auto"`` applies the rule
+        of :func:`superintendent_core.features.choose_image_extractor` to the
+        first readable images (up to :data:`AUTO_SAMPLE`): ``"pixels"`` when every
+        one is grey and at most 16 pixels on its longest side (the 8×8 digits),
+        else ``"efficientnet_lite0"``. ``ImportResult.extractor`` says which.
     labels_from_folders : bool, default=False
         Use each file's top folder as its existing label (``cat/001.jpg`` -> ``"cat"``).
     on_error : {"refuse", "skip"}, default="refuse"
@@ -229,7 +283,6 @@ def images_from_files(
     if on_error not in ("refuse", "raise", "skip"):
         raise InvalidInput(f"on_error must be 'skip' or 'refuse', not {on_error!r}.")
     limit = int(max_pixels or MAX_PIXELS)
-    featurize = _featurizer(featurize)
     files = list(files)
     notes: list[str] = []
     skipped = [n for n, _ in files if not _is_image_name(n)]
@@ -242,8 +295,13 @@ def images_from_files(
             f"No images found (looked for {', '.join(IMAGE_EXTENSIONS)}); "
             + ("only other files were there." if skipped else "the upload is empty.")
         )
-    return decode_images(candidates, notes, featurize=featurize, labels_from_folders=labels_from_folders,
-                         on_error=on_error, limit=limit, progress=progress)
+    if isinstance(featurize, str) and featurize == "auto":
+        featurize = _auto_extractor(candidates, limit)
+    name = featurize if isinstance(featurize, str) else ""
+    result = decode_images(candidates, notes, featurize=_featurizer(featurize),
+                           labels_from_folders=labels_from_folders, on_error=on_error, limit=limit,
+                           progress=progress)
+    return dataclasses.replace(result, extractor=name)
 
 
 def decode_images(
@@ -265,7 +323,7 @@ def decode_images(
                 raw = raw()  # a zip entry or a file: read now (limits checked there), dropped after decoding
             display, f = _read_image(name, raw, featurize, limit)
         except InvalidInput as exc:
-            if isinstance(exc, ZipRefused):
+            if isinstance(exc, ZipRefused | FeatureFunctionError):
                 raise  # a hostile zip (bomb, size lie) refuses the whole zip, whatever on_error says
             errors.append(str(exc))
             unreadable.append((name, _skip_reason(name, str(exc))))

@@ -237,6 +237,7 @@ def table_batch(
         feature_columns = [c for c in df.columns if c not in skip and pd.api.types.is_numeric_dtype(df[c])]
         if not feature_columns:
             raise InvalidInput("The table has no numeric columns for the model; choose the feature columns.")
+    vector = _vector_feature(df, feature_columns, names)
     if kind == "text":
         col = df[display[0]]
         bad = np.flatnonzero(col.isna().to_numpy())
@@ -246,18 +247,36 @@ def table_batch(
                 "Drop or fill those rows first."
             )
         texts = [str(v) for v in col]
+        if vector is not None:
+            return ItemBatch(names=names, kind="text", features=vector, payloads=texts, labels=labels,
+                             labeller=labeller)
         if feature_columns is None:
             return ItemBatch(names=names, kind="text", features=texts, payloads=texts, labels=labels,
                              labeller=labeller)
         feats = df[_require(df, feature_columns, "feature")]
         return ItemBatch(names=names, kind="text", features=_numeric(feats), payloads=texts, labels=labels,
                          labeller=labeller)
-    fcols = _require(df, feature_columns, "feature")
-    check_frame(df[fcols])
     rows = df[display].astype(object).where(df[display].notna(), None).to_dict("records")
     rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in rows]
+    if vector is not None:
+        return ItemBatch(names=names, kind="table", features=vector, payloads=rows, labels=labels,
+                         labeller=labeller)
+    fcols = _require(df, feature_columns, "feature")
+    check_frame(df[fcols])
     return ItemBatch(names=names, kind="table", features=df[fcols].reset_index(drop=True), payloads=rows,
                      labels=labels, labeller=labeller)
+
+
+def _vector_feature(df: pd.DataFrame, feature_columns: Any, names: Sequence[str]) -> np.ndarray | None:
+    """The features as float32 ``(n, d)`` when the one feature column holds vectors (lists or JSON arrays)."""
+    from .vectors import is_vector_column, vector_column
+
+    cols = [feature_columns] if isinstance(feature_columns, str) else list(feature_columns or [])
+    if len(cols) != 1 or cols[0] not in df.columns or not is_vector_column(df[cols[0]]):
+        if any(c in df.columns and is_vector_column(df[c]) for c in cols):
+            raise InvalidInput("A vector column must be the only feature column; choose it alone.")
+        return None
+    return vector_column(df[cols[0]], names=names)
 
 
 def _numeric(feats: pd.DataFrame) -> np.ndarray:

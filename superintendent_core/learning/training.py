@@ -97,6 +97,9 @@ class ModelSnapshot:
     estimate : AccuracyEstimate or None
         The retrain's estimate of the model's accuracy (``result.estimate``);
         None when the Learner made none.
+    feature_set : str
+        The features it was trained on (``store.features_in_use()``; ``""``: the
+        import features). A model whose set differs from the store's now is stale.
     """
 
     version: int
@@ -112,6 +115,7 @@ class ModelSnapshot:
     finished: float = field(default_factory=time.time)
     stored_version: int = 0
     estimate: Any = None
+    feature_set: str = ""
 
     def suggestion(self, item_id: int) -> tuple[str, float] | None:
         """``(label, probability)`` the model suggests for an item of the pool, or None.
@@ -266,6 +270,7 @@ def run_retrain(
     start = time.perf_counter()
     report(0.0, "Reading the labels")
     learner, model_name, notes = _learner(store, random_state)
+    feature_set = store.features_in_use()
     ids, X, y = store.training_data()
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) == 0:
@@ -273,6 +278,8 @@ def run_retrain(
     report(0.1, f"Reading the pool's features ({len(store):,} items)")
     pool_ids = np.asarray(store.unlabelled_ids(), dtype=np.int64)
     X_pool = store.features(pool_ids)
+    if store.features_in_use() != feature_set:
+        raise TrainingError("The project's features changed while the retrain read them; retrain again.")
     report(0.3, f"Fitting {model_name} on {len(ids):,} labels and cross-validating")
     audited = audited_rows(store, ids)
     if audited is None:  # no audited labels yet: the estimate then says so instead of being left out
@@ -301,6 +308,7 @@ def run_retrain(
         "seconds": float(seconds),
         "cv_folds": int(result.cv_folds),
         "by": str(source),
+        "features": feature_set or "import",
     }
     if estimate is not None:
         entry.update(estimate.to_entry())
@@ -323,6 +331,7 @@ def run_retrain(
         seconds=seconds,
         stored_version=int(stored_version),
         estimate=estimate,
+        feature_set=feature_set,
     )
 
 

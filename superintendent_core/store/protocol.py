@@ -101,6 +101,17 @@ class ProjectSettings:
         Share of served positions drawn at random for the accuracy estimate
         (0 to 0.5; 0 turns the estimate off). Projects saved before it existed
         read the default.
+    feature_set : str
+        The feature set (:meth:`LabelStore.write_feature_set`) the model uses;
+        ``""`` (the default) means the features given when the items were
+        imported. While the named set does not hold every item (items added
+        since), :meth:`LabelStore.features` returns the import features
+        (:meth:`LabelStore.features_in_use` says which).
+    feature_extractor : str
+        Which image feature extractor the project uses
+        (:data:`superintendent_core.features.EXTRACTORS`; ``""``: none chosen,
+        the import's features). Its features are computed into the feature set
+        of the same name in the background (:mod:`superintendent_core.service.featurize`).
     """
 
     name: str = "project"
@@ -117,6 +128,8 @@ class ProjectSettings:
     random_state: int | None = 0
     extra: tuple[tuple[str, str], ...] = ()
     audit_share: float = 0.2  # = learning.estimate.DEFAULT_AUDIT_SHARE (a test keeps them equal)
+    feature_set: str = ""
+    feature_extractor: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -135,6 +148,8 @@ class ProjectSettings:
             "random_state": self.random_state,
             "extra": [list(kv) for kv in self.extra],
             "audit_share": self.audit_share,
+            "feature_set": self.feature_set,
+            "feature_extractor": self.feature_extractor,
         }
 
     @classmethod
@@ -324,6 +339,47 @@ class LabelStore(Protocol):
 
     def true_labels(self, ids: Sequence[int] | np.ndarray) -> np.ndarray | None:
         """Hidden ground truth for ``ids`` (object array of str), or None if unknown."""
+        ...
+
+    # --- feature sets (:mod:`superintendent_core.store.feature_sets`) --------------
+    def write_feature_set(self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any) -> int:
+        """Store float32 features for some items in the feature set ``name`` (one durable write).
+
+        The set is created by its first write, which fixes its dimension. Ids
+        already stored in the set are ignored (the first write wins), so
+        writing a chunk again is harmless.
+
+        Parameters
+        ----------
+        name : str
+            1 to 64 letters, digits, ``_ . -``.
+        ids : sequence of int, shape (k,)
+            Distinct item ids of the project.
+        matrix : array-like of real numbers, shape (k, d)
+
+        Returns
+        -------
+        int
+            Rows newly stored.
+
+        Raises
+        ------
+        InvalidInput
+            A bad name, an unknown or repeated id, a dimension other than the
+            set's, NaN/inf, a non-numeric dtype: nothing is written.
+        """
+        ...
+
+    def feature_sets(self) -> dict[str, tuple[int, int]]:
+        """``{name: (dimension, items stored)}`` for every feature set of the project."""
+        ...
+
+    def missing_feature_ids(self, name: str) -> np.ndarray:
+        """Ids (int64, ascending) the set ``name`` holds no features for (every id if it does not exist)."""
+        ...
+
+    def features_in_use(self) -> str:
+        """The feature set :meth:`features` returns now: ``settings.feature_set`` if it holds every item, else ``""``."""
         ...
 
     # --- labelling --------------------------------------------------------------

@@ -117,6 +117,12 @@ def validate_settings(
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 <= v <= 0.5:
             raise InvalidInput(f"audit_share must be a number from 0 to 0.5, got {v!r}.")
         new["audit_share"] = float(v)
+    for key in ("feature_set", "feature_extractor"):
+        if key in new and not isinstance(new[key], str):
+            raise InvalidInput(f"{key} must be a name (text); \"\" means the features given at import.")
+    if new.get("feature_set") and new.get("feature_kind", old.feature_kind) != "array":
+        raise InvalidInput("A feature set replaces numeric features; this project's model reads "
+                           f"{new.get('feature_kind', old.feature_kind)} features, so it cannot use one.")
     if "extra" in new:
         v = new["extra"]
         pairs = v.items() if isinstance(v, Mapping) else v

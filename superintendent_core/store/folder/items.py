@@ -149,6 +149,8 @@ class FolderItems:
             return self._features(ids)
 
     def _features(self, ids: np.ndarray) -> Any:
+        if self._settings.feature_set and (name := self._set_in_use()):  # a feature set (feature_sets.py)
+            return self._set_features(name, ids)
         shape = self._shape
         kind = shape.feature_kind if shape else self._settings.feature_kind
         if shape is None or len(ids) == 0:

@@ -33,6 +33,7 @@ from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
 from .batches import ItemsFile
+from .feature_sets import FolderFeatureSets
 from .files import (
     FORMAT,
     FORMAT_VERSION,
@@ -54,7 +55,7 @@ from .labels import FolderLabels
 __all__ = ["FolderStore"]
 
 
-class FolderStore(FolderItems, FolderLabels, FolderHistory):
+class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
     """A labelling project in a folder (the layout is described in :mod:`superintendent_core.store.folder`).
 
     Parameters
@@ -549,6 +550,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
             usage, strings = self._class_usage()
             new = validate_settings(self._settings, changes, class_usage=usage, n_items=len(self._queue),
                                     label_strings=strings)
+            if new.feature_set != self._settings.feature_set:
+                self._check_feature_set_setting(new.feature_set)
             old = self._settings
             self._settings = new
             try:

@@ -105,7 +105,8 @@ class SQLProgress:
             return (
                 ids,
                 self._features(
-                    conn, ids, shape, shape.feature_kind if shape else settings.feature_kind
+                    conn, ids, shape, shape.feature_kind if shape else settings.feature_kind,
+                    settings.feature_set,
                 ),
                 y,
             )

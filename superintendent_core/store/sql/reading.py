@@ -76,8 +76,11 @@ class SQLReading:
         return self._cache.get(which, fetch)
 
     def _features(
-        self, conn: Connection, ids: np.ndarray, shape: PoolShape | None, feature_kind: str
+        self, conn: Connection, ids: np.ndarray, shape: PoolShape | None, feature_kind: str,
+        feature_set: str = "",
     ) -> Any:
+        if feature_set and (name := self._set_in_use(conn, feature_set)):  # a feature set (feature_sets.py)
+            return self._set_features(conn, name, ids)
         if shape is None or len(ids) == 0:
             if feature_kind == "array":
                 return np.empty((0, shape.n_features if shape else 0), dtype=np.float32)
@@ -120,7 +123,7 @@ class SQLReading:
         def work(conn: Connection) -> Any:
             settings, shape = self._head(conn)
             return self._features(
-                conn, arr, shape, shape.feature_kind if shape else settings.feature_kind
+                conn, arr, shape, shape.feature_kind if shape else settings.feature_kind, settings.feature_set
             )
 
         return self._read(work)

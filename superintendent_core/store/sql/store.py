@@ -28,6 +28,7 @@ from ..items import PoolShape
 from ..protocol import ProjectSettings
 from ..settings import validate_settings
 from .engine import Dialect, SQLEngine
+from .feature_sets import SQLFeatureSets, create_feature_set_tables
 from .features import FeatureCache
 from .history import SQLHistory
 from .items import SQLItems
@@ -55,7 +56,7 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREATE_LOCK_KEY = 0x5E1_5707  # advisory lock serialising schema creation (PostgreSQL)
 
 
-class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHistory, SQLEngine):
+class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHistory, SQLFeatureSets, SQLEngine):
     """A labelling project in a SQL database (see :mod:`superintendent_core.store.sql`).
 
     Parameters
@@ -170,6 +171,7 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                     )
                 else:
                     self._create(conn, settings or ProjectSettings())
+                create_feature_set_tables(conn, self.d)  # not versioned yet: IF NOT EXISTS on every open
                 text = self._x(conn, "SELECT settings FROM si_project WHERE id = 1").scalar_one()
                 self._parse_settings(text)
         except sa_exc.DBAPIError as exc:
@@ -309,6 +311,8 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
             new = validate_settings(
                 old, changes, class_usage=usage, n_items=int(row[1]), label_strings=strings
             )
+            if new.feature_set != old.feature_set:
+                self._check_feature_set_setting(conn, new.feature_set, int(row[1]))
             self._x(
                 conn,
                 "UPDATE si_project SET settings = :s WHERE id = 1",

@@ -41,7 +41,7 @@ def make_zip(entries: dict[str, bytes], *, symlink: str | None = None) -> bytes:
 
 def test_every_format_is_read_and_displayable():
     files = [(f"a/img.{ext}", picture(fmt)) for ext, fmt in FORMATS.items()]
-    result = images_from_files(files)
+    result = images_from_files(files, featurize="pixels")
     b = result.batch
     assert b.names == tuple(n for n, _ in files)
     assert b.features.shape == (6, 256) and b.features.dtype == np.float32

@@ -112,8 +112,24 @@ def test_the_importers_take_an_extractor_by_name():
     assert result.batch.image_shape is None
     reference = np.load(FIXTURES / "reference_features.npy")
     assert np.abs(result.batch.features - reference).max() <= 1e-4
-    default = images_from_files(files)  # the default is unchanged: the grey thumbnail
-    assert default.batch.features.shape == (3, 256)
+    default = images_from_files(files)  # the default is the rule's choice: photos -> efficientnet_lite0
+    assert default.extractor == "efficientnet_lite0" and default.batch.features.shape == (3, 1280)
+    np.testing.assert_allclose(default.batch.features, result.batch.features, atol=1e-6)
+    pixels = images_from_files(files, featurize="pixels")
+    assert pixels.extractor == "pixels" and pixels.batch.features.shape == (3, 256)
+
+
+def test_tiny_grey_images_keep_their_pixels_by_default():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits().images[:5]
+    files = []
+    for k, d in enumerate(digits):
+        buf = io.BytesIO()
+        Image.fromarray((d * 15).astype(np.uint8), mode="L").save(buf, format="PNG")
+        files.append((f"{k}.png", buf.getvalue()))
+    result = images_from_files(files)
+    assert result.extractor == "pixels" and result.batch.features.shape == (5, 256)
     with pytest.raises(InvalidInput, match="Unknown image feature extractor 'resnet'.*efficientnet_lite0"):
         images_from_files(files, featurize="resnet")
     with pytest.raises(InvalidInput, match="featurize must be"):

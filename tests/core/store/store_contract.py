@@ -1031,4 +1031,111 @@ def test_audit_share_is_a_setting_from_0_to_one_half(store_factory):
         store.close()
 
 
+# --------------------------------------------------------------------------- feature sets
+
+
+def test_feature_set_is_written_in_chunks_read_back_and_survives_reopening(store_factory):
+    store = new_store(store_factory, 6)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 5)).astype(np.float32)
+    assert store.feature_sets() == {}
+    assert store.missing_feature_ids("net").tolist() == [0, 1, 2, 3, 4, 5]
+    assert store.write_feature_set("net", [4, 1], X[[4, 1]]) == 2
+    assert store.feature_sets() == {"net": (5, 2)}
+    assert store.missing_feature_ids("net").tolist() == [0, 2, 3, 5]
+    # not complete: it cannot become the project's features, and features() is unchanged
+    with pytest.raises(InvalidInput, match="4 item"):
+        store.update_settings(feature_set="net")
+    assert store.features([0]).shape == (1, 16)
+    assert store.write_feature_set("net", [0, 2, 3, 5], X[[0, 2, 3, 5]].astype(np.float64)) == 4
+    store = store_factory.reopen(store)
+    assert store.feature_sets() == {"net": (5, 6)}
+    assert store.missing_feature_ids("net").tolist() == []
+    assert store.features_in_use() == ""
+    store.update_settings(feature_set="net")
+    assert store.features_in_use() == "net"
+    got = store.features([5, 0, 3, 1])
+    assert got.dtype == np.float32 and got.shape == (4, 5)
+    np.testing.assert_array_equal(got, X[[5, 0, 3, 1]])
+    store.submit(store.next_item("ann"), "cat", "ann")
+    ids, Xt, _ = store.training_data()
+    np.testing.assert_array_equal(Xt, X[ids])
+    store = store_factory.reopen(store)
+    assert store.settings.feature_set == "net"
+    np.testing.assert_array_equal(store.features(np.arange(6)), X)
+    store.update_settings(feature_set="")  # back to the import features
+    assert store.features([0]).shape == (1, 16)
+    store.close()
+
+
+def test_feature_set_write_is_idempotent_per_id(store_factory):
+    with new_store(store_factory, 4) as store:
+        first = np.ones((2, 3))
+        assert store.write_feature_set("s", [0, 1], first) == 2
+        assert store.write_feature_set("s", [1, 0], np.zeros((2, 3))) == 0  # all stored already
+        assert store.write_feature_set("s", [1, 2], np.full((2, 3), 7.0)) == 1  # only id 2 is new
+        assert store.write_feature_set("s", [3], np.full((1, 3), 9.0)) == 1
+        store.update_settings(feature_set="s")
+        np.testing.assert_array_equal(store.features([0, 1, 2, 3])[:, 0], [1, 1, 7, 9])
+        assert store.feature_sets() == {"s": (3, 4)}
+
+
+@pytest.mark.parametrize(
+    ("ids", "matrix", "match"),
+    [
+        ([0, 1], np.ones((2, 4)), "4 numbers per item; the feature set has 3"),
+        ([0, 1], np.array([[1, 2, np.nan], [1, 2, 3]]), "NaN or infinite"),
+        ([0, 1], np.array([[1, 2, np.inf], [1, 2, 3]]), "NaN or infinite"),
+        ([0, 1], np.array([[1e300, 2, 3], [1, 2, 3]]), "too large"),
+        ([0, 9], np.ones((2, 3)), "not in the project"),
+        ([-1, 0], np.ones((2, 3)), "not in the project"),
+        ([1, 1], np.ones((2, 3)), "twice"),
+        ([0, 1], np.ones((3, 3)), "3 feature row"),
+        ([0, 1], np.array([["a", "b", "c"], ["d", "e", "f"]]), "real numbers"),
+        ([0, 1], np.ones(3), "2-D"),
+        ([0.5, 1], np.ones((2, 3)), "whole numbers"),
+    ],
+)
+def test_bad_feature_rows_are_refused_whole(store_factory, ids, matrix, match):
+    with new_store(store_factory, 5) as store:
+        store.write_feature_set("s", [2], np.ones((1, 3)))
+        with pytest.raises(InvalidInput, match=match):
+            store.write_feature_set("s", ids, matrix)
+        assert store.feature_sets() == {"s": (3, 1)}
+        assert store.missing_feature_ids("s").tolist() == [0, 1, 3, 4]
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a/b", "x" * 65, ".hidden", 3, None])
+def test_bad_feature_set_names_are_refused(store_factory, name):
+    with new_store(store_factory, 2) as store:
+        with pytest.raises(InvalidInput, match="Feature set name"):
+            store.write_feature_set(name, [0], np.ones((1, 2)))
+        assert store.feature_sets() == {}
+
+
+def test_an_unknown_feature_set_cannot_be_chosen(store_factory):
+    with new_store(store_factory, 2) as store:
+        with pytest.raises(InvalidInput, match="no feature set"):
+            store.update_settings(feature_set="nope")
+        with pytest.raises(InvalidInput, match="feature_set"):
+            store.update_settings(feature_set=3)
+        assert store.settings.feature_set == ""
+        store.update_settings(feature_extractor="efficientnet_lite0")
+        assert store.settings.feature_extractor == "efficientnet_lite0"
+
+
+def test_items_added_after_a_set_was_chosen_fall_back_to_import_features_until_it_is_complete(store_factory):
+    with new_store(store_factory, 3) as store:
+        store.write_feature_set("s", [0, 1, 2], np.ones((3, 2)))
+        store.update_settings(feature_set="s")
+        store.add_items(image_batch(2, start=3))
+        assert store.features_in_use() == ""  # the set lacks ids 3, 4: the import features, for every id
+        assert store.features([0, 4]).shape == (2, 16)
+        assert store.missing_feature_ids("s").tolist() == [3, 4]
+        store.write_feature_set("s", [3, 4], np.zeros((2, 2)))
+        assert store.features_in_use() == "s"
+        assert store.features([0, 4]).shape == (2, 2)
+        assert store.settings.feature_set == "s"
+
+
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["FakeClock", "image_batch"]

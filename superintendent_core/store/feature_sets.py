@@ -1,0 +1,183 @@
+"""Feature sets: named, alternative feature matrices of a project's items (shared by every backend).
+
+A *feature set* holds one float32 row per item, of one dimension fixed by the
+first write, for some or all of a project's items: the features a pretrained
+network computed in the background, or features a user brought
+(:mod:`superintendent_core.data.feature_files`). The setting
+``ProjectSettings.feature_set`` names the set :meth:`LabelStore.features` and
+``training_data`` return; ``""`` means the features given when the items were
+imported.
+
+Rules every backend follows (this module states them; backends only store):
+
+- rows are written in *chunks* (one durable write each); a chunk is validated
+  whole first: ids in the pool and distinct, a 2-D real matrix of the set's
+  dimension, finite — any fault refuses the chunk whole (``InvalidInput``) and
+  nothing is written;
+- an id written again is ignored (the first write wins): a background job that
+  resumes after a crash may recompute a chunk without harm;
+- a set may become the project's features only once it holds every item
+  (``missing_feature_ids`` empty).
+
+Reading keeps the chunks as they are stored (memory-mapped files in a folder
+project) and an index ``id -> (chunk, row)`` of 8 bytes per item.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInput
+
+__all__ = ["FEATURE_SET_NAME", "FeatureSetIndex", "check_feature_rows", "check_set_name"]
+
+#: Allowed feature-set names: letters, digits, ``_ . -``, 1 to 64 characters, starting with a letter or digit.
+FEATURE_SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+def check_set_name(name: Any) -> str:
+    """``name`` if it is a valid feature-set name, else ``InvalidInput``."""
+    if not isinstance(name, str) or not FEATURE_SET_NAME.match(name):
+        raise InvalidInput(
+            f"Feature set name {str(name)[:80]!r} is not allowed; use 1 to 64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
+def check_feature_rows(
+    ids: Sequence[int] | np.ndarray, matrix: Any, *, n_items: int, dim: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate one chunk of a feature set; return ``(ids int64, matrix float32 C-ordered)``.
+
+    Parameters
+    ----------
+    ids : sequence of int, shape (k,)
+        Item ids, distinct, each in ``0 .. n_items-1``.
+    matrix : array-like, shape (k, d)
+        Real numbers, finite.
+    n_items : int
+        Items in the pool.
+    dim : int or None
+        The set's dimension (None: the set is new, any d >= 1).
+
+    Raises
+    ------
+    InvalidInput
+        The message names the fault; nothing may be written.
+    """
+    try:
+        id_arr = np.asarray(ids)
+    except (TypeError, ValueError):
+        raise InvalidInput("Feature set ids must be whole numbers (item ids).") from None
+    if id_arr.ndim != 1 or (id_arr.size and id_arr.dtype.kind not in "iu"):
+        raise InvalidInput("Feature set ids must be a 1-D list of whole numbers (item ids).")
+    id_arr = id_arr.astype(np.int64, copy=False)
+    if id_arr.size and (id_arr.min() < 0 or id_arr.max() >= n_items):
+        bad = id_arr[(id_arr < 0) | (id_arr >= n_items)]
+        raise InvalidInput(
+            f"{len(bad)} feature row(s) name items that are not in the project (e.g. id {int(bad[0])}; "
+            f"the project has {n_items} items); nothing was written."
+        )
+    if len(np.unique(id_arr)) != len(id_arr):
+        raise InvalidInput("An item appears twice in one chunk of features; nothing was written.")
+    arr = np.asarray(matrix)
+    if arr.dtype == object or arr.dtype.kind not in "iuf":
+        raise InvalidInput(
+            f"Features must be real numbers (a numeric array); got values of type {arr.dtype}; nothing was written."
+        )
+    if arr.ndim != 2:
+        raise InvalidInput(f"Features must be a 2-D array (one row per item); got {arr.ndim} dimension(s).")
+    if arr.shape[0] != len(id_arr):
+        raise InvalidInput(f"{arr.shape[0]} feature row(s) for {len(id_arr)} item id(s); they must match.")
+    if arr.shape[1] < 1:
+        raise InvalidInput("Feature rows must have at least one number.")
+    if dim is not None and arr.shape[1] != dim:
+        raise InvalidInput(
+            f"These features have {arr.shape[1]} numbers per item; the feature set has {dim}. "
+            "Nothing was written."
+        )
+    finite64 = np.isfinite(arr).all(axis=1) if arr.dtype.kind == "f" else np.ones(len(arr), dtype=bool)
+    if not finite64.all():
+        first = int(id_arr[np.flatnonzero(~finite64)[0]])
+        raise InvalidInput(
+            f"{int((~finite64).sum())} feature row(s) hold NaN or infinite values (e.g. item id {first}); "
+            "nothing was written."
+        )
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=np.float32)
+    too_big = ~np.isfinite(out).all(axis=1)
+    if too_big.any():
+        first = int(id_arr[np.flatnonzero(too_big)[0]])
+        raise InvalidInput(
+            f"{int(too_big.sum())} feature row(s) hold values too large for 32-bit floats (e.g. item id {first}); "
+            "nothing was written."
+        )
+    return id_arr, out
+
+
+class FeatureSetIndex:
+    """One set's rows as stored: a list of chunks ``(ids, matrix)`` and where each id sits.
+
+    ``matrix`` may be a read-only memory map; :meth:`gather` copies only the rows asked for.
+    """
+
+    def __init__(self, dim: int) -> None:
+        self.dim = int(dim)
+        self.chunks: list[tuple[np.ndarray, Any]] = []
+        self._chunk = np.full(0, -1, dtype=np.int32)
+        self._row = np.zeros(0, dtype=np.int32)
+        self.n_stored = 0
+
+    def _grow(self, n: int) -> None:
+        if n > len(self._chunk):
+            self._chunk = np.concatenate([self._chunk, np.full(n - len(self._chunk), -1, dtype=np.int32)])
+            self._row = np.concatenate([self._row, np.zeros(n - len(self._row), dtype=np.int32)])
+
+    def add(self, ids: np.ndarray, matrix: Any) -> None:
+        """Index a chunk; ids already indexed keep their first row."""
+        k = len(self.chunks)
+        self.chunks.append((ids, matrix))
+        if len(ids) == 0:
+            return
+        self._grow(int(ids.max()) + 1)
+        new = self._chunk[ids] < 0
+        self._chunk[ids[new]] = k
+        self._row[ids[new]] = np.flatnonzero(new).astype(np.int32)
+        self.n_stored += int(new.sum())
+
+    def new_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Mask of ``ids`` not stored yet."""
+        out = np.ones(len(ids), dtype=bool)
+        inside = ids < len(self._chunk)
+        out[inside] = self._chunk[ids[inside]] < 0
+        return out
+
+    def missing(self, n_items: int) -> np.ndarray:
+        """Ids ``0 .. n_items-1`` with no row, ascending (int64)."""
+        self._grow(n_items)
+        return np.flatnonzero(self._chunk[:n_items] < 0).astype(np.int64)
+
+    def gather(self, ids: np.ndarray, set_name: str) -> np.ndarray:
+        """Rows for ``ids`` (float32, shape ``(len(ids), dim)``); ``InvalidInput`` if some are missing."""
+        out = np.empty((len(ids), self.dim), dtype=np.float32)
+        if len(ids) == 0:
+            return out
+        self._grow(int(ids.max()) + 1)
+        which = self._chunk[ids]
+        if (which < 0).any():
+            missing = ids[which < 0]
+            raise InvalidInput(
+                f"The feature set {set_name!r} has no features yet for {len(missing)} of these items "
+                f"(e.g. id {int(missing[0])}); wait for it to complete or choose the import features."
+            )
+        rows = self._row[ids]
+        for k in np.unique(which).tolist():
+            pos = np.flatnonzero(which == k)
+            order = np.argsort(rows[pos], kind="stable")  # ascending rows: a memory map reads forward
+            out[pos[order]] = self.chunks[k][1][rows[pos][order]]
+        return out

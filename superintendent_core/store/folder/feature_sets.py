@@ -1,0 +1,152 @@
+"""Feature sets of a folder project: float32 ``.npy`` chunks, memory-mapped on read.
+
+Layout, under the project folder::
+
+    featuresets/<name>/meta.json          {"dim": d}  (written once, by the first chunk)
+    featuresets/<name>/c000001.npy        float32 (k, d): the chunk's rows
+    featuresets/<name>/c000001.ids.npy    int64 (k,): the chunk's item ids
+
+A chunk is committed when its ids file exists: the rows file is written
+atomically first (temporary file, fsync, rename), then the ids file the same way,
+so a crash leaves either a whole chunk or an orphan rows file (ignored;
+the next chunk takes a later number). Reading maps the rows files (``np.load(mmap_mode="r")``):
+a process never decodes a set whole; the pages it touches are shared with
+every session through the OS page cache. The rules are in
+:mod:`superintendent_core.store.feature_sets`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInput, VersionError
+from ..feature_sets import FeatureSetIndex, check_feature_rows, check_set_name
+from .files import fsync_dir, write_atomic
+
+__all__ = ["FolderFeatureSets"]
+
+FOLDER = "featuresets"
+_CHUNK = re.compile(r"^c(\d{6,})\.ids\.npy$")
+
+
+def _save_npy(array: np.ndarray) -> Any:
+    def write(path: Path) -> None:
+        with open(path, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+    return write
+
+
+class FolderFeatureSets:
+    """The feature-set methods of :class:`~.store.FolderStore` (state: ``_fsets``, set up lazily)."""
+
+    def _fsets_state(self) -> dict[str, FeatureSetIndex]:
+        state = getattr(self, "_fsets", None)
+        if state is None:
+            state = {}
+            root = self.path / FOLDER
+            if root.is_dir():
+                for d in sorted(root.iterdir()):
+                    if d.is_dir() and (d / "meta.json").exists():
+                        state[d.name] = self._load_set(d)
+            self._fsets = state
+        return state
+
+    def _load_set(self, folder: Path) -> FeatureSetIndex:
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            index = FeatureSetIndex(int(meta["dim"]))
+            chunks = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _CHUNK.match(p.name)))
+            for _, ids_path in chunks:
+                rows_path = ids_path.with_name(ids_path.name[: -len(".ids.npy")] + ".npy")
+                ids = np.load(ids_path, allow_pickle=False)
+                rows = np.load(rows_path, mmap_mode="r", allow_pickle=False)
+                if rows.dtype != np.float32 or rows.shape != (len(ids), index.dim):
+                    raise ValueError(f"{rows_path.name} has shape {rows.shape}, expected ({len(ids)}, {index.dim})")
+                index.add(ids.astype(np.int64, copy=False), rows)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise VersionError(
+                f"The feature set {folder.name!r} of the project cannot be read ({exc}). Delete the folder "
+                f"{folder} to compute it again; labels are not affected."
+            ) from None
+        return index
+
+    def feature_sets(self) -> dict[str, tuple[int, int]]:
+        with self._lock:
+            self._check_open()
+            return {name: (s.dim, s.n_stored) for name, s in self._fsets_state().items()}
+
+    def missing_feature_ids(self, name: str) -> np.ndarray:
+        with self._lock:
+            self._check_open()
+            check_set_name(name)
+            s = self._fsets_state().get(name)
+            return np.arange(len(self), dtype=np.int64) if s is None else s.missing(len(self))
+
+    def write_feature_set(self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any) -> int:
+        with self._lock:
+            self._check_open()
+            check_set_name(name)
+            state = self._fsets_state()
+            s = state.get(name)
+            id_arr, rows = check_feature_rows(ids, matrix, n_items=len(self), dim=None if s is None else s.dim)
+            folder = self.path / FOLDER / name
+            if s is None:
+                folder.mkdir(parents=True, exist_ok=True)
+                fsync_dir(folder.parent)
+                meta = json.dumps({"dim": int(rows.shape[1])}).encode()
+                write_atomic(folder / "meta.json", lambda p: p.write_bytes(meta))
+                s = state[name] = FeatureSetIndex(rows.shape[1])
+            new = s.new_ids(id_arr)
+            if not new.any():
+                return 0
+            id_arr, rows = id_arr[new], rows[new]
+            numbers = [int(m.group(1)) for p in folder.iterdir() if (m := re.match(r"^c(\d{6,})\.", p.name))]
+            stem = f"c{max(numbers, default=0) + 1:06d}"
+            write_atomic(folder / f"{stem}.npy", _save_npy(rows))
+            try:
+                write_atomic(folder / f"{stem}.ids.npy", _save_npy(id_arr))
+            except BaseException:
+                (folder / f"{stem}.npy").unlink(missing_ok=True)
+                raise
+            s.add(id_arr, np.load(folder / f"{stem}.npy", mmap_mode="r", allow_pickle=False))
+            return len(id_arr)
+
+    def _set_features(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """Rows of the active set for ``ids`` (called under the lock by ``_features``)."""
+        s = self._fsets_state().get(name)
+        if s is None:
+            raise InvalidInput(f"The project's feature set {name!r} does not exist; choose another in the settings.")
+        return s.gather(ids, name)
+
+    def _set_in_use(self) -> str:
+        name = self._settings.feature_set
+        if not name:
+            return ""
+        s = self._fsets_state().get(name)
+        return name if s is not None and s.n_stored >= len(self) else ""
+
+    def features_in_use(self) -> str:
+        with self._lock:
+            self._check_open()
+            return self._set_in_use()
+
+    def _check_feature_set_setting(self, name: str) -> None:
+        """Refuse making ``name`` the project's features unless it holds every item."""
+        if name == "":
+            return
+        check_set_name(name)
+        s = self._fsets_state().get(name)
+        if s is None:
+            raise InvalidInput(f"There is no feature set {name!r}; the project has {sorted(self._fsets_state())}.")
+        missing = s.missing(len(self))
+        if len(missing):
+            raise InvalidInput(
+                f"The feature set {name!r} has no features for {len(missing)} item(s) yet; it can become the "
+                "project's features once it holds every item."
+            )
