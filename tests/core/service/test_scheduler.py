@@ -313,3 +313,38 @@ def test_below_two_labels_per_class_a_project_retrain_continues_the_coverage(dig
     order = retrain_project(digits_store, random_state=0).order
     np.testing.assert_array_equal(order[: expected.size], expected)
     assert len(set(order[:10].tolist())) == 10  # filled up to the batch when coverage runs out
+
+
+@pytest.mark.parametrize("kind", ["array", "table", "text"])
+def test_read_features_in_chunks_is_one_call(tmp_path, kind):
+    """A retrain reads the pool a chunk at a time (so clicks do not wait); the value is the same."""
+    import pandas as pd
+
+    from superintendent_core.data.tables import table_batch
+    from superintendent_core.learning.training import read_features
+
+    if kind == "array":
+        batch = digits_batch(300)
+    else:
+        rng = np.random.default_rng(0)
+        df = pd.DataFrame(rng.normal(size=(300, 3)).astype(np.float32), columns=["a", "b", "c"])
+        df["text"] = [f"row {i}" for i in range(300)]
+        batch = table_batch(df, kind=kind, display_columns=["text"], feature_columns=None if kind == "text"
+                            else ["a", "b", "c"])
+    store = open_store(tmp_path / kind, settings=ProjectSettings(name=kind, kind="image" if kind == "array"
+                                                                 else kind, classes=("x", "y")))
+    try:
+        store.add_items(batch)
+        ids = np.r_[np.arange(0, 300, 7), [5, 3, 299]]
+        whole = store.features(ids)
+        for chunk in (1, 10, 1000):
+            got = read_features(store, ids, chunk=chunk)
+            if isinstance(whole, pd.DataFrame):
+                pd.testing.assert_frame_equal(got, whole)
+            elif isinstance(whole, np.ndarray):
+                np.testing.assert_array_equal(got, whole)
+                assert got.dtype == whole.dtype
+            else:
+                assert got == whole
+    finally:
+        store.close()
