@@ -171,6 +171,18 @@ def read_features(store: LabelStore, ids: np.ndarray, chunk: int = FEATURE_CHUNK
         for start in range(chunk, len(ids), chunk):
             out[start : start + chunk] = store.features(ids[start : start + chunk])
         return out
+    if isinstance(first, pd.DataFrame) and len(first.columns) and len(set(first.dtypes)) == 1 \
+            and first.dtypes.iloc[0].kind in "fiub" and isinstance(first.index, pd.RangeIndex):
+        # One numeric dtype (a table's feature columns): filled into one C-ordered block, as
+        # for arrays; joining many frames cost more than the reads. ``to_numpy()`` of the
+        # frame is then that block again, rows contiguous (what the strategies gather from).
+        block = np.empty((len(ids), len(first.columns)), dtype=first.dtypes.iloc[0])
+        block[:chunk] = first.to_numpy()
+        columns = first.columns
+        del first
+        for start in range(chunk, len(ids), chunk):
+            block[start : start + chunk] = store.features(ids[start : start + chunk]).to_numpy()
+        return pd.DataFrame(block, columns=columns, copy=False)
     parts = [first]
     for start in range(chunk, len(ids), chunk):
         parts.append(store.features(ids[start : start + chunk]))
