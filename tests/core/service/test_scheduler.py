@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import numpy as np
@@ -348,3 +350,24 @@ def test_read_features_in_chunks_is_one_call(tmp_path, kind):
                 assert got == whole
     finally:
         store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority") or sys.platform != "linux", reason="per-thread nice is Linux's")
+def test_background_work_runs_at_a_lower_priority_than_the_app(digits_store):
+    """Automatic retrains and the warm-up run below the threads that serve clicks; "Retrain now" does not."""
+    import threading
+
+    seen = []
+
+    def runner(store, **kwargs):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        raise RuntimeError("recorded")
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    scheduler = RetrainScheduler(digits_store, runner=runner)
+    assert scheduler.request()
+    scheduler.wait(30)
+    with pytest.raises(RuntimeError):
+        scheduler.run()  # the caller's thread: its own priority, unchanged
+    assert seen[0] == min(19, mine + 5) and seen[1] == mine
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
