@@ -236,10 +236,13 @@ def app_figures(browser, root: Path, project: str, clicks: int, sessions: int, r
         out["click_load"] = load()
         # "Retrain now" on the Model page
         retrain_wall, retrain_app = [], []
-        page.goto(f"{url}/model")
-        page.wait_for_selector(IDLE, timeout=120_000)
         for _ in range(retrains):
+            # a fresh Model page each time: the previous run's "Retrained on" message must not count
+            page.goto(f"{url}/model")
+            page.wait_for_selector(IDLE, timeout=120_000)
             page.wait_for_selector("text=Retrain now", timeout=120_000)
+            if page.locator("text=/Retrained on/").count():
+                raise RuntimeError("the Model page shows a retrain message before the click")
             button = page.get_by_role("button", name="Retrain now")
             start = time.perf_counter()
             button.click()
