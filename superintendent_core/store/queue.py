@@ -110,17 +110,33 @@ class ServeQueue:
         ``ids`` must be unique and in range (the store validates). ``audit``: the
         order's audit slots, ``{item: (probability, support, seq)}`` (items of ``ids``).
         """
-        self.audit = dict(audit or {})
+        self.apply_order(self.prepare_order(ids, len(self._done)), audit)
+
+    @staticmethod
+    def prepare_order(ids: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The full order and the rank of each of ``n`` items for :meth:`apply_order`.
+
+        The O(n) part of :meth:`set_order`, which reads no state: a store computes it
+        before taking its lock (1M items: ~30 ms).
+        """
         ids = np.asarray(ids, dtype=np.int64)
-        n = len(self._done)
         ranked = np.zeros(n, dtype=bool)
         ranked[ids] = True
-        rest = np.flatnonzero(~ranked)
-        order = np.concatenate([ids, rest])
+        order = np.concatenate([ids, np.flatnonzero(~ranked)])
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n, dtype=np.int64)
+        return order, rank
+
+    def apply_order(
+        self, prepared: tuple[np.ndarray, np.ndarray], audit: dict[int, tuple[float, int, int]] | None = None
+    ) -> None:
+        """Serve in a :meth:`prepare_order` result's order (made for this queue's item count)."""
+        order, rank = prepared
+        if len(rank) != len(self._done):
+            raise ValueError(f"an order prepared for {len(rank)} items, the queue has {len(self._done)}")
+        self.audit = dict(audit or {})
         self._rank = rank
-        self._next_rank = n
+        self._next_rank = len(rank)
         self._rebuild(order)
 
     def _rebuild(self, order: np.ndarray) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -85,6 +86,9 @@ def check_suggestions(
     ids : array-like of int, shape (n,)
         Distinct item ids of the project.
     labels : sequence of str, shape (n,)
+        Or a ``pandas.Categorical`` of str categories (no missing value): checked
+        per category and written as dictionary codes, so a million rows cost
+        milliseconds instead of a Python object per row.
     probabilities : array-like of float, shape (n,)
         Each in [0, 1].
     meta : mapping or None
@@ -103,7 +107,9 @@ def check_suggestions(
     ids = check_ids(ids)
     if isinstance(labels, str | bytes) or not hasattr(labels, "__len__"):
         raise InvalidInput("Suggested labels must be a list with one label per item id.")
-    labels = list(labels)
+    coded = isinstance(labels, pd.Categorical)
+    if not coded:
+        labels = list(labels)
     try:
         probs = np.asarray(probabilities, dtype=np.float64) if len(labels) else np.empty(0)
     except (TypeError, ValueError):
@@ -117,7 +123,15 @@ def check_suggestions(
         )
     if has_repeats(ids):  # not np.unique (see there)
         raise InvalidInput("Suggestions name an item id more than once; give each item one suggestion.")
-    bad = [k for k, v in enumerate(labels) if not isinstance(v, str)]
+    if coded:
+        names = labels.categories.tolist()
+        codes = np.asarray(labels.codes)
+        bad = np.flatnonzero(codes < 0).tolist()
+        bad_names = {j for j, v in enumerate(names) if not isinstance(v, str)}
+        if bad_names:
+            bad += np.flatnonzero(np.isin(codes, list(bad_names))).tolist()
+    else:
+        bad = [k for k, v in enumerate(labels) if not isinstance(v, str)]
     if bad:
         raise InvalidInput(f"Suggested labels must be text; rows {few(bad)} are not.")
     out = np.flatnonzero(~((probs >= 0.0) & (probs <= 1.0)))
@@ -133,27 +147,43 @@ def check_suggestions(
         text = json.dumps(row, default=_json_default, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"The suggestions' meta cannot be saved ({exc}).") from None
+    if len(ids) > 1 and bool(np.all(ids[1:] > ids[:-1])):  # already ascending (a retrain's pool): no copy
+        return ids, (labels if coded else np.array(labels, dtype=object)), probs, text
     order = np.argsort(ids, kind="stable")
+    if coded:
+        return ids[order], labels[order], probs[order], text
     return ids[order], np.array(labels, dtype=object)[order], probs[order], text
 
 
-def encode_suggestions(ids: np.ndarray, labels: np.ndarray, probabilities: np.ndarray) -> bytes:
-    """Checked suggestions as parquet bytes (zstd)."""
+def encode_suggestions(ids: np.ndarray, labels: np.ndarray | pd.Categorical, probabilities: np.ndarray) -> bytes:
+    """Checked suggestions as parquet bytes (zstd); a ``Categorical`` is written from its codes."""
+    if isinstance(labels, pd.Categorical):
+        label_array = pa.DictionaryArray.from_arrays(
+            pa.array(np.asarray(labels.codes, dtype=np.int32)),
+            pa.array(labels.categories.tolist(), type=pa.string()),
+        )
+    else:
+        label_array = pa.array(labels.tolist(), type=pa.string())
     table = pa.table(
         {
             "id": pa.array(ids, type=pa.int64()),
-            "label": pa.array(labels.tolist(), type=pa.string()),
+            "label": label_array,
             "probability": pa.array(probabilities, type=pa.float64()),
         }
     )
     sink = io.BytesIO()
-    pq.write_table(table, sink, compression="zstd")
+    # Ascending ids as deltas, the labels as a dictionary, no statistics: at 1M items
+    # 0.3 s and 7.9 MB, where zstd with the default encodings took 1.1 s for 9.5 MB.
+    pq.write_table(table, sink, compression="zstd", use_dictionary=["label"], write_statistics=False,
+                   column_encoding={"id": "DELTA_BINARY_PACKED"})
     return sink.getvalue()
 
 
 def decode_suggestions(data: bytes, version: int, meta_text: str) -> Suggestions:
     """Inverse of :func:`encode_suggestions` (raises ``ArrowException`` / ``ValueError`` if damaged)."""
-    table = pq.read_table(io.BytesIO(data))
+    # The labels are read as codes into their distinct values (files written before labels were
+    # dictionary-encoded are read the same way): one Python string per distinct label, not per row.
+    table = pq.read_table(io.BytesIO(data), read_dictionary=["label"])
     meta = json.loads(meta_text)
     if not isinstance(meta, dict):
         raise ValueError("meta is not a JSON object")
@@ -162,6 +192,22 @@ def decode_suggestions(data: bytes, version: int, meta_text: str) -> Suggestions
         version=int(version),
         meta=meta,
         ids=table.column("id").to_numpy(zero_copy_only=False).astype(np.int64),
-        labels=np.array(table.column("label").to_pylist(), dtype=object),
+        labels=_label_objects(table.column("label")),
         probabilities=probs,
     )
+
+
+def _label_objects(column: pa.ChunkedArray) -> np.ndarray:
+    """A (dictionary-encoded) string column as an object array of str, one Python string per distinct value."""
+    parts = []
+    for chunk in column.chunks:
+        if not pa.types.is_dictionary(chunk.type):
+            parts.append(np.array(chunk.to_pylist(), dtype=object))
+            continue
+        names = np.empty(len(chunk.dictionary), dtype=object)
+        names[:] = chunk.dictionary.to_pylist()
+        codes = chunk.indices.to_numpy(zero_copy_only=False)
+        if chunk.null_count:
+            raise ValueError("a suggested label is missing")
+        parts.append(names[codes.astype(np.intp)] if len(codes) else np.empty(0, dtype=object))
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)

@@ -366,7 +366,9 @@ class NeighbourhoodMargin(Strategy):
             chosen = np.arange(n_lab) if take == n_lab else np.sort(rng.choice(n_lab, take, replace=False))
         # Gathered straight into one float32 block: the pool's rows are the big part.
         rows = np.empty((s + chosen.size, features.shape[1]), dtype=np.float32)
-        if features.dtype == np.float32:
+        if features.dtype == np.float32 and features.flags.c_contiguous:
+            # np.take into ``out`` is fast on C-ordered rows only: on a column-major array
+            # (a DataFrame's ``to_numpy()``) it took 1.1 s for 1,100 rows of a 1M × 64 pool.
             np.take(features, sample, axis=0, out=rows[:s])
         else:
             rows[:s] = features[sample]

@@ -4,6 +4,7 @@ retrain) and the latest suggestions (``suggestions-NNNNNN.parquet``, replaced on
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,26 +53,36 @@ class FolderHistory:
     # ------------------------------------------------------------------ suggestions
 
     def save_suggestions(self, ids, labels, probabilities, meta=None) -> int:
-        with self._lock:
-            self._check_open()
+        # Checked, encoded and written (1M items: a few MB, then fsync) without holding the
+        # store's lock, so labels and serving go on meanwhile; the lock is held to name the
+        # file and to swap it in. Saves run one at a time (versions stay in save order).
+        writer = self.__dict__.setdefault("_suggestions_writer", threading.Lock())
+        with writer:
+            with self._lock:
+                self._check_open()
+                name = self._next_name("suggestions")
             ids, labels, probs, meta_text = check_suggestions(ids, labels, probabilities, meta, self._check_ids)
             data = encode_suggestions(ids, labels, probs)
-            version = self._suggestions_version + 1
-            old = self._suggestions_file
-            name = self._next_name("suggestions")
             write_atomic(self.path / name, lambda p: p.write_bytes(data))
-            previous = (self._suggestions_file, self._suggestions_version, self._suggestions_meta)
-            self._suggestions_file, self._suggestions_version, self._suggestions_meta = name, version, meta_text
-            try:
-                self._write_manifest()
-            except BaseException:
-                self._suggestions_file, self._suggestions_version, self._suggestions_meta = previous
-                (self.path / name).unlink(missing_ok=True)
-                raise
-            self._suggestions_cache = None
-            if old:
-                (self.path / old).unlink(missing_ok=True)
-            return version
+            with self._lock:
+                try:
+                    self._check_open()
+                    version = self._suggestions_version + 1
+                    old = self._suggestions_file
+                    previous = (self._suggestions_file, self._suggestions_version, self._suggestions_meta)
+                    self._suggestions_file, self._suggestions_version, self._suggestions_meta = name, version, meta_text
+                    try:
+                        self._write_manifest()
+                    except BaseException:
+                        self._suggestions_file, self._suggestions_version, self._suggestions_meta = previous
+                        raise
+                except BaseException:
+                    (self.path / name).unlink(missing_ok=True)
+                    raise
+                self._suggestions_cache = None
+                if old:
+                    (self.path / old).unlink(missing_ok=True)
+                return version
 
     def suggestions_version(self) -> int:
         with self._lock:

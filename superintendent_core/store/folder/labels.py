@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from ..audit import AuditDraws, audit_frame
 from ..errors import InvalidInput
 from ..ledger import EVENT_LABEL, EVENT_RELABEL, EVENT_SKIP, EVENT_UNDO, Event
 from ..protocol import Progress, Revision
+from ..queue import ServeQueue
 from .files import AUDIT_KEY, encode_slots, utc_times, write_atomic
 
 __all__ = ["FolderLabels"]
@@ -156,22 +158,46 @@ class FolderLabels:
                 raise
 
     def set_order(self, ids: Sequence[int] | np.ndarray, audit: AuditDraws | None = None) -> None:
-        with self._lock:
-            self._check_open()
-            arr = self._check_ids(_rules.check_order(ids))
-            slots = _rules.check_audit(audit, arr, self._ledger.n_labelled)
-            old = self._order_file
-            name = self._next_name("order")
+        # The file (1M ids: ~60 ms, then fsync) is written without holding the store's lock,
+        # so labels and serving go on meanwhile; the lock is held only to name the file and
+        # to swap it in (manifest + queue). Orders are written one at a time (the last wins).
+        writer = self.__dict__.setdefault("_order_writer", threading.Lock())
+        with writer:
+            with self._lock:
+                self._check_open()
+                arr = self._check_ids(_rules.check_order(ids))
+                slots = _rules.check_audit(audit, arr, self._ledger.n_labelled)
+                name = self._next_name("order")
+                n = len(self._queue)
             table = pa.table({"id": pa.array(arr, type=pa.int64())})
             if slots:  # the draws travel with the order, in the same file (format 2)
                 table = table.replace_schema_metadata({AUDIT_KEY: encode_slots(slots)})
-            write_atomic(self.path / name, lambda p: pq.write_table(table, p, compression="zstd"))
-            self._order_file = name
-            self._order_revision += 1
-            self._write_manifest()
-            if old:
-                (self.path / old).unlink(missing_ok=True)
-            self._queue.set_order(arr, slots)
+            # Plain int64 pages (no dictionary, no compression, no statistics): the ids are a
+            # permutation, which none of those shrinks; zstd + dictionary took 0.34 s at 1M, this 0.06 s.
+            write_atomic(self.path / name, lambda p: pq.write_table(
+                table, p, compression="none", use_dictionary=False, write_statistics=False))
+            prepared = ServeQueue.prepare_order(arr, n)  # outside the lock too
+            try:
+                with self._lock:
+                    self._check_open()
+                    old = self._order_file
+                    self._order_file = name
+                    self._order_revision += 1
+                    try:
+                        self._write_manifest()
+                    except BaseException:
+                        self._order_file = old
+                        self._order_revision -= 1
+                        raise
+                    if old:
+                        (self.path / old).unlink(missing_ok=True)
+                    if len(self._queue) != n:  # items were added meanwhile
+                        prepared = ServeQueue.prepare_order(arr, len(self._queue))
+                    self._queue.apply_order(prepared, slots)
+            except BaseException:
+                if self._order_file != name:
+                    (self.path / name).unlink(missing_ok=True)
+                raise
 
     def audit_records(self) -> pd.DataFrame:
         """Audit records of the items labelled now (see :mod:`superintendent_core.store.audit`)."""

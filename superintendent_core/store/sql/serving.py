@@ -188,19 +188,7 @@ class SQLServing:
                     {"ids": arr.tolist()},
                 )
             else:
-                rows = self._x(conn, "SELECT id, rank FROM si_items").all()
-                old = np.zeros(n, dtype=np.int64)
-                if rows:
-                    got = np.array(rows, dtype=np.int64)
-                    old[got[:, 0]] = got[:, 1]
-                rank = UNRANKED + np.arange(n, dtype=np.int64)
-                rank[arr] = np.arange(len(arr), dtype=np.int64)
-                changed = np.flatnonzero(old != rank)
-                if len(changed):
-                    conn.exec_driver_sql(
-                        "UPDATE si_items SET rank = ? WHERE id = ?",
-                        list(zip(rank[changed].tolist(), changed.tolist(), strict=True)),
-                    )
+                _sqlite_ranks(conn, arr, n)
             # the order's audit slots, replaced with it (seq: labelled items now, in this transaction)
             labelled = int(self._x(conn, "SELECT labelled FROM si_counters WHERE id = 1").scalar_one())
             slots = {i: (q, s, labelled) for i, (q, s, _) in drawn.items()}
@@ -224,3 +212,47 @@ class SQLServing:
             "JOIN si_items i ON i.id = a.item_id WHERE i.n_active > 0 ORDER BY a.item_id"
         )
         return audit_frame([tuple(r) for r in rows])
+
+
+def _sqlite_ranks(conn: Connection, arr: np.ndarray, n: int) -> None:
+    """Write an order's ranks in SQLite: the rows whose rank changes, in one statement each way.
+
+    The order travels as one JSON array (``json_each``: rank = position), as PostgreSQL's
+    does as one array; one ``UPDATE`` per row (``executemany``) took 5 s per 100k rows here,
+    and reading the old ranks through SQLAlchemy rows into numpy 11 s per 30k. Without JSON
+    support in the SQLite library, the rows are updated one by one (plain tuples).
+    """
+    if not len(arr):
+        conn.exec_driver_sql("UPDATE si_items SET rank = ? + id WHERE rank < ?", (UNRANKED, UNRANKED))
+        return
+    text = "[" + ",".join(map(str, arr.tolist())) + "]"
+    try:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS temp.si_order_new")
+        conn.exec_driver_sql(
+            "CREATE TEMP TABLE si_order_new AS SELECT CAST(value AS INTEGER) AS id, CAST(key AS INTEGER) AS k "
+            "FROM json_each(?)", (text,))
+    except sa.exc.OperationalError as exc:
+        if "json" not in str(exc).lower():
+            raise
+        # no JSON in this SQLite: the slow path (tuples, not SQLAlchemy rows, into numpy)
+        rows = conn.exec_driver_sql("SELECT id, rank FROM si_items").all()
+        old = np.zeros(n, dtype=np.int64)
+        pairs = np.array([tuple(r) for r in rows], dtype=np.int64).reshape(-1, 2)
+        old[pairs[:, 0]] = pairs[:, 1]
+        rank = UNRANKED + np.arange(n, dtype=np.int64)
+        rank[arr] = np.arange(len(arr), dtype=np.int64)
+        changed = np.flatnonzero(old != rank)
+        if len(changed):
+            conn.exec_driver_sql("UPDATE si_items SET rank = ? WHERE id = ?",
+                                 list(zip(rank[changed].tolist(), changed.tolist(), strict=True)))
+        return
+    try:
+        conn.exec_driver_sql("CREATE UNIQUE INDEX temp.si_order_new_id ON si_order_new (id)")
+        conn.exec_driver_sql(
+            "UPDATE si_items SET rank = ? + id WHERE rank < ? "
+            "AND id NOT IN (SELECT id FROM temp.si_order_new)", (UNRANKED, UNRANKED))
+        conn.exec_driver_sql(
+            "UPDATE si_items SET rank = o.k FROM temp.si_order_new AS o "
+            "WHERE si_items.id = o.id AND si_items.rank <> o.k")
+    finally:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS temp.si_order_new")

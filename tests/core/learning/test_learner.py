@@ -353,3 +353,22 @@ def test_text_pipeline_gives_no_labelled_features():
     Learner(model, strategy=recorder, cv=None).retrain(texts[:4], ["+", "-", "+", "-"], texts[4:])
     (call,) = recorder.calls
     assert call["features"] is None and call["labelled_features"] is None
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_pool_suggestions_match_suggest(digits, multi_label):
+    """The retrain's suggestions (from the order's predict_proba) are what suggest() gives, as codes."""
+    from superintendent_core.labels import join_labels
+
+    X, y = digits
+    labels = [[d] + (["even"] if int(d) % 2 == 0 else []) for d in y[:150]] if multi_label else y[:150]
+    learner = _learner(multi_label=multi_label)
+    result = learner.retrain(X[:150], labels, X[150:])
+    expected = learner.suggest(X[150:])
+    got = result.suggestions
+    assert len(got) == len(expected) == len(X) - 150
+    assert got.labels().tolist() == [join_labels(s.label) for s in expected]
+    np.testing.assert_allclose(got.probability, [s.probability for s in expected], rtol=1e-12)
+    assert got.codes.dtype == np.int32 and len(set(got.names)) == len(got.names)
+    empty = learner.retrain(X[:150], labels, X[:0]).suggestions
+    assert len(empty) == 0 and empty.labels().tolist() == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 
 import numpy as np
@@ -313,3 +315,59 @@ def test_below_two_labels_per_class_a_project_retrain_continues_the_coverage(dig
     order = retrain_project(digits_store, random_state=0).order
     np.testing.assert_array_equal(order[: expected.size], expected)
     assert len(set(order[:10].tolist())) == 10  # filled up to the batch when coverage runs out
+
+
+@pytest.mark.parametrize("kind", ["array", "table", "text"])
+def test_read_features_in_chunks_is_one_call(tmp_path, kind):
+    """A retrain reads the pool a chunk at a time (so clicks do not wait); the value is the same."""
+    import pandas as pd
+
+    from superintendent_core.data.tables import table_batch
+    from superintendent_core.learning.training import read_features
+
+    if kind == "array":
+        batch = digits_batch(300)
+    else:
+        rng = np.random.default_rng(0)
+        df = pd.DataFrame(rng.normal(size=(300, 3)).astype(np.float32), columns=["a", "b", "c"])
+        df["text"] = [f"row {i}" for i in range(300)]
+        batch = table_batch(df, kind=kind, display_columns=["text"], feature_columns=None if kind == "text"
+                            else ["a", "b", "c"])
+    store = open_store(tmp_path / kind, settings=ProjectSettings(name=kind, kind="image" if kind == "array"
+                                                                 else kind, classes=("x", "y")))
+    try:
+        store.add_items(batch)
+        ids = np.r_[np.arange(0, 300, 7), [5, 3, 299]]
+        whole = store.features(ids)
+        for chunk in (1, 10, 1000):
+            got = read_features(store, ids, chunk=chunk)
+            if isinstance(whole, pd.DataFrame):
+                pd.testing.assert_frame_equal(got, whole)
+            elif isinstance(whole, np.ndarray):
+                np.testing.assert_array_equal(got, whole)
+                assert got.dtype == whole.dtype
+            else:
+                assert got == whole
+    finally:
+        store.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority") or sys.platform != "linux", reason="per-thread nice is Linux's")
+def test_background_work_runs_at_a_lower_priority_than_the_app(digits_store):
+    """Automatic retrains and the warm-up run below the threads that serve clicks; "Retrain now" does not."""
+    import threading
+
+    seen = []
+
+    def runner(store, **kwargs):
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        raise RuntimeError("recorded")
+
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    scheduler = RetrainScheduler(digits_store, runner=runner)
+    assert scheduler.request()
+    scheduler.wait(30)
+    with pytest.raises(RuntimeError):
+        scheduler.run()  # the caller's thread: its own priority, unchanged
+    assert seen[0] == min(19, mine + 5) and seen[1] == mine
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine

@@ -468,6 +468,29 @@ def test_suggestions_round_trip_and_replace(store_factory):
         assert store.save_suggestions([], [], []) == 3 and len(store.suggestions()) == 0
 
 
+def test_suggestions_as_codes_round_trip(store_factory):
+    """A retrain saves its labels as a Categorical (codes, no string per item): read back as plain str."""
+    with new_store(store_factory, 6) as store:
+        coded = pd.Categorical.from_codes([2, 0, 0, 1], categories=["cat", "dog", ""])
+        assert store.save_suggestions([5, 1, 3, 0], coded, [0.9, 0.6, 0.5, 0.7]) == 1
+        got = store.suggestions()
+        assert got.ids.tolist() == [0, 1, 3, 5]  # sorted by id, labels with them
+        assert got.labels.tolist() == ["dog", "cat", "cat", ""]
+        assert all(type(v) is str for v in got.labels)
+        assert got.suggestion(5) == ("", 0.9) and got.suggestion(0) == ("dog", 0.7)
+        store = store_factory.reopen(store)
+        assert store.suggestions().labels.tolist() == ["dog", "cat", "cat", ""]
+        for bad, match in [
+            (pd.Categorical.from_codes([0, -1], categories=["a"]), "must be text"),  # a missing label
+            (pd.Categorical([1, 2]), "must be text"),  # categories that are not text
+        ]:
+            with pytest.raises(InvalidInput, match=match):
+                store.save_suggestions([0, 1], bad, [0.5, 0.5])
+        with pytest.raises(InvalidInput, match="one label and one probability"):
+            store.save_suggestions([0, 1, 2], pd.Categorical(["a", "b"]), [0.5, 0.5, 0.5])
+        assert store.suggestions_version() == 1
+
+
 def test_bad_suggestions_are_refused_and_nothing_saved(store_factory):
     with new_store(store_factory, 4) as store:
         store.save_suggestions([0], ["a"], [0.5])

@@ -382,3 +382,65 @@ def test_skip_counts_survive_the_snapshot(tmp_path):
         assert store.skip_counts() == {"ann": 4, "bob": 1}
     with FolderStore(tmp_path / "p", create=False) as store:
         assert store.skip_counts() == {"ann": 4, "bob": 1}
+
+
+@pytest.mark.parametrize("which", ["order", "suggestions"])
+def test_big_writes_do_not_hold_the_store_lock(tmp_path, monkeypatch, which):
+    """While a retrain writes its order or suggestions file, labelling goes on (issue 17).
+
+    The file write is held up on purpose; a label and the next item must still go
+    through meanwhile, and the order / suggestions are in force once the write ends.
+    """
+    import threading
+
+    from superintendent_core.store.folder import history, labels
+
+    make_project(tmp_path / "p", 20)
+    store = FolderStore(tmp_path / "p")
+    writing, release = threading.Event(), threading.Event()
+    module = labels if which == "order" else history
+    real_write = module.write_atomic
+
+    def slow_write(path, write):
+        writing.set()
+        assert release.wait(30)
+        real_write(path, write)
+
+    monkeypatch.setattr(module, "write_atomic", slow_write)
+    errors = []
+
+    def save():
+        try:
+            if which == "order":
+                store.set_order(np.arange(19, -1, -1))
+            else:
+                store.save_suggestions(np.arange(20), ["cat"] * 20, np.full(20, 0.5))
+        except Exception as exc:  # noqa: BLE001 — reported below
+            errors.append(exc)
+
+    writer = threading.Thread(target=save)
+    writer.start()
+    try:
+        assert writing.wait(30)
+        done = []
+        clicker = threading.Thread(target=lambda: done.append((store.submit(store.next_item("ann"), "cat", "ann"),
+                                                                store.next_item("ann"))))
+        clicker.start()
+        clicker.join(10)
+        assert done, "labelling waited for the file write"
+    finally:
+        release.set()
+        writer.join(30)
+    assert not errors
+    if which == "order":
+        assert store.next_item("bob") == 19  # the new order is in force (ann holds her item)
+    else:
+        assert store.suggestions().labels.tolist() == ["cat"] * 20
+    store.close()
+    reopened = FolderStore(tmp_path / "p", create=False)
+    if which == "order":
+        assert reopened.next_item("carl") == 19
+    else:
+        assert reopened.suggestions_version() == 1
+    assert reopened.progress().labelled == 1
+    reopened.close()
