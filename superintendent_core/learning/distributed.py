@@ -625,6 +625,13 @@ def run_retrain_distributed(
     start = time.perf_counter()
     learner, model_name, notes = _learner(store, random_state)
     strategy_name = _check_supported(learner)
+    in_use = store.features_in_use()
+    if in_use:
+        # Workers read the features given at import (items files or the features table), not feature sets.
+        raise DistributedError(
+            f"Distributed scoring reads the features given at import; this project's model uses the feature set "
+            f"{in_use!r}. Retrain without Dask, or switch the project back to its import features."
+        )
     ids, X, y = store.training_data()
     ids = np.asarray(ids, dtype=np.int64)
     if len(ids) == 0:

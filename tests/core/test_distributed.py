@@ -251,6 +251,19 @@ def test_multi_label_is_refused(tmp_path, client):
     store.close()
 
 
+def test_a_project_on_a_feature_set_is_refused_before_anything_is_written(tmp_path, client):
+    store = open_store(tmp_path / "p", settings=_settings("margin"))
+    _fill(store)
+    n = len(store)
+    store.write_feature_set("mine", np.arange(n), np.random.default_rng(0).random((n, 3), dtype=np.float32))
+    store.update_settings(feature_set="mine")
+    revision = store.revision()
+    with pytest.raises(DistributedError, match="feature set 'mine'"):
+        run_retrain_distributed(store, DaskScorer(client))
+    _nothing_written(store, 0, revision)
+    store.close()
+
+
 def test_in_memory_sqlite_cannot_be_reached_by_workers():
     store = SQLStore("sqlite://", settings=_settings("margin"))
     with pytest.raises(DistributedError, match="in-memory"):
