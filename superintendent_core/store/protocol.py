@@ -342,7 +342,38 @@ class LabelStore(Protocol):
         ...
 
     def undo(self, labeller: str) -> int | None:
-        """Remove ``labeller``'s most recent label; lease that item back to them. Returns its id."""
+        """Remove ``labeller``'s most recent label; lease that item back to them. Returns its id.
+
+        When that label is a bulk label, every label of its bulk still in force is
+        removed as one step, no item is leased, and the bulk's first item is returned
+        (:mod:`superintendent_core.store.bulk`).
+        """
+        ...
+
+    def bulk_label(self, ids: Sequence[int] | np.ndarray, label: Label, labeller: str) -> int:
+        """Give ``label`` to every item of ``ids`` as ``labeller``, in one durable action, marked as bulk.
+
+        Rules (every backend) in :mod:`superintendent_core.store.bulk`: recorded per
+        item by that labeller, shown as ``bulk`` in :meth:`labels`, undone as one step
+        by :meth:`undo`, no audit record, all or nothing after a crash.
+
+        Returns
+        -------
+        int
+            The number of items labelled (0 for no ids).
+
+        Raises
+        ------
+        InvalidInput
+            A label that is not a class, an item listed twice, too many items, or
+            items that already carry this labeller's label (named). Nothing is written.
+        UnknownItem
+            An id outside the project.
+        """
+        ...
+
+    def last_bulk(self, labeller: str) -> int:
+        """How many labels :meth:`undo` by ``labeller`` would remove now if it undoes a bulk label, else 0."""
         ...
 
     def relabel(self, item_id: int, label: Label, labeller: str) -> None:
@@ -445,7 +476,8 @@ class LabelStore(Protocol):
 
         Columns: ``item_id`` (int64), ``name`` (str), ``label`` (str; multi-label
         joined by ``"|"``), ``labeller`` (str), ``time`` (datetime64[ns, UTC]),
-        ``seconds`` (float64, NaN when unknown).
+        ``seconds`` (float64, NaN when unknown), ``bulk`` (bool: given by
+        :meth:`bulk_label`).
         """
         ...
 

@@ -33,9 +33,12 @@ from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
 from .batches import ItemsFile
+from .bulk import FolderBulk
 from .files import (
     FORMAT,
     FORMAT_VERSION,
+    FORMAT_VERSION_BULK,
+    FORMAT_VERSION_READ,
     LOG,
     LOG_PREV,
     MANIFEST,
@@ -54,7 +57,7 @@ from .labels import FolderLabels
 __all__ = ["FolderStore"]
 
 
-class FolderStore(FolderItems, FolderLabels, FolderHistory):
+class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
     """A labelling project in a folder (the layout is described in :mod:`superintendent_core.store.folder`).
 
     Parameters
@@ -170,7 +173,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
     def _manifest(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION_BULK if self._has_bulk() else FORMAT_VERSION,
             "written_by": "superintendent_core",
             "generation": self._generation,
             "settings": self._settings.to_dict(),
@@ -187,6 +190,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
                 "meta": self._suggestions_meta,
             },
         }
+
+    def _has_bulk(self) -> bool:
+        ledger = getattr(self, "_ledger", None)
+        return ledger is not None and ledger.n_bulk > 0
 
     def _write_manifest(self, manifest: dict[str, Any] | None = None) -> None:
         """Write the manifest; the one it replaces is kept first as ``project.json.prev`` (a fallback)."""
@@ -283,10 +290,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise VersionError(f"{self.path / MANIFEST} is not a superintendent project file.")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or version > FORMAT_VERSION_READ:
             raise VersionError(
                 f"This project was written by a newer version of superintendent (format {version}); "
-                f"this version reads format {FORMAT_VERSION}. Upgrade superintendent_core to open it."
+                f"this version reads format {FORMAT_VERSION_READ}. Upgrade superintendent_core to open it."
             )
         try:
             self._settings = ProjectSettings.from_dict(manifest["settings"])
@@ -416,6 +423,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory):
         col = lambda k: t.column(k).to_numpy()  # noqa: E731
         audit = ({f"audit_{k}": col(f"audit_{k}") for k in ("q", "support", "seq")}
                  if "audit_q" in t.column_names else {})  # format 1 snapshots have none
+        if "bulk" in t.column_names:  # format 3: bulk labels
+            audit["bulk"] = col("bulk").astype(np.int32)
         return LabelLedger.from_arrays(
             n, overlap=self._settings.overlap, type=col("type"), item=col("item"),
             labeller_codes=lab_codes, labeller_names=lab_names, label_codes=label_codes,
