@@ -24,6 +24,7 @@ from ui.shortcuts import (
     SKIP_KEY,
     shortcut_keys,
 )
+from ui.similar import similar_panel
 from ui.widgets import (
     current_labeller,
     draw_item,
@@ -252,6 +253,7 @@ def _labelling(project: Project, labeller: str, manages: bool) -> None:
             st.caption("Retraining in the background…")
         elif scheduler.error and settings.retrain_every:
             st.caption(text_label(f"Last automatic retrain failed: {scheduler.error}"))
+    similar_panel(project, "label", item_id, labeller)
 
 
 manages = guard("label").may_open("data")  # only then may the page link to the Data page

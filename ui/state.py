@@ -212,3 +212,33 @@ def propose(state: MutableMapping[str, Any], key: str, value: Any) -> None:
     if key not in state or key not in proposed or proposed[key] != value:
         proposed[key] = value
         state[key] = value
+
+# "Show similar" and bulk labels (ui/similar.py), on the Label and Review pages
+#: ``(key, neighbours DataFrame)``: the last list shown (non-widget); key = (page, item, labeller, revision).
+SIMILAR_CACHE = "similar_cache"
+DEFAULTS[SIMILAR_CACHE] = lambda: None
+
+
+def similar_show_key(where: str) -> str:
+    """Key of the "Show similar" toggle on a page (``"label"`` / ``"review"``)."""
+    return f"similar_show_{where}"
+
+
+def similar_pick_key(where: str, item_id: int, neighbour: int) -> str:
+    """Key of the checkbox of one neighbour of ``item_id`` (fresh defaults for every item)."""
+    return f"similar_pick_{where}_{int(item_id)}_{int(neighbour)}"
+
+
+def similar_label_key(where: str) -> str:
+    """Key of the class chosen for the ticked neighbours."""
+    return f"similar_label_{where}"
+
+
+def similar_apply_key(where: str) -> str:
+    """Key of the "Label N chosen items" button."""
+    return f"similar_apply_{where}"
+
+
+def similar_undo_key(where: str) -> str:
+    """Key of the "Undo bulk label" button."""
+    return f"similar_undo_{where}"

@@ -44,6 +44,7 @@ __all__ = [
     "build_index",
     "clear_cache",
     "index_for",
+    "neighbours_table",
     "similar_items",
 ]
 
@@ -270,3 +271,34 @@ def similar_items(
     if len(store) == 0:
         raise ValueError("The project has no items yet.")
     return index_for(store).query(item_id, k, exclude=exclude)
+
+
+def neighbours_table(store: Any, item_id: int, labeller: str, k: int = 24) -> pd.DataFrame:
+    """The ``k`` nearest items to ``item_id`` for a "label the similar ones" list, unlabelled first.
+
+    Returns
+    -------
+    DataFrame
+        One row per neighbour: ``item_id`` (int64), ``name`` (str), ``similarity``
+        (float32 cosine), ``labelled`` (bool: any label in force), ``mine`` (bool:
+        ``labeller`` has a label in force on it; a bulk label cannot include it),
+        ``labels`` (str: ``"who: label"`` pairs joined by ``"; "``, empty when
+        unlabelled). Unlabelled items first, then labelled ones; by similarity
+        within each group.
+    """
+    ids, scores = similar_items(store, item_id, k)
+    labels = store.labels()
+    here = labels[labels["item_id"].isin(ids.tolist())]
+    by_item: dict[int, list[tuple[str, str]]] = {}
+    for i, who, lab in zip(here["item_id"].tolist(), here["labeller"].tolist(), here["label"].tolist(),
+                           strict=True):
+        by_item.setdefault(int(i), []).append((str(who), str(lab)))
+    rows = pd.DataFrame({
+        "item_id": ids.astype(np.int64),
+        "name": store.names(ids) if len(ids) else [],
+        "similarity": scores.astype(np.float32),
+        "labelled": [int(i) in by_item for i in ids.tolist()],
+        "mine": [any(w == labeller for w, _ in by_item.get(int(i), ())) for i in ids.tolist()],
+        "labels": ["; ".join(f"{w}: {lab}" for w, lab in by_item.get(int(i), ())) for i in ids.tolist()],
+    })
+    return rows.sort_values("labelled", kind="stable").reset_index(drop=True)

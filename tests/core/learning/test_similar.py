@@ -99,3 +99,21 @@ def test_threads_share_one_build(tmp_path):
         for t in threads:
             t.join()
         assert len(got) == 4 and all(g is got[0] for g in got)
+
+
+def test_neighbours_table_lists_unlabelled_first_and_says_who_labelled(tmp_path):
+    from superintendent_core.learning.similar import neighbours_table
+
+    clear_cache()
+    X = np.array([[1, 0], [0.99, 0.1], [0.98, 0.2], [0.9, 0.4], [0, 1]], dtype=np.float32)
+    with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=("a", "b")), sync=False) as store:
+        store.add_items(ItemBatch(names=tuple(f"<b>i{i}</b>" for i in range(5)), kind="image", features=X,
+                                  image_shape=(1, 2), pixel_max=1.0))
+        store.submit(1, "a", "ann")
+        store.submit(1, "b", "bob")
+        store.bulk_label([2], "b", "bob")
+        t = neighbours_table(store, 0, "ann", k=3)
+        assert t["item_id"].tolist() == [3, 1, 2]
+        assert t["labelled"].tolist() == [False, True, True] and t["mine"].tolist() == [False, True, False]
+        assert t["labels"].tolist() == ["", "ann: a; bob: b", "bob: b"]
+        assert t["name"].tolist()[0] == "<b>i3</b>"
