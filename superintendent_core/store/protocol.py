@@ -540,6 +540,44 @@ class LabelStore(Protocol):
         """The saved suggestions, or None when no retrain saved any (or they are unreadable)."""
         ...
 
+    # --- pre-annotations: labels another model made (never labels) --------------------
+    def save_preannotations(
+        self,
+        ids: Sequence[int] | np.ndarray,
+        labels: Sequence[Label],
+        scores: Sequence[float | None] | np.ndarray | None = None,
+        *,
+        source: str = "import",
+    ) -> int:
+        """Keep labels another model made as suggestions, apart from the labels; all or none.
+
+        Rules (every backend) in :mod:`superintendent_core.store.preannotations`:
+        one per item (a save replaces those of the items it names), never in
+        :meth:`labels`, :meth:`training_data`, :meth:`progress` or exports.
+
+        Returns
+        -------
+        int
+            How many were saved.
+
+        Raises
+        ------
+        InvalidInput
+            Lengths that differ, an item listed twice, a label that is not a class,
+            a score that is not finite, a bad source. ``UnknownItem``: an id outside
+            the project. Nothing is saved.
+        """
+        ...
+
+    def preannotations(self) -> pd.DataFrame:
+        """Every pre-annotation, by item id: ``item_id`` (int64), ``label`` (str), ``score`` (float64, NaN
+        when not given), ``source`` (str)."""
+        ...
+
+    def preannotation(self, item_id: int) -> tuple[str, float] | None:
+        """``(label, score)`` of one item's pre-annotation (score NaN when not given), or None."""
+        ...
+
     # --- lifetime ---------------------------------------------------------------
     def close(self) -> None:
         """Flush, compact and release the project (idempotent)."""

@@ -51,7 +51,7 @@ MANIFEST = "project.json"
 MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, a fallback
 LOG = "labels.log"
 LOG_PREV = "labels.log.prev"  # the events folded into the newest snapshot (a fallback)
-OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
+OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-", "preannotations-")
 DISPLAY_GROUP_BYTES = 1 << 20
 
 

@@ -53,11 +53,12 @@ from .files import (
 from .history import FolderHistory
 from .items import FolderItems
 from .labels import FolderLabels
+from .preannotations import FolderPreannotations
 
 __all__ = ["FolderStore"]
 
 
-class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
+class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk, FolderPreannotations):
     """A labelling project in a folder (the layout is described in :mod:`superintendent_core.store.folder`).
 
     Parameters
@@ -163,6 +164,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
         self._history_file: str | None = None
         self._history: list[dict[str, Any]] = []
         self._no_suggestions()
+        self._no_preannotations()
         self._write_manifest()
         self._log = EventLog(self.path / LOG, sync=self._sync)
         self._log.read()
@@ -189,6 +191,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
                 "version": self._suggestions_version,
                 "meta": self._suggestions_meta,
             },
+            **({"preannotations": self._pre_file} if getattr(self, "_pre_file", None) else {}),
         }
 
     def _has_bulk(self) -> bool:
@@ -268,7 +271,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
         one the damaged manifest named: take it. Suggestions are derived (the next retrain writes them
         again) and are dropped rather than guessed. Items and label snapshots are never replaced this way.
         """
-        for prefix, attr in (("order", "_order_file"), ("history", "_history_file")):
+        for prefix, attr in (("order", "_order_file"), ("history", "_history_file"),
+                             ("preannotations", "_pre_file")):
             named = getattr(self, attr)
             if named is not None and (self.path / named).exists():
                 continue
@@ -308,6 +312,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
             self._order_revision = int(manifest["order"]["revision"])
             self._history_file = manifest.get("history")
             self._no_suggestions()
+            self._no_preannotations()
+            pre = manifest.get("preannotations")  # absent unless the project has some
+            self._pre_file = str(pre) if pre else None
             suggestions = manifest.get("suggestions")  # absent in projects of earlier versions
             if suggestions:
                 self._suggestions_file = str(suggestions["file"])
@@ -394,7 +401,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
 
     def _remove_stale_files(self) -> None:
         live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file,
-                                                   self._suggestions_file}
+                                                   self._suggestions_file, self._pre_file}
         if self._prev_snapshot is not None:
             live.add(self._prev_snapshot["file"])
         for p in self.path.iterdir():
@@ -595,6 +602,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderBulk):
                     self._compact()
                 # Suggestions are derived data, not exported: the copy's manifest names none.
                 manifest = self._manifest() | {"suggestions": None, "labels_prev": None}
+                manifest.pop("preannotations", None)  # suggestions, not labels: not in the copy either
                 handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
                 for name in names:

@@ -33,6 +33,7 @@ from .features import FeatureCache
 from .history import SQLHistory
 from .items import SQLItems
 from .labels import SQLLabels
+from .preannotations import SQLPreannotations
 from .progress import SQLProgress
 from .reading import SQLReading
 from .schema import (
@@ -56,7 +57,8 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREATE_LOCK_KEY = 0x5E1_5707  # advisory lock serialising schema creation (PostgreSQL)
 
 
-class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHistory, SQLBulk, SQLEngine):
+class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHistory, SQLBulk, SQLPreannotations,
+               SQLEngine):
     """A labelling project in a SQL database (see :mod:`superintendent_core.store.sql`).
 
     Parameters

@@ -1136,4 +1136,56 @@ def test_bulk_label_releases_the_labellers_lease_and_keeps_serving_right(store_f
         assert store.progress().labelled == 0
 
 
+
+# --------------------------------------------------------------------------- pre-annotations
+
+
+def test_preannotations_are_kept_apart_from_labels(store_factory):
+    with new_store(store_factory, 6) as store:
+        assert store.preannotations().empty and store.preannotation(0) is None
+        assert store.save_preannotations([2, 0], ["dog", "cat"], [0.9, None], source="resnet") == 2
+        store.submit(1, "owl", "ann")
+        assert store.preannotation(2) == ("dog", 0.9)
+        label, score = store.preannotation(0)
+        assert label == "cat" and np.isnan(score)
+        # never labels: not in labels(), training data, progress or the audit records
+        assert store.labels()["item_id"].tolist() == [1]
+        ids, _, y = store.training_data()
+        assert ids.tolist() == [1] and y == ["owl"]
+        p = store.progress()
+        assert p.labelled == 1 and p.per_class == {"cat": 0, "dog": 0, "owl": 1}
+        assert 0 in store.unlabelled_ids().tolist() and 2 in store.unlabelled_ids().tolist()
+        # a later save replaces the items it names and keeps the others
+        store.save_preannotations([2, 5], ["owl", "owl"], source="second model")
+        store = store_factory.reopen(store)
+        pre = store.preannotations()
+        assert list(pre.columns) == ["item_id", "label", "score", "source"]
+        assert pre["item_id"].tolist() == [0, 2, 5]
+        assert pre["label"].tolist() == ["cat", "owl", "owl"]
+        assert pre["source"].tolist() == ["resnet", "second model", "second model"]
+        assert np.isnan(pre["score"]).tolist() == [True, True, True]
+        assert len(store.labels()) == 1
+        store.close()
+
+
+def test_preannotations_bad_input_saves_nothing(store_factory):
+    with new_store(store_factory, 4, multi_label=True) as store:
+        store.save_preannotations([0], [["cat", "owl"]], source="m")
+        assert store.preannotation(0)[0] == "cat|owl"
+        before = store.preannotations()
+        with pytest.raises(InvalidInput, match="horse"):
+            store.save_preannotations([1, 2], [["dog"], ["horse"]])
+        with pytest.raises(InvalidInput, match="twice"):
+            store.save_preannotations([1, 1], [["dog"], ["dog"]])
+        with pytest.raises(UnknownItem):
+            store.save_preannotations([1, 9], [["dog"], ["dog"]])
+        with pytest.raises(InvalidInput, match="finite"):
+            store.save_preannotations([1], [["dog"]], [float("inf")])
+        with pytest.raises(InvalidInput, match="source"):
+            store.save_preannotations([1], [["dog"]], source="")
+        with pytest.raises(InvalidInput, match="match"):
+            store.save_preannotations([1, 2], [["dog"]])
+        pd.testing.assert_frame_equal(store.preannotations(), before)
+
+
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["FakeClock", "image_batch"]
