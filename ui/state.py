@@ -84,6 +84,9 @@ LABEL_UNDO = "label_undo"
 LABEL_SUBMIT = "label_submit"
 #: Multi-label: record the empty label ("none of these classes") on purpose.
 LABEL_NONE = "label_none"
+#: "Accept pre-annotation" (submits the item's pre-annotation as the labeller's label) and its box.
+LABEL_ACCEPT = "label_accept"
+LABEL_PRE_BOX = "label_pre_box"
 
 
 def label_class_key(index: int) -> str:
@@ -136,6 +139,8 @@ DATA_OPEN_PATH = "data_open_path"
 DATA_OPEN = "data_open"
 DATA_LABELS_FILE = "data_labels_file"
 DATA_IMPORT_LABELS = "data_import_labels"
+DATA_PRE_FILE = "data_pre_file"  # pre-annotations to import (a file)
+DATA_IMPORT_PRE = "data_import_pre"
 DATA_OVERLAP = "data_overlap"
 DATA_SAVE_OVERLAP = "data_save_overlap"
 
