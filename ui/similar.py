@@ -118,7 +118,8 @@ def similar_panel(project: Project, where: str, item_id: int | None, labeller: s
                                         help="The items nearest to this one in the model's features (cosine)."):
         return
     try:
-        table = _table(project, where, item_id, labeller)
+        with st.spinner("Finding similar items…"):  # the first time: the pool's features are read once
+            table = _table(project, where, item_id, labeller)
     except (StoreError, ValueError) as exc:
         st.error(text_label(f"Similar items cannot be found: {exc}"))
         return

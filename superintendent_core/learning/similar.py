@@ -17,8 +17,8 @@ How each feature kind is compared
     vectoriser, so the cosine is a sparse matrix-vector product.
 
 The normalised matrix is built once per (store, pool size, feature settings) and
-kept in a small process-wide cache (:data:`CACHE_ENTRIES` entries, least recently
-used first out), shared by every session and guarded by a lock; a query then
+kept in a small process-wide cache (:data:`CACHE_ENTRIES` entries and
+:data:`CACHE_BYTES` bytes, least recently used first out), shared by every session and guarded by a lock; a query then
 costs one product and a partial sort, no copy of the matrix. Items are never
 removed from a store and their features never change, so a cache key made of the
 store object, its number of items and its feature settings is exact.
@@ -48,8 +48,10 @@ __all__ = [
     "similar_items",
 ]
 
-#: Normalised matrices kept in the process-wide cache.
+#: Normalised matrices kept in the process-wide cache ...
 CACHE_ENTRIES = 2
+#: ... and their bytes at most (the newest is always kept, whatever its size).
+CACHE_BYTES = 1 << 30
 #: Items whose features are read from the store at a time while building (bounds the extra memory).
 READ_CHUNK = 8192
 
@@ -215,6 +217,17 @@ def _key(store: Any) -> tuple:
     return (id(store), len(store), feature_settings)
 
 
+def _nbytes(index: SimilarIndex) -> int:
+    m = index.matrix
+    if index.kind == "text":
+        return int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes)
+    return int(m.nbytes)
+
+
+def _cache_bytes() -> int:
+    return sum(_nbytes(index) for _, index in _cache.values())
+
+
 def clear_cache() -> None:
     """Forget every cached matrix."""
     with _lock:
@@ -255,7 +268,7 @@ def index_for(store: Any) -> SimilarIndex:
             for k in stale:
                 del _cache[k]
             _cache[key] = (weakref.ref(store), index)
-            while len(_cache) > CACHE_ENTRIES:
+            while len(_cache) > CACHE_ENTRIES or (len(_cache) > 1 and _cache_bytes() > CACHE_BYTES):
                 _cache.popitem(last=False)
         return index
 

@@ -117,3 +117,23 @@ def test_neighbours_table_lists_unlabelled_first_and_says_who_labelled(tmp_path)
         assert t["labelled"].tolist() == [False, True, True] and t["mine"].tolist() == [False, True, False]
         assert t["labels"].tolist() == ["", "ann: a; bob: b", "bob: b"]
         assert t["name"].tolist()[0] == "<b>i3</b>"
+
+
+def test_the_cache_is_bounded_in_bytes(tmp_path, monkeypatch):
+    from superintendent_core.learning import similar
+
+    clear_cache()
+    monkeypatch.setattr(similar, "CACHE_BYTES", 1000)  # each matrix below is 100 x 4 x 4 = 1600 bytes
+    stores = []
+    for k in range(2):
+        s = FolderStore(tmp_path / f"p{k}", settings=ProjectSettings(classes=("a", "b")), sync=False)
+        s.add_items(ItemBatch(names=tuple(f"i{i}" for i in range(100)), kind="image",
+                              features=np.random.default_rng(k).normal(size=(100, 4)).astype(np.float32),
+                              image_shape=(2, 2), pixel_max=1.0))
+        stores.append(s)
+    first = index_for(stores[0])
+    index_for(stores[1])
+    assert len(similar._cache) == 1  # the newest only
+    assert index_for(stores[0]) is not first  # rebuilt
+    for s in stores:
+        s.close()
