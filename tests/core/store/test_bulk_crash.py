@@ -118,3 +118,27 @@ def test_old_folder_code_refuses_a_project_with_bulk_labels(tmp_path):
         assert json.loads((path / "project.json").read_text())["format_version"] == 3
     with open_store(path) as store:  # this version reads it
         assert store.labels()["bulk"].tolist() == [True, True]
+
+
+def test_a_project_zip_with_bulk_labels_keeps_them_and_says_format_3(tmp_path):
+    import io
+    import json
+    import zipfile
+
+    from superintendent_core.data.export import export_project_zip, import_project_zip
+
+    with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(image_batch(5))
+        store.bulk_label([1, 3], "dog", "ann")
+        store.save_preannotations([0], ["cat"])
+        data = export_project_zip(store)
+    manifest = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("MANIFEST.json"))
+    assert manifest["project_format_version"] == 3
+    restored = FolderStore(import_project_zip(io.BytesIO(data), tmp_path / "q"), create=False)
+    try:
+        labels = restored.labels()
+        assert labels["item_id"].tolist() == [1, 3] and labels["bulk"].all()
+        assert restored.undo("ann") == 1 and len(restored.labels()) == 0
+        assert restored.preannotations().empty  # suggestions, not labels: not in the zip
+    finally:
+        restored.close()
