@@ -5,6 +5,7 @@ from __future__ import annotations
 from ui import state as S
 
 from .conftest import click_class, ok
+from .test_hostile_names import hostile_app  # noqa: F401  (a fixture)
 
 
 def _picks(app, where, item_id):
@@ -80,3 +81,28 @@ def test_review_page_shows_similar_for_the_chosen_label(app, project):
     app.button(key=S.similar_apply_key("review")).click().run()
     ok(app)
     assert len(project.store.labels()) == 25
+
+
+def test_similar_grid_and_preannotation_show_hostile_names_literally(hostile_app, project_dir):  # noqa: F811
+    from ui.project import open_project
+
+    from .conftest import exceptions
+    from .test_hostile_names import HOSTILE, LABELLER, rendered_markdown, unescaped
+
+    store = open_project(project_dir).store
+    current = store.next_item("ann")
+    store.save_preannotations([current], [HOSTILE[2]], source=HOSTILE[0])
+    at = hostile_app.run()
+    at.toggle(key=S.similar_show_key("label")).set_value(True).run()
+    assert exceptions(at) == []
+    assert len(_picks(at, "label", current)) == len(HOSTILE) - 1
+    assert at.button(key=S.LABEL_ACCEPT)
+    shown = rendered_markdown(at)
+    for text in [*HOSTILE, LABELLER]:
+        raw = [(kind, s) for kind, s in shown if unescaped(text, s)]
+        assert raw == [], f"{text!r} reaches Markdown unescaped: {raw}"
+    assert any(HOSTILE[1] in t.value for t in at.text)  # item names as text, literally
+    at.button(key=S.LABEL_ACCEPT).click().run()
+    assert exceptions(at) == []
+    mine = store.labels()
+    assert mine[(mine["labeller"] == "ann") & (mine["item_id"] == current)]["label"].tolist() == [HOSTILE[2]]
