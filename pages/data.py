@@ -8,6 +8,7 @@ from superintendent_core.data.demo import digits_batch
 from superintendent_core.data.image_parquet import images_from_parquet
 from superintendent_core.data.images import ImportResult, images_from_folder, images_from_zip
 from superintendent_core.data.label_import import import_labels_file
+from superintendent_core.data.preannotations import import_preannotations
 from superintendent_core.data.tables import read_table, suggest_columns, table_batch
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
@@ -242,6 +243,21 @@ def current_section(labeller: str) -> None:
                 with st.spinner("Importing labels…"):
                     n = import_labels_file(store, upload.getvalue(), labeller=labeller)
                 st.success(f"Imported {n:,} labels.")
+            except (StoreError, ValueError) as exc:
+                say("error", exc)
+
+    with st.expander("Import pre-annotations (labels another model made, shown as suggestions)"):
+        st.caption("CSV/parquet with columns `name`, `label` and optionally `score`, or JSONL objects with the "
+                   "same keys. They are never counted as labels: not trained on, not in the estimate, not "
+                   "exported. Labellers see each item's pre-annotation highlighted and accept it with one key (P). "
+                   "A file with an unknown name, a name twice or a class that is not the project's is refused "
+                   "whole. A new file replaces the pre-annotations of the items it names.")
+        pre_upload = st.file_uploader("Pre-annotation file", type=["csv", "parquet", "jsonl"], key=S.DATA_PRE_FILE)
+        if pre_upload is not None and st.button("Import pre-annotations", key=S.DATA_IMPORT_PRE):
+            try:
+                with st.spinner("Importing pre-annotations…"):
+                    n = import_preannotations(store, pre_upload.getvalue(), name=pre_upload.name[:200] or "import")
+                st.success(f"Imported {n:,} pre-annotations.")
             except (StoreError, ValueError) as exc:
                 say("error", exc)
 

@@ -18,12 +18,14 @@ from ui.auth import guard
 from ui.errors import reported_failures
 from ui.project import Project
 from ui.shortcuts import (
+    ACCEPT_KEY,
     MULTI_RESERVED_SHORTCUTS,
     NONE_KEY,
     RESERVED_SHORTCUTS,
     SKIP_KEY,
     shortcut_keys,
 )
+from ui.similar import similar_panel
 from ui.widgets import (
     current_labeller,
     draw_item,
@@ -121,6 +123,30 @@ def _progress(project: Project, labeller: str):
 def _suggestion(project: Project, item_id: int) -> tuple[str, float] | None:
     # this process's latest retrain, or what another process (orchestrate) saved in the project
     return project.scheduler.suggestion(item_id)
+
+
+def _preannotation(project: Project, item_id: int, labeller: str, multi_label: bool) -> None:
+    """The item's pre-annotation (a label another model made), highlighted, with a one-key accept."""
+    try:
+        found = project.store.preannotation(item_id)
+    except StoreError:
+        return
+    if found is None:
+        return
+    text, score = found
+    shown = text_label(text if text else "(none of the classes)")
+    score_text = "" if score != score else f" · score {score:.2f}"  # NaN: no score given
+    with st.container(border=True, key=S.LABEL_PRE_BOX):
+        st.markdown(f":material/assistant: Pre-annotation: **:blue-background[{shown}]**{score_text}")
+        st.button(
+            "Accept pre-annotation",
+            key=S.LABEL_ACCEPT,
+            shortcut=ACCEPT_KEY,
+            type="primary",
+            on_click=_submit,
+            args=(project, item_id, list(split_labels(text)) if multi_label else text, labeller),
+            help="Saves it as your label for this item (like clicking its class).",
+        )
 
 
 def _class_buttons(project, item_id, classes, labeller, suggested):
@@ -238,6 +264,7 @@ def _labelling(project: Project, labeller: str, manages: bool) -> None:
             st.caption(f"Model suggests **{text_label(label) if label else '(none)'}** ({probability:.0%})")
         else:
             st.caption("No model yet: the suggestion appears after the first retrain.")
+        _preannotation(project, item_id, labeller, settings.multi_label)
         if settings.multi_label:
             _class_toggles(project, item_id, settings.classes, labeller, suggestion and suggestion[0])
         else:
@@ -252,6 +279,7 @@ def _labelling(project: Project, labeller: str, manages: bool) -> None:
             st.caption("Retraining in the background…")
         elif scheduler.error and settings.retrain_every:
             st.caption(text_label(f"Last automatic retrain failed: {scheduler.error}"))
+    similar_panel(project, "label", item_id, labeller)
 
 
 manages = guard("label").may_open("data")  # only then may the page link to the Data page

@@ -30,6 +30,7 @@ from ui.project import (
     open_project,
     set_current_path,
 )
+from ui.similar import similar_panel
 from ui.widgets import (
     current_labeller,
     draw_item,
@@ -501,6 +502,10 @@ if all_labels is not None:
         table(project, labels, labeller)
     else:
         st.info("No labels match." if progress.labelled else "No labels yet: label some items on the Label page.")
+    if len(labels):
+        st.subheader("Similar items")
+        st.caption('"Show similar" lists the items nearest to the one chosen under "Correct a label".')
+        similar_panel(project, "review", st.session_state.get(S.REVIEW_ITEM), labeller)
 if access.may_download:
     downloads(project)
     restore(project)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-__all__ = ["MULTI_RESERVED_SHORTCUTS", "NONE_KEY", "RESERVED_SHORTCUTS", "SKIP_KEY", "shortcut_keys"]
+__all__ = ["ACCEPT_KEY", "MULTI_RESERVED_SHORTCUTS", "NONE_KEY", "RESERVED_SHORTCUTS", "SKIP_KEY", "shortcut_keys"]
 
 #: The Label page's Skip key.
 SKIP_KEY = "S"
 #: The multi-label "None of these" key (records the empty label on purpose).
 NONE_KEY = "N"
-#: Keys a class button may not take: Streamlit's own (``C``: clear cache, ``R``: rerun) and Skip's.
-RESERVED_SHORTCUTS = frozenset({"C", "R", SKIP_KEY})
+#: The Label page's "Accept pre-annotation" key.
+ACCEPT_KEY = "P"
+#: Keys a class button may not take: Streamlit's own (``C``: clear cache, ``R``: rerun), Skip's and Accept's.
+RESERVED_SHORTCUTS = frozenset({"C", "R", SKIP_KEY, ACCEPT_KEY})
 #: Keys a class toggle of a multi-label project may not take: the above and "None of these".
 MULTI_RESERVED_SHORTCUTS = RESERVED_SHORTCUTS | {NONE_KEY}
 

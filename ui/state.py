@@ -84,6 +84,9 @@ LABEL_UNDO = "label_undo"
 LABEL_SUBMIT = "label_submit"
 #: Multi-label: record the empty label ("none of these classes") on purpose.
 LABEL_NONE = "label_none"
+#: "Accept pre-annotation" (submits the item's pre-annotation as the labeller's label) and its box.
+LABEL_ACCEPT = "label_accept"
+LABEL_PRE_BOX = "label_pre_box"
 
 
 def label_class_key(index: int) -> str:
@@ -136,6 +139,8 @@ DATA_OPEN_PATH = "data_open_path"
 DATA_OPEN = "data_open"
 DATA_LABELS_FILE = "data_labels_file"
 DATA_IMPORT_LABELS = "data_import_labels"
+DATA_PRE_FILE = "data_pre_file"  # pre-annotations to import (a file)
+DATA_IMPORT_PRE = "data_import_pre"
 DATA_OVERLAP = "data_overlap"
 DATA_SAVE_OVERLAP = "data_save_overlap"
 DATA_FEATURES_CHOICE = "data_features_choice"  # the project's features: an extractor or a feature set
@@ -218,3 +223,33 @@ def propose(state: MutableMapping[str, Any], key: str, value: Any) -> None:
     if key not in state or key not in proposed or proposed[key] != value:
         proposed[key] = value
         state[key] = value
+
+# "Show similar" and bulk labels (ui/similar.py), on the Label and Review pages
+#: ``(key, neighbours DataFrame)``: the last list shown (non-widget); key = (page, item, labeller, revision).
+SIMILAR_CACHE = "similar_cache"
+DEFAULTS[SIMILAR_CACHE] = lambda: None
+
+
+def similar_show_key(where: str) -> str:
+    """Key of the "Show similar" toggle on a page (``"label"`` / ``"review"``)."""
+    return f"similar_show_{where}"
+
+
+def similar_pick_key(where: str, item_id: int, neighbour: int) -> str:
+    """Key of the checkbox of one neighbour of ``item_id`` (fresh defaults for every item)."""
+    return f"similar_pick_{where}_{int(item_id)}_{int(neighbour)}"
+
+
+def similar_label_key(where: str) -> str:
+    """Key of the class chosen for the ticked neighbours."""
+    return f"similar_label_{where}"
+
+
+def similar_apply_key(where: str) -> str:
+    """Key of the "Label N chosen items" button."""
+    return f"similar_apply_{where}"
+
+
+def similar_undo_key(where: str) -> str:
+    """Key of the "Undo bulk label" button."""
+    return f"similar_undo_{where}"

@@ -12,6 +12,7 @@ from .images import (
     thumbnail_features,
 )
 from .label_import import import_label_table, import_labels_file
+from .preannotations import import_preannotations
 from .python import add_features, batch_from_python
 from .tables import read_table, suggest_columns, table_batch, table_import
 
@@ -29,6 +30,7 @@ __all__ = [
     "images_from_zip",
     "import_label_table",
     "import_labels_file",
+    "import_preannotations",
     "import_project_zip",
     "labels_csv",
     "labels_parquet",

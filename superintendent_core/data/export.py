@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..store.errors import InvalidInput, VersionError
 from ..store.folder import FORMAT_VERSION, MANIFEST, FolderStore
+from ..store.folder.files import FORMAT_VERSION_READ
 from ..store.protocol import ItemBatch, LabelStore
 from .images import MAX_ZIP_RATIO, ZipBudget, open_zip, read_zip_member, safe_zip_members
 
@@ -172,6 +173,8 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
     target: Any = buffer if dest is None else dest
     files: dict[str, dict[str, Any]] = {}
     with store.open_files() as handles, zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as zf:
+        # the project's own format (3 while it holds bulk labels), so older versions refuse the zip up front
+        project_format = json.loads(handles[MANIFEST].getvalue()).get("format_version", FORMAT_VERSION)
         for name, fh in handles.items():
             digest = hashlib.sha256()
             size = 0
@@ -184,7 +187,7 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
         manifest = {
             "format": ZIP_FORMAT,
             "format_version": ZIP_FORMAT_VERSION,
-            "project_format_version": FORMAT_VERSION,
+            "project_format_version": project_format,
             "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": files,
         }
@@ -207,10 +210,10 @@ def _check_manifest(zf: zipfile.ZipFile, max_bytes: int) -> dict[str, Any]:
     pversion = manifest.get("project_format_version")
     if not isinstance(version, int) or not isinstance(pversion, int):
         raise InvalidInput("The project zip's MANIFEST.json is damaged (no version).")
-    if version > ZIP_FORMAT_VERSION or pversion > FORMAT_VERSION:
+    if version > ZIP_FORMAT_VERSION or pversion > FORMAT_VERSION_READ:
         raise VersionError(
             f"This project zip was made by a newer version of superintendent (format {version}/{pversion}); "
-            f"this version reads {ZIP_FORMAT_VERSION}/{FORMAT_VERSION}. Upgrade to import it."
+            f"this version reads {ZIP_FORMAT_VERSION}/{FORMAT_VERSION_READ}. Upgrade to import it."
         )
     files = manifest.get("files")
     if not isinstance(files, dict) or MANIFEST not in files:

@@ -62,6 +62,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 from ..labels import split_labels
@@ -123,8 +124,9 @@ def _in_force(store: LabelStore) -> tuple[pd.DataFrame, pd.DataFrame]:
     recent label in force: the one it is trained on.
     """
     labels = store.labels().reset_index(drop=True)
-    if "source" not in labels.columns:
-        labels["source"] = "human"
+    if "source" not in labels.columns:  # "bulk": given with "Label N chosen items" (store.bulk_label)
+        bulk = labels["bulk"].to_numpy(dtype=bool) if "bulk" in labels.columns else False
+        labels["source"] = np.where(bulk, "bulk", "human") if len(labels) else "human"
     latest = labels.drop_duplicates("item_id", keep="last")
     return labels, latest
 

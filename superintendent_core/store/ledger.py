@@ -13,6 +13,10 @@ Rules
 - Audit records (:mod:`.audit`): a label given with an audit slot to an item with
   no label in force records the draw (``audit``: item -> (label seq, q, support,
   order seq)); relabels keep it; an undo that leaves the item unlabelled voids it.
+- Bulk labels (:meth:`add_bulk`): one label given to many items at once by one
+  labeller carries a bulk number (``bulk`` column, 0 = not bulk); ``undo`` of a
+  labeller whose most recent active label is a bulk label removes every label of
+  that bulk still active (:meth:`undo_group`). Bulk labels never record an audit draw.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ _COLUMNS = {
     "active": np.bool_,
     "prev": np.int64,
     "ref": np.int64,
+    "bulk": np.int32,
 }
 
 
@@ -105,6 +110,8 @@ class LabelLedger:
         self._stacks: dict[int, array] = {}  # labeller code -> active label seqs (undo order)
         #: item -> (seq of the label that recorded it, probability, support, order seq): audit records in force
         self.audit: dict[int, tuple[int, float, int, int]] = {}
+        #: the highest bulk number used (0: no bulk label ever)
+        self.n_bulk = 0
 
     # ------------------------------------------------------------------ storage
 
@@ -140,7 +147,8 @@ class LabelLedger:
     def _append(self, **values) -> int:
         self._reserve(1)
         seq = self._n
-        for k, default in (("label", -1), ("seconds", np.nan), ("active", False), ("prev", -1), ("ref", -1)):
+        for k, default in (("label", -1), ("seconds", np.nan), ("active", False), ("prev", -1), ("ref", -1),
+                           ("bulk", 0)):
             values.setdefault(k, default)
         for k, v in values.items():
             self._cols[k][seq] = v
@@ -208,6 +216,7 @@ class LabelLedger:
         *,
         relabel: bool = False,
         audit: tuple[float, int, int] | None = None,
+        bulk: int = 0,
     ) -> int:
         """Record a label; returns its seq. Supersedes ``labeller``'s previous label on the item.
 
@@ -232,7 +241,9 @@ class LabelLedger:
             seconds=np.nan if seconds is None else float(seconds),
             active=True,
             prev=int(self.head[item_id]),
+            bulk=int(bulk),
         )
+        self.n_bulk = max(self.n_bulk, int(bulk))
         self.head[item_id] = seq
         self.labeller_counts[lab] = self.labeller_counts.get(lab, 0) + 1
         self._stacks.setdefault(lab, array("q")).append(seq)
@@ -244,6 +255,39 @@ class LabelLedger:
     def audit_for(self, item_id: int, slot: tuple[float, int, int] | None) -> tuple[float, int, int] | None:
         """``slot`` if a label on ``item_id`` now would record it (the item has no label in force), else None."""
         return slot if slot is not None and self.n_active[int(item_id)] == 0 else None
+
+    def add_bulk(self, item_ids: Sequence[int], label: str, labeller: str, time: float) -> int:
+        """Label ``item_ids`` with ``label`` by ``labeller`` as one new bulk; returns its number.
+
+        The caller has checked that the labeller has no active label on these items.
+        """
+        bulk = self.n_bulk + 1
+        for i in item_ids:
+            self.add_label(int(i), label, labeller, time, None, bulk=bulk)
+        return bulk
+
+    def bulk_of(self, seq: int) -> int:
+        """The bulk number of event ``seq`` (0: not a bulk label)."""
+        return int(self._cols["bulk"][seq]) if 0 <= seq < self._n else 0
+
+    def group_targets(self, labeller: str) -> list[int]:
+        """What ``undo(labeller)`` removes as one step: seqs, newest first (empty: nothing to undo).
+
+        One seq for an ordinary label; every active label of the bulk for a bulk label.
+        """
+        target = self.undo_target(labeller)
+        if target < 0:
+            return []
+        bulk = self.bulk_of(target)
+        if not bulk:
+            return [target]
+        seqs = np.flatnonzero((self.col("bulk") == bulk) & self.col("active"))
+        return seqs[::-1].tolist()
+
+    def undo_group(self, labeller: str, time: float) -> list[int]:
+        """Undo ``labeller``'s most recent label, or their whole bulk label; returns the items, in label order."""
+        items = [self.undo(labeller, time, target=seq) for seq in self.group_targets(labeller)]
+        return [i for i in items[::-1] if i >= 0]
 
     def undo_target(self, labeller: str) -> int:
         """Seq of ``labeller``'s most recent active label, or -1 (pops stale entries)."""
@@ -338,6 +382,7 @@ class LabelLedger:
         c["active"][s] = True
         c["prev"][s] = -1
         c["ref"][s] = -1
+        c["bulk"][s] = 0
         self._n += k
         self.head[item_ids] = seqs
         self.n_active[item_ids] = 1
@@ -379,6 +424,7 @@ class LabelLedger:
                 "prev": c["prev"],
                 "ref": c["ref"],
                 **audit,
+                **({"bulk": c["bulk"]} if self.n_bulk else {}),  # no column in projects without bulk labels
             }
         )
 
@@ -402,6 +448,7 @@ class LabelLedger:
         audit_q: np.ndarray | None = None,
         audit_support: np.ndarray | None = None,
         audit_seq: np.ndarray | None = None,
+        bulk: np.ndarray | None = None,
     ) -> LabelLedger:
         """Rebuild a ledger from a snapshot's columns, vectorised (``audit_*``: absent in format 1)."""
         self = cls(n_items, overlap=overlap)
@@ -412,10 +459,12 @@ class LabelLedger:
         n = len(type)
         self._reserve(n)
         values = dict(type=type, item=item, labeller=labeller_codes, label=label_codes, time=time,
-                      seconds=seconds, active=active, prev=prev, ref=ref)
+                      seconds=seconds, active=active, prev=prev, ref=ref,
+                      bulk=np.zeros(len(type), np.int32) if bulk is None else bulk)
         for k, v in values.items():
             self._cols[k][:n] = v
         self._n = n
+        self.n_bulk = int(self._cols["bulk"][:n].max()) if n else 0
         is_label = (type == EVENT_LABEL) | (type == EVENT_RELABEL)
         seqs = np.arange(n, dtype=np.int64)
         lab_items = item[is_label]

@@ -398,7 +398,38 @@ class LabelStore(Protocol):
         ...
 
     def undo(self, labeller: str) -> int | None:
-        """Remove ``labeller``'s most recent label; lease that item back to them. Returns its id."""
+        """Remove ``labeller``'s most recent label; lease that item back to them. Returns its id.
+
+        When that label is a bulk label, every label of its bulk still in force is
+        removed as one step, no item is leased, and the bulk's first item is returned
+        (:mod:`superintendent_core.store.bulk`).
+        """
+        ...
+
+    def bulk_label(self, ids: Sequence[int] | np.ndarray, label: Label, labeller: str) -> int:
+        """Give ``label`` to every item of ``ids`` as ``labeller``, in one durable action, marked as bulk.
+
+        Rules (every backend) in :mod:`superintendent_core.store.bulk`: recorded per
+        item by that labeller, shown as ``bulk`` in :meth:`labels`, undone as one step
+        by :meth:`undo`, no audit record, all or nothing after a crash.
+
+        Returns
+        -------
+        int
+            The number of items labelled (0 for no ids).
+
+        Raises
+        ------
+        InvalidInput
+            A label that is not a class, an item listed twice, too many items, or
+            items that already carry this labeller's label (named). Nothing is written.
+        UnknownItem
+            An id outside the project.
+        """
+        ...
+
+    def last_bulk(self, labeller: str) -> int:
+        """How many labels :meth:`undo` by ``labeller`` would remove now if it undoes a bulk label, else 0."""
         ...
 
     def relabel(self, item_id: int, label: Label, labeller: str) -> None:
@@ -501,7 +532,8 @@ class LabelStore(Protocol):
 
         Columns: ``item_id`` (int64), ``name`` (str), ``label`` (str; multi-label
         joined by ``"|"``), ``labeller`` (str), ``time`` (datetime64[ns, UTC]),
-        ``seconds`` (float64, NaN when unknown).
+        ``seconds`` (float64, NaN when unknown), ``bulk`` (bool: given by
+        :meth:`bulk_label`).
         """
         ...
 
@@ -562,6 +594,44 @@ class LabelStore(Protocol):
 
     def suggestions(self) -> Suggestions | None:
         """The saved suggestions, or None when no retrain saved any (or they are unreadable)."""
+        ...
+
+    # --- pre-annotations: labels another model made (never labels) --------------------
+    def save_preannotations(
+        self,
+        ids: Sequence[int] | np.ndarray,
+        labels: Sequence[Label],
+        scores: Sequence[float | None] | np.ndarray | None = None,
+        *,
+        source: str = "import",
+    ) -> int:
+        """Keep labels another model made as suggestions, apart from the labels; all or none.
+
+        Rules (every backend) in :mod:`superintendent_core.store.preannotations`:
+        one per item (a save replaces those of the items it names), never in
+        :meth:`labels`, :meth:`training_data`, :meth:`progress` or exports.
+
+        Returns
+        -------
+        int
+            How many were saved.
+
+        Raises
+        ------
+        InvalidInput
+            Lengths that differ, an item listed twice, a label that is not a class,
+            a score that is not finite, a bad source. ``UnknownItem``: an id outside
+            the project. Nothing is saved.
+        """
+        ...
+
+    def preannotations(self) -> pd.DataFrame:
+        """Every pre-annotation, by item id: ``item_id`` (int64), ``label`` (str), ``score`` (float64, NaN
+        when not given), ``source`` (str)."""
+        ...
+
+    def preannotation(self, item_id: int) -> tuple[str, float] | None:
+        """``(label, score)`` of one item's pre-annotation (score NaN when not given), or None."""
         ...
 
     # --- lifetime ---------------------------------------------------------------

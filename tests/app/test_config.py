@@ -53,5 +53,6 @@ def test_the_default_project_environment_first_then_secrets(secrets, monkeypatch
     assert project.default_path() == "sqlite:///e.db"
 
 
-def test_the_class_buttons_leave_streamlits_keys_and_skip_free():
-    assert shortcuts.RESERVED_SHORTCUTS == {"C", "R", shortcuts.SKIP_KEY} and shortcuts.SKIP_KEY == "S"
+def test_the_class_buttons_leave_streamlits_keys_skip_and_accept_free():
+    assert shortcuts.RESERVED_SHORTCUTS == {"C", "R", shortcuts.SKIP_KEY, shortcuts.ACCEPT_KEY}
+    assert shortcuts.SKIP_KEY == "S" and shortcuts.ACCEPT_KEY == "P"

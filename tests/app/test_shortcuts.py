@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from ui.shortcuts import RESERVED_SHORTCUTS, shortcut_keys
 
-#: What the app passes: Streamlit's C and R, and its Skip key S.
+#: What the app passes: Streamlit's C and R, its Skip key S and its Accept (pre-annotation) key P.
 APP_RESERVED = RESERVED_SHORTCUTS
 
 
@@ -18,11 +18,11 @@ def test_shortcuts_are_unique_and_avoid_reserved_keys(classes):
     assert len(keys) == len(classes)
     given_keys = [k for k in keys if k is not None]
     assert len(given_keys) == len(set(given_keys))
-    assert not {"C", "R", "S"} & set(given_keys)
+    assert not {"C", "R", "S", "P"} & set(given_keys)
     for name, key in zip(classes, keys, strict=True):  # a one-character class keeps its own key if it can
         if len(name) == 1 and len(classes) <= 30 and name.isascii() and name.isalnum():
             assert key is not None
-            if name.upper() not in "CRS" and [c.upper() for c in classes].count(name.upper()) == 1:
+            if name.upper() not in "CRSP" and [c.upper() for c in classes].count(name.upper()) == 1:
                 assert key == name.upper()
 
 

@@ -17,6 +17,8 @@ __all__ = [
     "DISPLAY_GROUP_BYTES",
     "FORMAT",
     "FORMAT_VERSION",
+    "FORMAT_VERSION_BULK",
+    "FORMAT_VERSION_READ",
     "LOG",
     "LOG_PREV",
     "MANIFEST",
@@ -37,13 +39,19 @@ FORMAT = "superintendent-project"
 #: 2: a label record may carry its audit draw, snapshots have ``audit_*`` columns and the order
 #: file's metadata holds the order's audit slots (format 1 projects open unchanged).
 FORMAT_VERSION = 2
+#: 3: the labels snapshot has a ``bulk`` column (bulk labels, undone as one step). Written only while the
+#: project holds bulk labels, so code that reads format 2 refuses such a project as "written by a newer
+#: version" instead of undoing a bulk label one item at a time; every other project stays format 2.
+FORMAT_VERSION_BULK = 3
+#: The newest format this code reads.
+FORMAT_VERSION_READ = FORMAT_VERSION_BULK
 #: Key of the order file's parquet metadata that holds its audit slots (JSON).
 AUDIT_KEY = b"superintendent.audit"
 MANIFEST = "project.json"
 MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, a fallback
 LOG = "labels.log"
 LOG_PREV = "labels.log.prev"  # the events folded into the newest snapshot (a fallback)
-OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-")
+OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-", "preannotations-")
 DISPLAY_GROUP_BYTES = 1 << 20
 
 
@@ -80,7 +88,7 @@ def decode_manifest(data: bytes) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise ValueError("not a JSON object")
     version = manifest.get("format_version")
-    newer = isinstance(version, int) and version > FORMAT_VERSION  # refused as newer, not as damaged
+    newer = isinstance(version, int) and version > FORMAT_VERSION_READ  # refused as newer, not as damaged
     if "checksum" in manifest and not newer and manifest["checksum"] != _checksum(manifest):
         raise ValueError("its checksum does not match its content")
     return manifest

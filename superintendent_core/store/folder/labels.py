@@ -83,6 +83,8 @@ class FolderLabels:
             target = self._ledger.undo_target(labeller)
             if target < 0:
                 return None
+            if self._ledger.bulk_of(target):  # a bulk label is undone whole (.bulk)
+                return self._undo_bulk(labeller)
             item_id = int(self._ledger.col("item")[target])
             now = time.time()
             self._record(Event(len(self._ledger), EVENT_UNDO, item_id, labeller, None, now, np.nan, target))
@@ -253,6 +255,7 @@ class FolderLabels:
                     "labeller": led.labellers.lookup(led.col("labeller")[seqs]),
                     "time": utc_times(led.col("time")[seqs]),
                     "seconds": led.col("seconds")[seqs].astype(np.float64),
+                    "bulk": led.col("bulk")[seqs] > 0,
                 }
             )
 

@@ -33,10 +33,13 @@ from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
 from .batches import ItemsFile
+from .bulk import FolderBulk
 from .feature_sets import FolderFeatureSets
 from .files import (
     FORMAT,
     FORMAT_VERSION,
+    FORMAT_VERSION_BULK,
+    FORMAT_VERSION_READ,
     LOG,
     LOG_PREV,
     MANIFEST,
@@ -51,11 +54,12 @@ from .files import (
 from .history import FolderHistory
 from .items import FolderItems
 from .labels import FolderLabels
+from .preannotations import FolderPreannotations
 
 __all__ = ["FolderStore"]
 
 
-class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
+class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, FolderBulk, FolderPreannotations):
     """A labelling project in a folder (the layout is described in :mod:`superintendent_core.store.folder`).
 
     Parameters
@@ -161,6 +165,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
         self._history_file: str | None = None
         self._history: list[dict[str, Any]] = []
         self._no_suggestions()
+        self._no_preannotations()
         self._write_manifest()
         self._log = EventLog(self.path / LOG, sync=self._sync)
         self._log.read()
@@ -171,7 +176,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
     def _manifest(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION_BULK if self._has_bulk() else FORMAT_VERSION,
             "written_by": "superintendent_core",
             "generation": self._generation,
             "settings": self._settings.to_dict(),
@@ -187,7 +192,12 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
                 "version": self._suggestions_version,
                 "meta": self._suggestions_meta,
             },
+            **({"preannotations": self._pre_file} if getattr(self, "_pre_file", None) else {}),
         }
+
+    def _has_bulk(self) -> bool:
+        ledger = getattr(self, "_ledger", None)
+        return ledger is not None and ledger.n_bulk > 0
 
     def _write_manifest(self, manifest: dict[str, Any] | None = None) -> None:
         """Write the manifest; the one it replaces is kept first as ``project.json.prev`` (a fallback)."""
@@ -262,7 +272,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
         one the damaged manifest named: take it. Suggestions are derived (the next retrain writes them
         again) and are dropped rather than guessed. Items and label snapshots are never replaced this way.
         """
-        for prefix, attr in (("order", "_order_file"), ("history", "_history_file")):
+        for prefix, attr in (("order", "_order_file"), ("history", "_history_file"),
+                             ("preannotations", "_pre_file")):
             named = getattr(self, attr)
             if named is not None and (self.path / named).exists():
                 continue
@@ -284,10 +295,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise VersionError(f"{self.path / MANIFEST} is not a superintendent project file.")
         version = manifest.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or version > FORMAT_VERSION_READ:
             raise VersionError(
                 f"This project was written by a newer version of superintendent (format {version}); "
-                f"this version reads format {FORMAT_VERSION}. Upgrade superintendent_core to open it."
+                f"this version reads format {FORMAT_VERSION_READ}. Upgrade superintendent_core to open it."
             )
         try:
             self._settings = ProjectSettings.from_dict(manifest["settings"])
@@ -302,6 +313,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
             self._order_revision = int(manifest["order"]["revision"])
             self._history_file = manifest.get("history")
             self._no_suggestions()
+            self._no_preannotations()
+            pre = manifest.get("preannotations")  # absent unless the project has some
+            self._pre_file = str(pre) if pre else None
             suggestions = manifest.get("suggestions")  # absent in projects of earlier versions
             if suggestions:
                 self._suggestions_file = str(suggestions["file"])
@@ -388,7 +402,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
 
     def _remove_stale_files(self) -> None:
         live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file,
-                                                   self._suggestions_file}
+                                                   self._suggestions_file, self._pre_file}
         if self._prev_snapshot is not None:
             live.add(self._prev_snapshot["file"])
         for p in self.path.iterdir():
@@ -417,6 +431,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
         col = lambda k: t.column(k).to_numpy()  # noqa: E731
         audit = ({f"audit_{k}": col(f"audit_{k}") for k in ("q", "support", "seq")}
                  if "audit_q" in t.column_names else {})  # format 1 snapshots have none
+        if "bulk" in t.column_names:  # format 3: bulk labels
+            audit["bulk"] = col("bulk").astype(np.int32)
         return LabelLedger.from_arrays(
             n, overlap=self._settings.overlap, type=col("type"), item=col("item"),
             labeller_codes=lab_codes, labeller_names=lab_names, label_codes=label_codes,
@@ -589,6 +605,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets):
                     self._compact()
                 # Suggestions are derived data, not exported: the copy's manifest names none.
                 manifest = self._manifest() | {"suggestions": None, "labels_prev": None}
+                manifest.pop("preannotations", None)  # suggestions, not labels: not in the copy either
                 handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
                 for name in names:

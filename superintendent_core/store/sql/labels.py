@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from .. import _rules
 from ..errors import StoreError
 from ..ledger import EVENT_LABEL, EVENT_RELABEL, EVENT_UNDO
+from .bulk import _NOT_BULK
 from .schema import TALLY_CLASS, TALLY_LABELLER
 
 __all__ = ["SQLLabels"]
@@ -146,6 +147,9 @@ class SQLLabels:
 
     def undo(self, labeller: str) -> int | None:
         labeller = self._check_labeller(labeller)
+        bulk = self._undo_bulk(labeller)  # the labeller's latest label is a bulk label: undone whole (.bulk)
+        if bulk is not _NOT_BULK:
+            return bulk
         now = time.time()
         lease_now = float(self._clock())
         if self.d.pg:

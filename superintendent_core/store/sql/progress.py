@@ -73,11 +73,12 @@ class SQLProgress:
 
     def labels(self) -> pd.DataFrame:
         rows = self._fetch(
-            "SELECT e.item_id, i.name, e.label, e.labeller, e.at, e.seconds FROM si_events e "
-            "JOIN si_items i ON i.id = e.item_id WHERE e.{d.active} ORDER BY e.seq"
+            "SELECT e.item_id, i.name, e.label, e.labeller, e.at, e.seconds, b.event_seq IS NOT NULL "
+            "FROM si_events e JOIN si_items i ON i.id = e.item_id "
+            "LEFT JOIN si_bulk_labels b ON b.event_seq = e.seq WHERE e.{d.active} ORDER BY e.seq"
         )
         n = len(rows)
-        cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 7
         return pd.DataFrame(
             {
                 "item_id": np.fromiter(cols[0], dtype=np.int64, count=n),
@@ -90,6 +91,7 @@ class SQLProgress:
                 "seconds": np.array(
                     [np.nan if s is None else s for s in cols[5]], dtype=np.float64
                 ),
+                "bulk": np.array([bool(b) for b in cols[6]], dtype=bool),
             }
         )
 

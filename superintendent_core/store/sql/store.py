@@ -27,12 +27,14 @@ from ..errors import InvalidInput, StoreError, VersionError
 from ..items import PoolShape
 from ..protocol import ProjectSettings
 from ..settings import validate_settings
+from .bulk import SQLBulk, ensure_extra_tables
 from .engine import Dialect, SQLEngine
 from .feature_sets import SQLFeatureSets, create_feature_set_tables
 from .features import FeatureCache
 from .history import SQLHistory
 from .items import SQLItems
 from .labels import SQLLabels
+from .preannotations import SQLPreannotations
 from .progress import SQLProgress
 from .reading import SQLReading
 from .schema import (
@@ -56,7 +58,8 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREATE_LOCK_KEY = 0x5E1_5707  # advisory lock serialising schema creation (PostgreSQL)
 
 
-class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHistory, SQLFeatureSets, SQLEngine):
+class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHistory, SQLFeatureSets, SQLBulk,
+               SQLPreannotations, SQLEngine):
     """A labelling project in a SQL database (see :mod:`superintendent_core.store.sql`).
 
     Parameters
@@ -172,6 +175,7 @@ class SQLStore(SQLItems, SQLReading, SQLServing, SQLLabels, SQLProgress, SQLHist
                 else:
                     self._create(conn, settings or ProjectSettings())
                 create_feature_set_tables(conn, self.d)  # not versioned yet: IF NOT EXISTS on every open
+                ensure_extra_tables(conn)  # tables not yet in a schema version (.bulk)
                 text = self._x(conn, "SELECT settings FROM si_project WHERE id = 1").scalar_one()
                 self._parse_settings(text)
         except sa_exc.DBAPIError as exc:

@@ -43,7 +43,7 @@ def hostile(tmp_path):
 def test_no_text_cell_of_the_csv_starts_a_formula(hostile):
     rows = _raw_cells(labels_csv(hostile))
     header, body = rows[0], rows[1:]
-    assert header == ["item_id", "name", "label", "labeller", "time", "seconds"]
+    assert header == ["item_id", "name", "label", "labeller", "time", "seconds", "bulk"]
     assert len(body) == len(HOSTILE)
     for row in body:
         cells = dict(zip(header, row, strict=True))

@@ -39,7 +39,7 @@ def project(tmp_path):
 
 def test_labels_csv_and_parquet(project):
     df = pd.read_csv(io.BytesIO(labels_csv(project)), keep_default_na=False)
-    assert list(df.columns) == ["item_id", "name", "label", "labeller", "time", "seconds"]
+    assert list(df.columns) == ["item_id", "name", "label", "labeller", "time", "seconds", "bulk"]
     assert df[["item_id", "name", "label", "labeller"]].values.tolist() == [
         [0, "img0.png", "cat|owl", "ann"], [1, "img1.png", "dog", "bob"], [1, "img1.png", "", "ann"]]
     assert df["time"].str.endswith("Z").all()

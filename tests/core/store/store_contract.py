@@ -92,7 +92,7 @@ def test_empty_store(store_factory):
         assert (p.labelled, p.total, p.fraction) == (0, 0, 0.0)
         assert p.per_class == dict.fromkeys(CLASSES, 0)
         labels = store.labels()
-        assert list(labels.columns) == ["item_id", "name", "label", "labeller", "time", "seconds"]
+        assert list(labels.columns) == ["item_id", "name", "label", "labeller", "time", "seconds", "bulk"]
         assert len(labels) == 0
         ids, X, y = store.training_data()
         assert len(ids) == 0 and len(X) == 0 and y == []
@@ -1159,6 +1159,162 @@ def test_items_added_after_a_set_was_chosen_fall_back_to_import_features_until_i
         assert store.features_in_use() == "s"
         assert store.features([0, 4]).shape == (2, 2)
         assert store.settings.feature_set == "s"
+
+
+# --------------------------------------------------------------------------- bulk labels
+
+
+def test_bulk_label_records_each_item_by_that_labeller_marked_bulk(store_factory):
+    with new_store(store_factory, 10) as store:
+        store.submit(0, "cat", "bob")
+        before = store.revision().events
+        assert store.bulk_label([3, 1, 0], "dog", "ann") == 3
+        assert store.bulk_label([], "dog", "ann") == 0
+        labels = store.labels()
+        assert labels["bulk"].dtype == bool
+        mine = labels[labels["labeller"] == "ann"].sort_values("item_id")
+        assert mine["item_id"].tolist() == [0, 1, 3] and set(mine["label"]) == {"dog"}
+        assert mine["bulk"].all() and not labels[labels["labeller"] == "bob"]["bulk"].any()
+        assert mine["seconds"].isna().all()
+        assert store.revision().events == before + 3
+        p = store.progress()
+        assert p.labelled == 3 and p.per_labeller == {"bob": 1, "ann": 3}
+        assert p.per_class == {"cat": 0, "dog": 3, "owl": 0}  # item 0 trains on its latest label
+        assert store.audit_records().empty  # bulk labels get no audit record
+        ids, _, y = store.training_data()
+        assert ids.tolist() == [0, 1, 3] and y == ["dog", "dog", "dog"]
+        assert 1 not in store.unlabelled_ids().tolist()
+        store = store_factory.reopen(store)
+        again = store.labels()
+        assert again[again["labeller"] == "ann"]["bulk"].all() and len(again) == 4
+        assert store.last_bulk("ann") == 3 and store.last_bulk("bob") == 0
+        store.close()
+
+
+def test_bulk_label_is_undone_as_one_step_by_its_labeller(store_factory):
+    with new_store(store_factory, 10) as store:
+        store.submit(5, "owl", "ann")
+        store.submit(2, "cat", "bob")
+        store.bulk_label([1, 2, 3], "dog", "ann")
+        assert store.last_bulk("ann") == 3
+        assert store.undo("bob") == 2  # bob's own label, not ann's bulk
+        assert store.undo("ann") == 1  # the whole bulk, in one step; its first item
+        labels = store.labels()
+        assert labels[["item_id", "labeller", "label"]].values.tolist() == [[5, "ann", "owl"]]
+        assert store.last_bulk("ann") == 0
+        p = store.progress()
+        assert p.labelled == 1 and p.per_class == {"cat": 0, "dog": 0, "owl": 1} and p.per_labeller == {"ann": 1}
+        assert set(store.unlabelled_ids().tolist()) == set(range(10)) - {5}
+        assert store.undo("ann") == 5  # then the label before it, as usual
+        store = store_factory.reopen(store)
+        assert len(store.labels()) == 0 and store.progress().labelled == 0
+        store.close()
+
+
+def test_undoing_a_bulk_keeps_what_others_and_later_labels_did(store_factory):
+    with new_store(store_factory, 10, overlap=2) as store:
+        store.bulk_label([0, 1, 2], "dog", "ann")
+        store.submit(1, "cat", "bob")  # another labeller's label on a bulk item stays
+        store.relabel(2, "owl", "ann")  # ann's own relabel replaces her bulk label on item 2
+        assert store.last_bulk("ann") == 0  # her latest label is the relabel
+        assert store.undo("ann") == 2  # the relabel first
+        assert store.last_bulk("ann") == 2  # what is left of the bulk in force: items 0 and 1
+        store.undo("ann")
+        labels = store.labels()
+        assert labels[["item_id", "labeller", "label", "bulk"]].values.tolist() == [[1, "bob", "cat", False]]
+        ids, _, y = store.training_data()
+        assert ids.tolist() == [1] and y == ["cat"]
+        assert store.progress().per_class == {"cat": 1, "dog": 0, "owl": 0}
+
+
+def test_bulk_label_refuses_bad_input_and_writes_nothing(store_factory):
+    with new_store(store_factory, 5) as store:
+        store.submit(4, "cat", "ann")
+        events = store.revision().events
+        with pytest.raises(InvalidInput, match="not one of the project's classes"):
+            store.bulk_label([0, 1], "horse", "ann")
+        with pytest.raises(InvalidInput, match="twice"):
+            store.bulk_label([0, 0], "dog", "ann")
+        with pytest.raises(UnknownItem):
+            store.bulk_label([0, 99], "dog", "ann")
+        with pytest.raises(InvalidInput):
+            store.bulk_label([0, 1], "dog", " ")
+        with pytest.raises(InvalidInput, match="already carry ann's label.*img4.png"):
+            store.bulk_label([0, 4], "dog", "ann")  # would replace her label; undo could not bring it back
+        with pytest.raises(InvalidInput):
+            store.bulk_label(["0"], "dog", "ann")
+        assert store.revision().events == events and len(store.labels()) == 1
+        assert store.bulk_label([0, 4], "dog", "bob") == 2  # another labeller may
+
+
+def test_bulk_label_multi_label(store_factory):
+    with new_store(store_factory, 4, multi_label=True) as store:
+        store.bulk_label([0, 1], ["owl", "cat"], "ann")
+        assert store.labels()["label"].tolist() == ["cat|owl", "cat|owl"]
+        _, _, y = store.training_data()
+        assert y == [("cat", "owl"), ("cat", "owl")]
+
+
+def test_bulk_label_releases_the_labellers_lease_and_keeps_serving_right(store_factory):
+    with new_store(store_factory, 4) as store:
+        served = store.next_item("ann")
+        store.bulk_label([served, 3], "dog", "ann")
+        nxt = store.next_item("ann")
+        assert nxt not in (served, 3, None)
+        store.undo("ann") if store.last_bulk("ann") else None
+        assert store.progress().labelled == 0
+
+
+
+# --------------------------------------------------------------------------- pre-annotations
+
+
+def test_preannotations_are_kept_apart_from_labels(store_factory):
+    with new_store(store_factory, 6) as store:
+        assert store.preannotations().empty and store.preannotation(0) is None
+        assert store.save_preannotations([2, 0], ["dog", "cat"], [0.9, None], source="resnet") == 2
+        store.submit(1, "owl", "ann")
+        assert store.preannotation(2) == ("dog", 0.9)
+        label, score = store.preannotation(0)
+        assert label == "cat" and np.isnan(score)
+        # never labels: not in labels(), training data, progress or the audit records
+        assert store.labels()["item_id"].tolist() == [1]
+        ids, _, y = store.training_data()
+        assert ids.tolist() == [1] and y == ["owl"]
+        p = store.progress()
+        assert p.labelled == 1 and p.per_class == {"cat": 0, "dog": 0, "owl": 1}
+        assert 0 in store.unlabelled_ids().tolist() and 2 in store.unlabelled_ids().tolist()
+        # a later save replaces the items it names and keeps the others
+        store.save_preannotations([2, 5], ["owl", "owl"], source="second model")
+        store = store_factory.reopen(store)
+        pre = store.preannotations()
+        assert list(pre.columns) == ["item_id", "label", "score", "source"]
+        assert pre["item_id"].tolist() == [0, 2, 5]
+        assert pre["label"].tolist() == ["cat", "owl", "owl"]
+        assert pre["source"].tolist() == ["resnet", "second model", "second model"]
+        assert np.isnan(pre["score"]).tolist() == [True, True, True]
+        assert len(store.labels()) == 1
+        store.close()
+
+
+def test_preannotations_bad_input_saves_nothing(store_factory):
+    with new_store(store_factory, 4, multi_label=True) as store:
+        store.save_preannotations([0], [["cat", "owl"]], source="m")
+        assert store.preannotation(0)[0] == "cat|owl"
+        before = store.preannotations()
+        with pytest.raises(InvalidInput, match="horse"):
+            store.save_preannotations([1, 2], [["dog"], ["horse"]])
+        with pytest.raises(InvalidInput, match="twice"):
+            store.save_preannotations([1, 1], [["dog"], ["dog"]])
+        with pytest.raises(UnknownItem):
+            store.save_preannotations([1, 9], [["dog"], ["dog"]])
+        with pytest.raises(InvalidInput, match="finite"):
+            store.save_preannotations([1], [["dog"]], [float("inf")])
+        with pytest.raises(InvalidInput, match="source"):
+            store.save_preannotations([1], [["dog"]], source="")
+        with pytest.raises(InvalidInput, match="match"):
+            store.save_preannotations([1, 2], [["dog"]])
+        pd.testing.assert_frame_equal(store.preannotations(), before)
 
 
 __all__ = [name for name in list(globals()) if name.startswith("test_")] + ["FakeClock", "image_batch"]
