@@ -28,6 +28,7 @@ from .errors import InvalidInput
 from .protocol import DATA_KINDS, ItemBatch, ProjectSettings
 
 __all__ = [
+    "FEATURE_CACHE_BYTES",
     "PoolShape",
     "PreparedBatch",
     "TableRows",
@@ -36,6 +37,11 @@ __all__ = [
     "prepare_batch",
     "render_grey_png",
 ]
+
+#: Every backend's default budget for decoded features a store keeps (``feature_cache_bytes``): chunks
+#: decoded from SQL, text features and non-numeric table columns, features of folder batches written
+#: before format 3. Memory-mapped ``.npy`` features are not counted: their pages are the kernel's cache.
+FEATURE_CACHE_BYTES = 256 << 20
 
 _KEEP_DTYPES = {np.dtype(t) for t in ("uint8", "int8", "uint16", "int16", "int32", "float32")}
 

@@ -25,13 +25,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import VersionError
-from ..items import PoolShape
+from ..items import FEATURE_CACHE_BYTES, PoolShape
 from .files import restore_hint
 
 __all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size"]
 
-#: Decoded features a process keeps (every backend's default ``feature_cache_bytes``).
-DEFAULT_CACHE_BYTES = 256 << 20
+#: Decoded features a store keeps by default (every backend's ``feature_cache_bytes``).
+DEFAULT_CACHE_BYTES = FEATURE_CACHE_BYTES
 
 
 def decoded_size(value: Any) -> int:
