@@ -91,12 +91,13 @@ class PreparedBatch:
     label_values: list[str]  # their canonical labels
     labeller: str
     true_labels: list[str | None] | None
+    names_array: pa.Array | None = None  # ``names`` as Arrow strings, when the check made them
 
     def __len__(self) -> int:
         return len(self.names)
 
 
-def _check_names(names: Sequence[Any]) -> list[str]:
+def _check_names(names: Sequence[Any]) -> tuple[list[str], pa.Array | None]:
     if len(names) == 0:
         raise InvalidInput("There are no items to add (the data has no rows / no files).")
     try:  # the common case in C: all text, none blank, all different
@@ -104,9 +105,9 @@ def _check_names(names: Sequence[Any]) -> list[str]:
     except (pa.ArrowException, TypeError, ValueError):
         arr = None
     if arr is not None and arr.null_count == 0:
-        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0)
+        blank = pc.or_(pc.utf8_is_space(arr), pc.equal(pc.binary_length(arr), 0))
         if not pc.any(blank).as_py() and len(pc.unique(arr)) == len(arr):
-            return names if isinstance(names, list) else list(names)
+            return (names if isinstance(names, list) else list(names)), arr
     out = []
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name.strip():
@@ -117,7 +118,7 @@ def _check_names(names: Sequence[Any]) -> list[str]:
         raise InvalidInput(
             f"Duplicate item names: {_few(dups)}. Every item needs a unique name; rename or drop the duplicates."
         )
-    return out
+    return out, None
 
 
 def _array_features(features: Any, names: list[str], shape: PoolShape | None) -> np.ndarray:
@@ -200,10 +201,11 @@ def _table_features(features: pd.DataFrame, names: list[str], shape: PoolShape |
     if len(num.columns):
         bad = np.zeros(len(df), dtype=bool)
         for c in num.columns:  # one column at a time: no float64 copy of the whole table
-            values = num[c].to_numpy(dtype=np.float64, na_value=np.nan) if num[c].dtype.kind not in "iub" \
-                else None
-            if values is not None:
-                bad |= ~np.isfinite(values)
+            dt = num[c].dtype
+            if isinstance(dt, np.dtype) and dt.kind in "iub":
+                continue
+            values = num[c].to_numpy() if isinstance(dt, np.dtype) else num[c].to_numpy(np.float64, na_value=np.nan)
+            bad |= ~np.isfinite(values)
         if bad.any():
             rows = np.flatnonzero(bad)
             raise InvalidInput(
@@ -231,9 +233,10 @@ class TableRows(Sequence):
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
             return TableRows(self.frame.iloc[i])
-        row = self.frame.iloc[int(i)]
+        i = int(i)  # column by column: a row Series would turn ints into floats beside a float column
+        values = {k: self.frame[k].iat[i] for k in self.frame.columns}
         return {k: (None if _missing(v) else (v.item() if isinstance(v, np.generic) else v))
-                for k, v in row.items()}
+                for k, v in values.items()}
 
     def json_rows(self) -> pa.Array:
         """Each row as the JSON object :func:`prepare_batch` stores (NaN, None and infinities as null)."""
@@ -270,7 +273,6 @@ def _json_column(col: pd.Series) -> pa.Array:
         return pc.cast(pa.array(col.to_numpy()), pa.string())
     if kind == "b":
         return pa.array(np.where(col.to_numpy(), "true", "false"), type=pa.string())
-    values_list = col.tolist()
     arr = None
     if pd.api.types.is_string_dtype(col) or col.dtype == object:
         try:  # refused unless every value is text or missing
@@ -286,9 +288,9 @@ def _json_column(col: pd.Series) -> pa.Array:
         mask = plain.to_numpy(zero_copy_only=False)
         out = np.asarray(quoted.to_numpy(zero_copy_only=False), dtype=object)
         for i in np.flatnonzero(~mask).tolist():
-            out[i] = _json_value(values_list[i])
+            out[i] = _json_value(col.iat[i])
         return pa.array(out, type=pa.string())
-    return pa.array([_json_value(v) for v in values_list], type=pa.string())
+    return pa.array([_json_value(v) for v in col.tolist()], type=pa.string())
 
 
 def _json_value(v: Any) -> str:
@@ -325,7 +327,7 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
     shape : PoolShape or None
         The pool's shape (None for an empty pool: this batch defines it).
     """
-    names = _check_names(batch.names)
+    names, names_array = _check_names(batch.names)
     n = len(names)
     if batch.kind not in DATA_KINDS:
         raise InvalidInput(f"Unknown kind of data {batch.kind!r}; use one of {list(DATA_KINDS)}.")
@@ -429,6 +431,7 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
         label_values=values,
         labeller=str(batch.labeller or "import"),
         true_labels=true_labels,
+        names_array=names_array,
     )
 
 
@@ -444,7 +447,8 @@ def batch_table(prepared: PreparedBatch, start_id: int, *, skip_features: bool |
     n = len(prepared)
     cols: dict[str, pa.Array] = {
         "id": pa.array(np.arange(start_id, start_id + n, dtype=np.int64)),
-        "name": pa.array(prepared.names, type=pa.string()),
+        "name": prepared.names_array if prepared.names_array is not None
+        else pa.array(prepared.names, type=pa.string()),
     }
     if prepared.display is None:
         cols["display"] = pa.nulls(n, type=pa.binary())

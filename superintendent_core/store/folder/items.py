@@ -46,7 +46,10 @@ class FolderItems:
             prepared = prepare_batch(batch, settings, self._shape)
             existing = self._existing_names()
             if existing is not None:
-                dup = pc.is_in(pa.array(prepared.names, type=pa.string()), value_set=existing)
+                new_names = prepared.names_array
+                if new_names is None:
+                    new_names = pa.array(prepared.names, type=pa.string())
+                dup = pc.is_in(new_names, value_set=existing)
                 if pc.any(dup).as_py():
                     names = [n for n, d in zip(prepared.names, dup.to_pylist(), strict=True) if d]
                     raise _rules.names_taken(names, len(names))
@@ -263,6 +266,11 @@ def _table_matrix(frame: pd.DataFrame, columns: list[str], dtypes: list[str]) ->
     n = len(frame)
     if len(set(dtypes)) == 1:
         dtype = np.dtype(dtypes[0])
+        sub = frame[columns]
+        if all(sub[c].dtype == dtype for c in columns):
+            # one block: a view of pandas' column-major data; each chunk is transposed once (in C)
+            view = sub.to_numpy()
+            return _Chunked((n, len(columns)), dtype, lambda lo, hi: view[lo:hi])
         return _Chunked((n, len(columns)), dtype,
                         lambda lo, hi: np.column_stack([frame[c].to_numpy()[lo:hi] for c in columns]).astype(
                             dtype, copy=False))
