@@ -198,7 +198,10 @@ class ItemsFile:
             return self._mapped
         assert self.features_file is not None
         try:
-            arr = np.load(self.folder / self.features_file, mmap_mode="r", allow_pickle=False)
+            # a record array of many mixed columns has a long header: allow what its columns need
+            limit = max(10_000, 64 * len(self.npy_columns or ()) + 1024)
+            arr = np.load(self.folder / self.features_file, mmap_mode="r", allow_pickle=False,
+                          max_header_size=limit)
         except (OSError, ValueError, EOFError) as exc:  # truncated: "mmap length is greater than file size"
             raise self._npy_error(f"it cannot be read: {exc}") from None
         arr = np.asarray(arr)  # the mapped buffer, as a plain read-only ndarray (no copy)

@@ -157,8 +157,11 @@ def write_npy(path: Path, array: Any) -> None:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:
-            np.lib.format.write_array_header_1_0(
-                fh, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+            try:
+                np.lib.format.write_array_header_1_0(fh, header)
+            except ValueError:  # a header over 64 KB (thousands of mixed columns): format 2.0
+                np.lib.format.write_array_header_2_0(fh, header)
             for lo in range(0, shape[0], step):
                 part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=dtype)
                 fh.write(memoryview(part).cast("B"))

@@ -215,3 +215,18 @@ def test_a_project_of_an_earlier_format_reads_its_parquet_features_and_adds_npy_
         np.testing.assert_array_equal(both[0], X[0])
         np.testing.assert_array_equal(both[1], extra[1].astype(np.float32))
         assert store._batches[0].features_file is None and store._batches[1].features_file is not None
+
+
+def test_many_mixed_numeric_columns_round_trip(tmp_path):
+    n, k = 7, 600  # a record .npy whose header is longer than numpy's default safe limit
+    df = pd.DataFrame({f"c{j}": (np.arange(n, dtype=np.int64) * j if j % 2 else np.linspace(0, 1, n) + j)
+                       for j in range(k)})
+    batch = ItemBatch(names=tuple(f"r{i}" for i in range(n)), kind="table", features=df,
+                      payloads=[{"i": i} for i in range(n)])
+    with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(batch)
+    with FolderStore(tmp_path / "p", create=False) as store:
+        X = store.features([6, 1])
+        assert list(X.columns) == list(df.columns)
+        assert X["c3"].dtype == np.int64 and X["c3"].tolist() == [18, 3]
+        np.testing.assert_allclose(X["c4"].to_numpy(), df["c4"].to_numpy()[[6, 1]], rtol=1e-6)
