@@ -28,7 +28,7 @@ from ..errors import VersionError
 from ..items import FEATURE_CACHE_BYTES, PoolShape
 from .files import restore_hint
 
-__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size"]
+__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size", "take_rows"]
 
 #: Decoded features a store keeps by default (every backend's ``feature_cache_bytes``).
 DEFAULT_CACHE_BYTES = FEATURE_CACHE_BYTES
@@ -43,6 +43,14 @@ def decoded_size(value: Any) -> int:
     if isinstance(value, pa.Array | pa.ChunkedArray):
         return int(value.nbytes)
     return sum(len(v) for v in value) + 56 * len(value)
+
+
+def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``arr[rows]`` as a new array; a run of consecutive rows is one copy of a slice (no gather)."""
+    rows = np.asarray(rows)
+    if len(rows) > 1 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all()):
+        return np.array(arr[int(rows[0]):int(rows[-1]) + 1])
+    return arr[rows]
 
 
 class DecodedCache:
@@ -279,7 +287,7 @@ class ItemsFile:
         parts: dict[str, Any] = {}
         if self.features_file is not None and self.npy_columns:
             arr = self.mapped(shape)
-            block = arr if rows is None else arr[rows]
+            block = arr if rows is None else take_rows(arr, rows)
             if rows is None:
                 block = np.array(block)  # decoded: a copy the caller owns (the mapping is read-only)
             if block.ndim == 2 and not self._parquet_table_columns(shape):  # one 2-D block, no copy

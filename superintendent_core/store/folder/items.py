@@ -18,7 +18,7 @@ from .. import _rules
 from ..items import PreparedBatch, batch_table, prepare_batch, render_grey_png
 from ..protocol import Item, ItemBatch, ProjectSettings
 from ..settings import check_classes
-from .batches import ItemsFile
+from .batches import ItemsFile, take_rows
 from .files import DISPLAY_GROUP_BYTES, write_atomic, write_npy
 
 __all__ = ["FolderItems"]
@@ -187,7 +187,7 @@ class FolderItems:
             batches = np.unique(which).tolist()
             if len(batches) == 1:
                 b = self._batches[batches[0]]
-                return b.features(shape)[ids - b.start].astype(np.float32, copy=False)
+                return take_rows(b.features(shape), ids - b.start).astype(np.float32, copy=False)
             out = np.empty((len(ids), shape.n_features), dtype=np.float32)
             for k in batches:
                 pos = np.flatnonzero(which == k)
