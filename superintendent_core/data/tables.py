@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..store.errors import InvalidInput
+from ..store.items import TableRows
 from ..store.protocol import ItemBatch
 from .images import ImportResult
 
@@ -256,15 +257,14 @@ def table_batch(
         feats = df[_require(df, feature_columns, "feature")]
         return ItemBatch(names=names, kind="text", features=_numeric(feats), payloads=texts, labels=labels,
                          labeller=labeller)
-    rows = df[display].astype(object).where(df[display].notna(), None).to_dict("records")
-    rows = [{k: (v.item() if isinstance(v, np.generic) else v) for k, v in r.items()} for r in rows]
     if vector is not None:
-        return ItemBatch(names=names, kind="table", features=vector, payloads=rows, labels=labels,
+        return ItemBatch(names=names, kind="table", features=vector, payloads=TableRows(df[display]), labels=labels,
                          labeller=labeller)
     fcols = _require(df, feature_columns, "feature")
     check_frame(df[fcols])
-    return ItemBatch(names=names, kind="table", features=df[fcols].reset_index(drop=True), payloads=rows,
-                     labels=labels, labeller=labeller)
+    # The rows to show stay columns until the store encodes them (by column: fast at a million rows).
+    return ItemBatch(names=names, kind="table", features=df[fcols].reset_index(drop=True),
+                     payloads=TableRows(df[display]), labels=labels, labeller=labeller)
 
 
 def _vector_feature(df: pd.DataFrame, feature_columns: Any, names: Sequence[str]) -> np.ndarray | None:

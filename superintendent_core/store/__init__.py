@@ -67,6 +67,7 @@ def open_store(
     *,
     settings: ProjectSettings | None = None,
     create: bool = True,
+    feature_cache_bytes: int | None = None,
 ) -> LabelStore:
     """Open (or create) a project store.
 
@@ -82,6 +83,9 @@ def open_store(
         Settings for a new project (ignored when the project exists).
     create : bool, default=True
         Create the project when it does not exist; otherwise raise ``StoreError``.
+    feature_cache_bytes : int, optional
+        Decoded features the store keeps (default 256 MiB, every backend; memory-mapped
+        features of a folder project are not counted).
     """
     target = default_project_path() if path_or_url is None else path_or_url
     text = os.fspath(target)
@@ -95,7 +99,11 @@ def open_store(
     if is_database_url(text):
         from .sql import SQLStore  # imports SQLAlchemy only when a database is used
 
-        return SQLStore(text, settings=settings, create=create)
+        if feature_cache_bytes is None:
+            return SQLStore(text, settings=settings, create=create)
+        return SQLStore(text, settings=settings, create=create, feature_cache_bytes=feature_cache_bytes)
     from .folder import FolderStore
 
-    return FolderStore(Path(text), settings=settings, create=create)
+    if feature_cache_bytes is None:
+        return FolderStore(Path(text), settings=settings, create=create)
+    return FolderStore(Path(text), settings=settings, create=create, feature_cache_bytes=feature_cache_bytes)

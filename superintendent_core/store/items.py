@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..labels import SEPARATOR, split_labels
 from ._rules import few as _few
@@ -27,13 +28,20 @@ from .errors import InvalidInput
 from .protocol import DATA_KINDS, ItemBatch, ProjectSettings
 
 __all__ = [
+    "FEATURE_CACHE_BYTES",
     "PoolShape",
     "PreparedBatch",
+    "TableRows",
     "batch_table",
     "feature_kind_of",
     "prepare_batch",
     "render_grey_png",
 ]
+
+#: Every backend's default budget for decoded features a store keeps (``feature_cache_bytes``): chunks
+#: decoded from SQL, text features and non-numeric table columns, features of folder batches written
+#: before format 3. Memory-mapped ``.npy`` features are not counted: their pages are the kernel's cache.
+FEATURE_CACHE_BYTES = 256 << 20
 
 _KEEP_DTYPES = {np.dtype(t) for t in ("uint8", "int8", "uint16", "int16", "int32", "float32")}
 
@@ -76,21 +84,30 @@ class PreparedBatch:
     kind: str
     shape: PoolShape
     features: Any  # ndarray (n, d) | list[str] | DataFrame
-    display: list[Any] | None  # bytes | str | json str, or None (draw from features)
+    display: list[Any] | pa.Array | None  # bytes | str | json str (an Arrow array for TableRows), or None
     image_shape: tuple[int, int] | None
     pixel_max: float
     label_positions: np.ndarray  # rows with an existing label
     label_values: list[str]  # their canonical labels
     labeller: str
     true_labels: list[str | None] | None
+    names_array: pa.Array | None = None  # ``names`` as Arrow strings, when the check made them
 
     def __len__(self) -> int:
         return len(self.names)
 
 
-def _check_names(names: Sequence[Any]) -> list[str]:
+def _check_names(names: Sequence[Any]) -> tuple[list[str], pa.Array | None]:
     if len(names) == 0:
         raise InvalidInput("There are no items to add (the data has no rows / no files).")
+    try:  # the common case in C: all text, none blank, all different
+        arr = pa.array(names, type=pa.string())
+    except (pa.ArrowException, TypeError, ValueError):
+        arr = None
+    if arr is not None and arr.null_count == 0:
+        blank = pc.or_(pc.utf8_is_space(arr), pc.equal(pc.binary_length(arr), 0))
+        if not pc.any(blank).as_py() and len(pc.unique(arr)) == len(arr):
+            return (names if isinstance(names, list) else list(names)), arr
     out = []
     for i, name in enumerate(names):
         if not isinstance(name, str) or not name.strip():
@@ -101,7 +118,7 @@ def _check_names(names: Sequence[Any]) -> list[str]:
         raise InvalidInput(
             f"Duplicate item names: {_few(dups)}. Every item needs a unique name; rename or drop the duplicates."
         )
-    return out
+    return out, None
 
 
 def _array_features(features: Any, names: list[str], shape: PoolShape | None) -> np.ndarray:
@@ -172,8 +189,9 @@ def _text_features(features: Any, names: list[str]) -> list[str]:
 def _table_features(features: pd.DataFrame, names: list[str], shape: PoolShape | None) -> pd.DataFrame:
     if len(features) != len(names):
         raise InvalidInput(f"Got {len(names)} items but {len(features)} feature rows; they must match.")
-    df = features.reset_index(drop=True).copy()
-    df.columns = [str(c) for c in df.columns]
+    df = features.reset_index(drop=True)
+    if any(not isinstance(c, str) for c in df.columns):
+        df = df.set_axis([str(c) for c in df.columns], axis=1)
     if shape is not None and tuple(df.columns) != shape.feature_columns:
         raise InvalidInput(
             f"The new rows have feature columns {list(df.columns)} but the project uses "
@@ -181,8 +199,13 @@ def _table_features(features: pd.DataFrame, names: list[str], shape: PoolShape |
         )
     num = df.select_dtypes(include=["number"])
     if len(num.columns):
-        values = num.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = ~np.isfinite(values).all(axis=1)
+        bad = np.zeros(len(df), dtype=bool)
+        for c in num.columns:  # one column at a time: no float64 copy of the whole table
+            dt = num[c].dtype
+            if isinstance(dt, np.dtype) and dt.kind in "iub":
+                continue
+            values = num[c].to_numpy() if isinstance(dt, np.dtype) else num[c].to_numpy(np.float64, na_value=np.nan)
+            bad |= ~np.isfinite(values)
         if bad.any():
             rows = np.flatnonzero(bad)
             raise InvalidInput(
@@ -190,6 +213,93 @@ def _table_features(features: pd.DataFrame, names: list[str], shape: PoolShape |
                 f"{_few([names[r] for r in rows])}. Fill or drop them first."
             )
     return df
+
+
+class TableRows(Sequence):
+    """Table rows to display, backed by a DataFrame: a sequence of dicts, encoded to JSON by column.
+
+    :func:`~superintendent_core.data.table_batch` passes its display columns this
+    way: indexing gives the same dict a row's payload would be, and
+    :meth:`json_rows` encodes a million rows in about a second (a dict per row
+    and ``json.dumps`` per row took ten).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame.reset_index(drop=True).set_axis([str(c) for c in frame.columns], axis=1)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return TableRows(self.frame.iloc[i])
+        i = int(i)  # column by column: a row Series would turn ints into floats beside a float column
+        values = {k: self.frame[k].iat[i] for k in self.frame.columns}
+        return {k: (None if _missing(v) else (v.item() if isinstance(v, np.generic) else v))
+                for k, v in values.items()}
+
+    def json_rows(self) -> pa.Array:
+        """Each row as the JSON object :func:`prepare_batch` stores (NaN, None and infinities as null)."""
+        n = len(self.frame)
+        if not len(self.frame.columns):
+            return ["{}"] * n
+        parts: list[Any] = []
+        for k, key in enumerate(self.frame.columns):
+            prefix = ("{" if k == 0 else ", ") + json.encoder.encode_basestring_ascii(key) + ": "
+            parts += [pa.scalar(prefix), _json_column(self.frame[key])]
+        return pc.binary_join_element_wise(*parts, pa.scalar("}"), "")
+
+
+def _missing(v: Any) -> bool:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return True
+    return isinstance(v, float | np.floating) and not math.isfinite(v)
+
+
+def _json_column(col: pd.Series) -> pa.Array:
+    """One column's values as JSON text (an Arrow string array), numbers encoded in C."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else "O"  # nullable/extension: per value
+    if kind == "f":
+        values = col.to_numpy(dtype=np.float64)  # float32 too: its value as a double, as json.dumps writes it
+        finite = np.isfinite(values)
+        text = pc.cast(pa.array(np.where(finite, values, 0.0)), pa.string())
+        # Arrow writes 2.0 as "2" (and 1e15 as "1e+15"): a whole number without an exponent gets ".0"
+        whole = finite & (values == np.trunc(np.where(finite, values, 0.0)))
+        if whole.any():
+            whole &= ~pc.match_substring(text, "e").to_numpy(zero_copy_only=False)
+            text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, pa.scalar(".0"), ""), text)
+        return pc.if_else(pa.array(finite), text, pa.scalar("null"))
+    if kind in "iu":
+        return pc.cast(pa.array(col.to_numpy()), pa.string())
+    if kind == "b":
+        return pa.array(np.where(col.to_numpy(), "true", "false"), type=pa.string())
+    arr = None
+    if pd.api.types.is_string_dtype(col) or col.dtype == object:
+        try:  # refused unless every value is text or missing
+            arr = pa.array(col, type=pa.string())
+        except (pa.ArrowException, TypeError, ValueError):
+            arr = None
+    if arr is not None:
+        # plain printable ASCII needs only quotes (in C); other text is escaped as json.dumps does
+        plain = pc.fill_null(pc.match_substring_regex(arr, r'^[ !#-\[\]-~]*$'), False)
+        quoted = pc.binary_join_element_wise(pa.scalar('"'), arr, pa.scalar('"'), "")
+        if pc.all(plain).as_py():
+            return quoted
+        mask = plain.to_numpy(zero_copy_only=False)
+        out = np.asarray(quoted.to_numpy(zero_copy_only=False), dtype=object)
+        for i in np.flatnonzero(~mask).tolist():
+            out[i] = _json_value(col.iat[i])
+        return pa.array(out, type=pa.string())
+    return pa.array([_json_value(v) for v in col.tolist()], type=pa.string())
+
+
+def _json_value(v: Any) -> str:
+    if isinstance(v, str):
+        return json.encoder.encode_basestring_ascii(v)
+    if _missing(v):
+        return "null"
+    return json.dumps(_clean_json(v.item() if isinstance(v, np.generic) else v), default=_json_default,
+                      allow_nan=False)
 
 
 def _json_default(value: Any) -> Any:
@@ -217,7 +327,7 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
     shape : PoolShape or None
         The pool's shape (None for an empty pool: this batch defines it).
     """
-    names = _check_names(batch.names)
+    names, names_array = _check_names(batch.names)
     n = len(names)
     if batch.kind not in DATA_KINDS:
         raise InvalidInput(f"Unknown kind of data {batch.kind!r}; use one of {list(DATA_KINDS)}.")
@@ -254,7 +364,7 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
         else:
             raise InvalidInput(f"{batch.kind.capitalize()} items need something to display (payloads).")
     else:
-        payloads = list(batch.payloads)
+        payloads = batch.payloads if isinstance(batch.payloads, TableRows) else list(batch.payloads)
         if len(payloads) != n:
             raise InvalidInput(f"Got {n} items but {len(payloads)} things to display; they must match.")
         if batch.kind == "image":
@@ -267,6 +377,8 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
             if bad:
                 raise InvalidInput(f"{len(bad)} item(s) have no text to show, e.g. {_few(bad)}.")
             display = payloads
+        elif isinstance(batch.payloads, TableRows):  # dicts by construction, encoded by column
+            display = batch.payloads.json_rows()
         else:
             bad = [names[i] for i, p in enumerate(payloads) if not isinstance(p, dict)]
             if bad:
@@ -319,25 +431,31 @@ def prepare_batch(batch: ItemBatch, settings: ProjectSettings, shape: PoolShape 
         label_values=values,
         labeller=str(batch.labeller or "import"),
         true_labels=true_labels,
+        names_array=names_array,
     )
 
 
-def batch_table(prepared: PreparedBatch, start_id: int) -> pa.Table:
+def batch_table(prepared: PreparedBatch, start_id: int, *, skip_features: bool | Sequence[str] = False) -> pa.Table:
     """The Arrow table of a prepared batch: ``id, name, display, true_label`` + features.
 
     Array features are a ``fixed_size_binary(d * itemsize)`` column ``features``
     holding each row's values little-endian in the pool's dtype; text features a
     string column ``features``; table features one column ``f:<name>`` each.
+    ``skip_features``: True leaves array features out, a list of names leaves out
+    those table columns (the folder store keeps them in an ``.npy`` file).
     """
     n = len(prepared)
     cols: dict[str, pa.Array] = {
         "id": pa.array(np.arange(start_id, start_id + n, dtype=np.int64)),
-        "name": pa.array(prepared.names, type=pa.string()),
+        "name": prepared.names_array if prepared.names_array is not None
+        else pa.array(prepared.names, type=pa.string()),
     }
     if prepared.display is None:
         cols["display"] = pa.nulls(n, type=pa.binary())
     elif prepared.kind == "image":
         cols["display"] = pa.array(prepared.display, type=pa.binary())
+    elif isinstance(prepared.display, pa.Array):
+        cols["display"] = prepared.display
     else:
         cols["display"] = pa.array(prepared.display, type=pa.string())
     cols["true_label"] = (
@@ -346,18 +464,22 @@ def batch_table(prepared: PreparedBatch, start_id: int) -> pa.Table:
     )
     f = prepared.features
     if prepared.shape.feature_kind == "array":
-        # One fixed-size binary value per row (little-endian): parquet writes and reads it as a
-        # flat byte column, ~10x faster than a list<uint8> column.
-        data = np.ascontiguousarray(f, dtype=f.dtype.newbyteorder("<"))
-        width = f.shape[1] * f.dtype.itemsize
-        cols["features"] = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(width), n, [None, pa.py_buffer(data.tobytes())])
+        if skip_features is not True:
+            # One fixed-size binary value per row (little-endian): parquet writes and reads it as a
+            # flat byte column, ~10x faster than a list<uint8> column.
+            data = np.ascontiguousarray(f, dtype=f.dtype.newbyteorder("<"))
+            width = f.shape[1] * f.dtype.itemsize
+            cols["features"] = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(width), n, [None, pa.py_buffer(data.tobytes())])
     elif prepared.shape.feature_kind == "text":
         cols["features"] = pa.array(f, type=pa.string())
     else:
-        table = pa.Table.from_pandas(f, preserve_index=False)
-        for name, column in zip(table.column_names, table.columns, strict=True):
-            cols["f:" + name] = column.combine_chunks()
+        skip = set() if isinstance(skip_features, bool) else set(skip_features)
+        kept = f[[c for c in f.columns if c not in skip]]
+        if len(kept.columns):
+            table = pa.Table.from_pandas(kept, preserve_index=False)
+            for name, column in zip(table.column_names, table.columns, strict=True):
+                cols["f:" + name] = column.combine_chunks()
     return pa.table(cols)
 
 

@@ -1,104 +1,318 @@
-"""One items file of a project folder, read lazily."""
+"""One items file of a project folder, read lazily, and the bounded cache of decoded features.
+
+Since format 3 a batch's numeric features sit in an ``.npy`` file beside its
+parquet file (``items-000001.npy``): memory-mapped and read zero-copy, so a
+process never decodes them whole (mapped pages are the kernel's page cache, not
+a copy). Names, display values, true labels and text features stay in the
+parquet file, in row groups of about :data:`~.files.DISPLAY_GROUP_BYTES`, read
+one row group at a time. Batches of earlier versions keep their features in the
+parquet file (one row group); they are decoded whole on first use and held in
+the store's :class:`DecodedCache`, like text features and non-numeric table
+columns.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import VersionError
-from ..items import PoolShape
+from ..items import FEATURE_CACHE_BYTES, PoolShape
 from .files import restore_hint
 
-__all__ = ["ItemsFile"]
+__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size", "take_rows"]
+
+#: Decoded features a store keeps by default (every backend's ``feature_cache_bytes``).
+DEFAULT_CACHE_BYTES = FEATURE_CACHE_BYTES
+
+
+def decoded_size(value: Any) -> int:
+    """Bytes of decoded features (ndarray, DataFrame, Arrow array or list of str)."""
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(deep=True, index=False).sum())
+    if isinstance(value, pa.Array | pa.ChunkedArray):
+        return int(value.nbytes)
+    return sum(len(v) for v in value) + 56 * len(value)
+
+
+def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``arr[rows]`` as a new array; a run of consecutive rows is one copy of a slice (no gather)."""
+    rows = np.asarray(rows)
+    if len(rows) > 1 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all()):
+        return np.array(arr[int(rows[0]):int(rows[-1]) + 1])
+    return arr[rows]
+
+
+class DecodedCache:
+    """Decoded features by key, least recently used dropped beyond ``limit_bytes`` (thread-safe).
+
+    A value larger than the whole budget is returned to its caller but not kept.
+    """
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit = int(limit_bytes)
+        self._data: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self.size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, load: Callable[[], Any]) -> Any:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+                return hit[0]
+        value = load()
+        size = decoded_size(value)
+        if size > self.limit:
+            return value
+        with self._lock:
+            if key not in self._data:
+                self._data[key] = (value, size)
+                self.size += size
+            while self.size > self.limit and self._data:
+                _, (_, dropped) = self._data.popitem(last=False)
+                self.size -= dropped
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.size = 0
 
 
 class ItemsFile:
-    """One items file, loaded lazily.
+    """One items file (plus its ``.npy`` features file since format 3), loaded lazily.
 
-    Names, true labels and features are read whole on first use (compact). The
-    display column is too, except for image batches with their own pictures
-    (``lazy_display``): those are read one small row group at a time, so a
-    project of photos does not sit in memory.
+    Names, display values and true labels are read one row group at a time and a
+    few row groups are kept (:attr:`_CACHED_GROUPS`); nothing reads a whole file to
+    show one item. Numeric features are memory-mapped.
     """
 
     _CACHED_GROUPS = 8
 
-    def __init__(self, folder: Path, meta: dict[str, Any]) -> None:
+    def __init__(self, folder: Path, meta: dict[str, Any], cache: DecodedCache | None = None) -> None:
         self.folder = folder
         self.meta = meta
         self.file = meta["file"]
+        self.features_file: str | None = meta.get("features_file")  # format 3
+        self.npy_columns: list[str] | None = meta.get("npy_columns")  # table features in the .npy
         self.start = int(meta["start"])
         self.count = int(meta["count"])
         self.image_shape = tuple(meta["image_shape"]) if meta.get("image_shape") else None
         self.pixel_max = float(meta.get("pixel_max", 255.0))
         self.has_true = bool(meta.get("has_true_labels", False))
-        self.lazy_display = bool(meta.get("lazy_display", False))
-        self._table: pa.Table | None = None
-        self._features: Any = None
+        self.cache = cache if cache is not None else DecodedCache(DEFAULT_CACHE_BYTES)
         self._file: pq.ParquetFile | None = None
         self._group_starts: np.ndarray | None = None
-        self._groups: dict[int, pa.Array] = {}
+        self._groups: OrderedDict[tuple[int, str], pa.Array] = OrderedDict()
+        self._mapped: np.ndarray | None = None
+        self._lock = threading.Lock()
 
-    def _read_error(self, exc: Exception) -> VersionError:
+    def _read_error(self, exc: Exception, file: str | None = None) -> VersionError:
         return VersionError(
-            f"Items file {self.file} of the project cannot be read ({exc}); the items it holds exist nowhere "
-            f"else in the project. {restore_hint(self.folder)}"
+            f"Items file {file or self.file} of the project cannot be read ({exc}); the items it holds exist "
+            f"nowhere else in the project. {restore_hint(self.folder)}"
         )
 
-    @property
-    def table(self) -> pa.Table:
-        if self._table is None:
+    # ------------------------------------------------------------------ parquet, per row group
+
+    def _parquet(self) -> pq.ParquetFile:
+        if self._file is None:
             try:
                 pf = pq.ParquetFile(self.folder / self.file, memory_map=True)
-                columns = [c for c in pf.schema_arrow.names if not (self.lazy_display and c == "display")]
-                self._table = pf.read(columns=columns)
             except (OSError, pa.ArrowException) as exc:
                 raise self._read_error(exc) from None
-            if self._table.num_rows != self.count:
-                raise VersionError(f"Items file {self.file} has {self._table.num_rows} rows, expected {self.count}.")
-        return self._table
+            md = pf.metadata
+            if md.num_rows != self.count:
+                raise VersionError(f"Items file {self.file} has {md.num_rows} rows, expected {self.count}.")
+            sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
+            self._group_starts = np.cumsum([0] + sizes[:-1]).astype(np.int64)
+            self._file = pf
+        return self._file
 
-    def display(self, row: int) -> Any:
-        """The display value of one row."""
-        if not self.lazy_display:
-            return self.table.column("display")[row].as_py()
-        try:
-            if self._file is None:
-                self._file = pq.ParquetFile(self.folder / self.file, memory_map=True)
-                md = self._file.metadata
-                sizes = [md.row_group(g).num_rows for g in range(md.num_row_groups)]
-                self._group_starts = np.cumsum([0] + sizes[:-1])
-            g = int(np.searchsorted(self._group_starts, row, side="right") - 1)
-            column = self._groups.pop(g, None)
-            if column is None:
-                column = self._file.read_row_group(g, columns=["display"]).column(0).combine_chunks()
-            self._groups[g] = column  # most recently used last
+    def _group(self, g: int, column: str) -> pa.Array:
+        if column == "features":  # decoded features: the store's budget, not the small LRU
+            return self.cache.get((self.file, column, g), lambda: self._read_group(g, column))
+        key = (g, column)
+        with self._lock:
+            hit = self._groups.get(key)
+            if hit is not None:
+                self._groups.move_to_end(key)
+                return hit
+        values = self._read_group(g, column)
+        with self._lock:
+            self._groups[key] = values
             while len(self._groups) > self._CACHED_GROUPS:
-                self._groups.pop(next(iter(self._groups)))
-            return column[row - int(self._group_starts[g])].as_py()
+                self._groups.popitem(last=False)
+        return values
+
+    def _read_group(self, g: int, column: str) -> pa.Array:
+        try:
+            return self._parquet().read_row_group(g, columns=[column]).column(0).combine_chunks()
         except (OSError, pa.ArrowException) as exc:
             raise self._read_error(exc) from None
 
-    def features(self, shape: PoolShape) -> Any:
-        if self._features is None:
-            t = self.table
-            if shape.feature_kind == "array":
-                col = t.column("features").combine_chunks()
-                dtype = np.dtype(shape.dtype).newbyteorder("<")
-                width = shape.n_features * dtype.itemsize
-                flat = np.frombuffer(col.buffers()[1], dtype=dtype, count=self.count * shape.n_features,
-                                     offset=col.offset * width)
-                self._features = flat.reshape(self.count, shape.n_features)
-            elif shape.feature_kind == "text":
-                self._features = t.column("features").to_pylist()
-            else:
-                cols = [c for c in t.column_names if c.startswith("f:")]
-                df = t.select(cols).to_pandas()
-                df.columns = [c[2:] for c in cols]
-                self._features = df
-        return self._features
+    def column_rows(self, column: str, rows: np.ndarray) -> np.ndarray:
+        """Values of ``column`` at ``rows`` (positions in this file) as an object array."""
+        self._parquet()
+        assert self._group_starts is not None
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=object)
+        which = np.searchsorted(self._group_starts, rows, side="right") - 1
+        for g in np.unique(which).tolist():
+            mask = which == g
+            col = self._group(g, column)
+            out[mask] = col.take(pa.array(rows[mask] - self._group_starts[g])).to_numpy(zero_copy_only=False)
+        return out
 
+    def value(self, column: str, row: int) -> Any:
+        self._parquet()
+        assert self._group_starts is not None
+        g = int(np.searchsorted(self._group_starts, row, side="right") - 1)
+        return self._group(g, column)[row - int(self._group_starts[g])].as_py()
+
+    def display(self, row: int) -> Any:
+        """The display value of one row."""
+        return self.value("display", row)
+
+    def all_names(self) -> pa.Array:
+        """Every name of this file (read now, not kept): for the duplicate check of an import."""
+        try:
+            return pq.read_table(self.folder / self.file, columns=["name"]).column(0).combine_chunks()
+        except (OSError, pa.ArrowException) as exc:
+            raise self._read_error(exc) from None
+
+    # ------------------------------------------------------------------ features
+
+    def _npy_error(self, reason: str) -> VersionError:
+        return VersionError(
+            f"The features file {self.features_file} of the project does not match its items ({reason}); "
+            f"it is refused whole. {restore_hint(self.folder)}"
+        )
+
+    def mapped(self, shape: PoolShape) -> np.ndarray:
+        """The ``.npy`` features, memory-mapped and checked once (length, dtype, width, finite)."""
+        if self._mapped is not None:
+            return self._mapped
+        assert self.features_file is not None
+        try:
+            # a record array of many mixed columns has a long header: allow what its columns need
+            limit = max(10_000, 64 * len(self.npy_columns or ()) + 1024)
+            arr = np.load(self.folder / self.features_file, mmap_mode="r", allow_pickle=False,
+                          max_header_size=limit)
+        except (OSError, ValueError, EOFError) as exc:  # truncated: "mmap length is greater than file size"
+            raise self._npy_error(f"it cannot be read: {exc}") from None
+        arr = np.asarray(arr)  # the mapped buffer, as a plain read-only ndarray (no copy)
+        if arr.shape[0] != self.count:
+            raise self._npy_error(f"{arr.shape[0]} rows for {self.count} items")
+        if shape.feature_kind == "array":
+            if arr.ndim != 2 or arr.shape[1] != shape.n_features:
+                raise self._npy_error(f"shape {arr.shape}, expected ({self.count}, {shape.n_features})")
+            if arr.dtype != np.dtype(shape.dtype):
+                raise self._npy_error(f"dtype {arr.dtype}, expected {shape.dtype}")
+        else:
+            cols = self.npy_columns or []
+            want = self.meta.get("npy_dtypes") or []
+            if arr.ndim == 2:
+                ok = arr.shape[1] == len(cols) and all(np.dtype(d) == arr.dtype for d in want)
+                got = f"{arr.shape[1]} columns of {arr.dtype}"
+            else:
+                names = arr.dtype.names or ()
+                ok = len(names) == len(cols) and [str(arr.dtype[k]) for k in names] == [str(np.dtype(d))
+                                                                                      for d in want]
+                got = f"fields {arr.dtype}"
+            if not ok:
+                raise self._npy_error(f"{got}, expected {len(cols)} columns of {want}")
+        self._check_finite(arr)
+        self._mapped = arr
+        return arr
+
+    def _check_finite(self, arr: np.ndarray) -> None:
+        fields = arr.dtype.names
+        step = max(1, (16 << 20) // max(1, arr.itemsize * (arr.shape[1] if arr.ndim == 2 else 1)))
+        for lo in range(0, len(arr), step):
+            block = arr[lo:lo + step]
+            parts = [block[f] for f in fields] if fields else [block]
+            for part in parts:
+                if part.dtype.kind == "f" and not np.isfinite(part).all():
+                    bad = lo + int(np.flatnonzero(~np.isfinite(part.reshape(len(part), -1)).all(axis=1))[0])
+                    raise self._npy_error(f"row {bad} holds NaN or infinite values")
+
+    def features(self, shape: PoolShape) -> Any:
+        """All features of this file: mapped array (array kind), list of str (text) or DataFrame (table).
+
+        Mapped arrays cost no decoded memory; anything decoded goes through the cache.
+        """
+        if shape.feature_kind == "array":
+            if self.features_file is not None:
+                return self.mapped(shape)
+            return self.cache.get((self.file, "features"), lambda: self._legacy_array(shape))
+        if shape.feature_kind == "text":
+            return self.column_rows("features", np.arange(self.count)).tolist()
+        return self.table_rows(shape, None)
+
+    def _column(self, column: str) -> pa.Array:
+        try:
+            t = pq.read_table(self.folder / self.file, columns=[column], memory_map=True)
+        except (OSError, pa.ArrowException) as exc:
+            raise self._read_error(exc) from None
+        if t.num_rows != self.count:
+            raise VersionError(f"Items file {self.file} has {t.num_rows} rows, expected {self.count}.")
+        return t.column(0).combine_chunks()
+
+    def _legacy_array(self, shape: PoolShape) -> np.ndarray:
+        col = self._column("features")
+        dtype = np.dtype(shape.dtype).newbyteorder("<")
+        width = shape.n_features * dtype.itemsize
+        flat = np.frombuffer(col.buffers()[1], dtype=dtype, count=self.count * shape.n_features,
+                             offset=col.offset * width)
+        return flat.reshape(self.count, shape.n_features)
+
+    def _parquet_table_columns(self, shape: PoolShape) -> list[str]:
+        in_npy = set(self.npy_columns or [])
+        return [c for c in shape.feature_columns if c not in in_npy]
+
+    def table_rows(self, shape: PoolShape, rows: np.ndarray | None) -> pd.DataFrame:
+        """Table features of ``rows`` (None: every row) as a DataFrame in the pool's column order."""
+        parts: dict[str, Any] = {}
+        if self.features_file is not None and self.npy_columns:
+            arr = self.mapped(shape)
+            block = arr if rows is None else take_rows(arr, rows)
+            if rows is None:
+                block = np.array(block)  # decoded: a copy the caller owns (the mapping is read-only)
+            if block.ndim == 2 and not self._parquet_table_columns(shape):  # one 2-D block, no copy
+                df = pd.DataFrame(block, columns=list(self.npy_columns), copy=False)
+                return df if list(self.npy_columns) == list(shape.feature_columns) else df[list(shape.feature_columns)]
+            if block.ndim == 2:
+                for k, c in enumerate(self.npy_columns):
+                    parts[c] = block[:, k]
+            else:
+                for k, c in zip(block.dtype.names, self.npy_columns, strict=True):
+                    parts[c] = block[k]
+        rest = self._parquet_table_columns(shape)
+        if rest:
+            frame = self.cache.get((self.file, "table"), lambda: self._legacy_table(rest))
+            sub = frame if rows is None else frame.iloc[rows]
+            for c in rest:
+                parts[c] = sub[c].reset_index(drop=True)
+        df = pd.DataFrame({c: parts[c] for c in shape.feature_columns})
+        return df
+
+    def _legacy_table(self, columns: list[str]) -> pd.DataFrame:
+        try:
+            t = pq.read_table(self.folder / self.file, columns=["f:" + c for c in columns], memory_map=True)
+        except (OSError, pa.ArrowException) as exc:
+            raise self._read_error(exc) from None
+        df = t.to_pandas()
+        df.columns = [c[2:] for c in t.column_names]
+        return df

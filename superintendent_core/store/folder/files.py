@@ -24,6 +24,7 @@ __all__ = [
     "MANIFEST",
     "MANIFEST_PREV",
     "OWN_PREFIXES",
+    "OWN_SUFFIXES",
     "decode_manifest",
     "decode_slots",
     "encode_manifest",
@@ -33,18 +34,23 @@ __all__ = [
     "restore_hint",
     "utc_times",
     "write_atomic",
+    "write_npy",
 ]
 
 FORMAT = "superintendent-project"
 #: 2: a label record may carry its audit draw, snapshots have ``audit_*`` columns and the order
 #: file's metadata holds the order's audit slots (format 1 projects open unchanged).
-FORMAT_VERSION = 2
-#: 3: the labels snapshot has a ``bulk`` column (bulk labels, undone as one step). Written only while the
-#: project holds bulk labels, so code that reads format 2 refuses such a project as "written by a newer
-#: version" instead of undoing a bulk label one item at a time; every other project stays format 2.
-FORMAT_VERSION_BULK = 3
+#: 3: a batch's numeric features are an ``.npy`` file beside its items file (``features_file`` in
+#: the manifest), memory-mapped; format 1 and 2 batches (features in the parquet file) open unchanged.
+#: Earlier versions cannot read a format-3 batch (they look for the parquet ``features`` column), so
+#: they refuse the project as newer instead.
+FORMAT_VERSION = 3
+#: Format 3 also carries the labels snapshot's ``bulk`` column (bulk labels, undone as one step): code
+#: that reads format 2 refuses such a project as "written by a newer version" rather than undoing a bulk
+#: label one item at a time.
+FORMAT_VERSION_BULK = FORMAT_VERSION
 #: The newest format this code reads.
-FORMAT_VERSION_READ = FORMAT_VERSION_BULK
+FORMAT_VERSION_READ = FORMAT_VERSION
 #: Key of the order file's parquet metadata that holds its audit slots (JSON).
 AUDIT_KEY = b"superintendent.audit"
 MANIFEST = "project.json"
@@ -52,6 +58,9 @@ MANIFEST_PREV = "project.json.prev"  # the previous generation of the manifest, 
 LOG = "labels.log"
 LOG_PREV = "labels.log.prev"  # the events folded into the newest snapshot (a fallback)
 OWN_PREFIXES = ("items-", "labels-", "order-", "history-", "suggestions-", "preannotations-")
+OWN_SUFFIXES = (".parquet", ".npy")
+#: Rows of features written at a time (a build holds one chunk of converted features, not the pool).
+NPY_CHUNK_BYTES = 16 << 20
 DISPLAY_GROUP_BYTES = 1 << 20
 
 
@@ -135,6 +144,37 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def write_npy(path: Path, array: Any) -> None:
+    """Write ``array`` as an ``.npy`` file, atomically (:func:`write_atomic`), by chunks of rows.
+
+    ``array`` is an ndarray, or any object with ``shape``, ``dtype`` and ``block(lo, hi)`` giving
+    rows ``lo:hi`` (converted only then: memory is bounded by :data:`NPY_CHUNK_BYTES`). Written with
+    ordinary ``write`` calls, so a full disk is an ``OSError`` (never a ``SIGBUS`` as with a map).
+    """
+    shape = tuple(int(x) for x in array.shape)
+    dtype = np.dtype(array.dtype)
+    if isinstance(array, np.ndarray):
+        source = np.ascontiguousarray(array)
+        block = lambda lo, hi: source[lo:hi]  # noqa: E731
+    else:
+        block = array.block
+    row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
+    step = max(1, NPY_CHUNK_BYTES // max(row_bytes, 1))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
+            try:
+                np.lib.format.write_array_header_1_0(fh, header)
+            except ValueError:  # a header over 64 KB (thousands of mixed columns): format 2.0
+                np.lib.format.write_array_header_2_0(fh, header)
+            for lo in range(0, shape[0], step):
+                part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=dtype)
+                fh.write(memoryview(part).cast("B"))
+
+    write_atomic(path, write)
 
 
 def utc_times(seconds: np.ndarray) -> pd.Series:

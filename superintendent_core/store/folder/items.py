@@ -18,8 +18,8 @@ from .. import _rules
 from ..items import PreparedBatch, batch_table, prepare_batch, render_grey_png
 from ..protocol import Item, ItemBatch, ProjectSettings
 from ..settings import check_classes
-from .batches import ItemsFile
-from .files import DISPLAY_GROUP_BYTES, write_atomic
+from .batches import ItemsFile, take_rows
+from .files import DISPLAY_GROUP_BYTES, write_atomic, write_npy
 
 __all__ = ["FolderItems"]
 
@@ -30,10 +30,10 @@ class FolderItems:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def _existing_names(self) -> pa.ChunkedArray | None:
+    def _existing_names(self) -> pa.Array | None:
         if not self._batches:
             return None
-        return pa.chunked_array([b.table.column("name").combine_chunks() for b in self._batches])
+        return pa.concat_arrays([b.all_names() for b in self._batches])
 
     def add_items(self, batch: ItemBatch) -> np.ndarray:
         with self._lock:
@@ -46,7 +46,10 @@ class FolderItems:
             prepared = prepare_batch(batch, settings, self._shape)
             existing = self._existing_names()
             if existing is not None:
-                dup = pc.is_in(pa.array(prepared.names), value_set=existing.combine_chunks())
+                new_names = prepared.names_array
+                if new_names is None:
+                    new_names = pa.array(prepared.names, type=pa.string())
+                dup = pc.is_in(new_names, value_set=existing)
                 if pc.any(dup).as_py():
                     names = [n for n, d in zip(prepared.names, dup.to_pylist(), strict=True) if d]
                     raise _rules.names_taken(names, len(names))
@@ -59,28 +62,50 @@ class FolderItems:
     def _add_prepared(self, prepared: PreparedBatch, settings: ProjectSettings) -> np.ndarray:
         start = len(self._queue)
         n = len(prepared)
-        table = batch_table(prepared, start)
+        kind = prepared.shape.feature_kind
+        npy_columns: list[str] = []
+        npy_dtypes: list[str] = []
+        if kind == "table":
+            npy_columns, npy_dtypes = _numeric_columns(prepared.features)
+        table = batch_table(prepared, start, skip_features=True if kind == "array" else npy_columns)
         name = self._next_name("items")
+        features_name = name[: -len(".parquet")] + ".npy" if kind == "array" or npy_columns else None
         lazy = prepared.kind == "image" and prepared.display is not None
-        rows_per_group = 1 << 20
-        if lazy:  # ~1 MB of pictures per row group: one item() reads about that much
-            mean_bytes = sum(len(d) for d in prepared.display) / n
-            rows_per_group = int(min(1 << 20, max(8, DISPLAY_GROUP_BYTES // max(mean_bytes, 1))))
-        write_atomic(self.path / name, lambda p: pq.write_table(
-            table, p, use_dictionary=["true_label"],
-            # pictures are compressed already (PNG/JPEG); everything else zstd
-            compression={c: "none" if lazy and c == "display" else "zstd" for c in table.column_names},
-            compression_level={c: 1 for c in table.column_names if not (lazy and c == "display")},
-            write_statistics=["id"], row_group_size=rows_per_group))
+        # ~1 MB of names and display values per row group: one item() reads about that much
+        rows_per_group = int(min(1 << 20, max(8, DISPLAY_GROUP_BYTES // max(_mean_row_bytes(table), 1))))
+        written: list[str] = []
+        try:
+            if features_name is not None:
+                if kind == "array":
+                    write_npy(self.path / features_name, prepared.features)
+                else:
+                    write_npy(self.path / features_name, _table_matrix(prepared.features, npy_columns, npy_dtypes))
+                written.append(features_name)
+            write_atomic(self.path / name, lambda p: pq.write_table(
+                table, p, use_dictionary=["true_label"],
+                # pictures are compressed already (PNG/JPEG); everything else zstd
+                compression={c: "none" if lazy and c == "display" else "zstd" for c in table.column_names},
+                compression_level={c: 1 for c in table.column_names if not (lazy and c == "display")},
+                write_statistics=["id"], row_group_size=rows_per_group))
+            written.append(name)
+        except BaseException:
+            for f in written:  # named by no manifest: the project stays as it was
+                (self.path / f).unlink(missing_ok=True)
+            raise
         meta = {
             "file": name, "start": start, "count": n,
             "image_shape": list(prepared.image_shape) if prepared.image_shape else None,
             "pixel_max": prepared.pixel_max, "has_true_labels": prepared.true_labels is not None,
             "lazy_display": lazy,
         }
+        if features_name is not None:
+            meta["features_file"] = features_name
+        if kind == "table" and npy_columns:
+            meta["npy_columns"] = npy_columns
+            meta["npy_dtypes"] = npy_dtypes
         old_state = (self._settings, self._shape, list(self._batches))
         self._settings, self._shape = settings, prepared.shape
-        self._batches.append(ItemsFile(self.path, meta))
+        self._batches.append(ItemsFile(self.path, meta, self._decoded))
         ids = np.arange(start, start + n, dtype=np.int64)
         self._ledger.grow(n)
         self._queue.grow(n)
@@ -96,7 +121,8 @@ class FolderItems:
         except BaseException:
             # Memory is ahead of disk: reload what is on disk.
             self._settings, self._shape, self._batches = old_state
-            (self.path / name).unlink(missing_ok=True)
+            for f in written:
+                (self.path / f).unlink(missing_ok=True)
             self._reload()
             raise
         return ids
@@ -111,8 +137,7 @@ class FolderItems:
             item_id = self._check_id(item_id)
             b = self._batches[int(self._batch_of(np.array([item_id]))[0])]
             row = item_id - b.start
-            t = b.table
-            name = t.column("name")[row].as_py()
+            name = b.value("name", row)
             display = b.display(row)
             kind = self._settings.kind
             if kind == "image":
@@ -139,7 +164,7 @@ class FolderItems:
         for k in np.unique(which).tolist():
             mask = which == k
             b = self._batches[k]
-            out[mask] = b.table.column("name").take(pa.array(ids[mask] - b.start)).to_numpy(zero_copy_only=False)
+            out[mask] = b.column_rows("name", ids[mask] - b.start)
         return out.tolist()
 
     def features(self, ids: Sequence[int] | np.ndarray) -> Any:
@@ -164,7 +189,7 @@ class FolderItems:
             batches = np.unique(which).tolist()
             if len(batches) == 1:
                 b = self._batches[batches[0]]
-                return b.features(shape)[ids - b.start].astype(np.float32, copy=False)
+                return take_rows(b.features(shape), ids - b.start).astype(np.float32, copy=False)
             out = np.empty((len(ids), shape.n_features), dtype=np.float32)
             for k in batches:
                 pos = np.flatnonzero(which == k)
@@ -172,19 +197,20 @@ class FolderItems:
                 out[pos] = b.features(shape)[ids[pos] - b.start]
             return out
         if kind == "text":
-            out_list: list[Any] = [None] * len(ids)
+            out_text = np.empty(len(ids), dtype=object)
             for k in np.unique(which).tolist():
                 b = self._batches[k]
-                texts = b.features(shape)
-                for pos in np.flatnonzero(which == k).tolist():
-                    out_list[pos] = texts[int(ids[pos]) - b.start]
-            return out_list
+                pos = np.flatnonzero(which == k)
+                out_text[pos] = b.column_rows("features", ids[pos] - b.start)
+            return out_text.tolist()
         parts, positions = [], []
         for k in np.unique(which).tolist():
             pos = np.flatnonzero(which == k)
             b = self._batches[k]
-            parts.append(b.features(shape).iloc[ids[pos] - b.start])
+            parts.append(b.table_rows(shape, ids[pos] - b.start))
             positions.append(pos)
+        if len(parts) == 1:
+            return parts[0]
         df = pd.concat(parts, ignore_index=True)
         order = np.argsort(np.concatenate(positions), kind="stable")
         return df.iloc[order].reset_index(drop=True)
@@ -207,7 +233,61 @@ class FolderItems:
                 if not b.has_true:
                     continue
                 mask = which == k
-                col = b.table.column("true_label")
-                out[mask] = col.take(pa.array(ids[mask] - b.start)).to_numpy(zero_copy_only=False)
+                out[mask] = b.column_rows("true_label", ids[mask] - b.start)
             return out
 
+
+
+def _mean_row_bytes(table: pa.Table) -> float:
+    """Mean bytes per row of what the parquet file holds (names, display, labels, text features)."""
+    return table.nbytes / max(table.num_rows, 1)
+
+
+def _numeric_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Table feature columns that go to the ``.npy`` file, and their stored dtypes.
+
+    Plain numpy numbers and booleans; floats are stored as float32 (float64 values
+    beyond float32's range keep float64). Anything else (text, categories, dates,
+    pandas' nullable types) stays in the parquet file.
+    """
+    cols, dtypes = [], []
+    for c in frame.columns:
+        dt = frame[c].dtype
+        if not isinstance(dt, np.dtype) or dt.kind not in "biuf":
+            continue
+        if dt.kind == "f" and dt != np.float32:
+            big = np.abs(frame[c].to_numpy()).max(initial=0) > np.finfo(np.float32).max
+            dt = np.dtype(np.float64) if big else np.dtype(np.float32)
+        cols.append(str(c))
+        dtypes.append(str(dt))
+    return cols, dtypes
+
+
+def _table_matrix(frame: pd.DataFrame, columns: list[str], dtypes: list[str]) -> Any:
+    """The numeric columns as a 2-D array (one dtype) or a record array (several), built by chunks."""
+    n = len(frame)
+    if len(set(dtypes)) == 1:
+        dtype = np.dtype(dtypes[0])
+        sub = frame[columns]
+        if all(sub[c].dtype == dtype for c in columns):
+            # one block: a view of pandas' column-major data; each chunk is transposed once (in C)
+            view = sub.to_numpy()
+            return _Chunked((n, len(columns)), dtype, lambda lo, hi: view[lo:hi])
+        return _Chunked((n, len(columns)), dtype,
+                        lambda lo, hi: np.column_stack([frame[c].to_numpy()[lo:hi] for c in columns]).astype(
+                            dtype, copy=False))
+    rec = np.dtype([(f"c{k}", d) for k, d in enumerate(dtypes)])
+
+    def block(lo: int, hi: int) -> np.ndarray:
+        out = np.empty(hi - lo, dtype=rec)
+        for k, c in enumerate(columns):
+            out[f"c{k}"] = frame[c].to_numpy()[lo:hi]
+        return out
+    return _Chunked((n,), rec, block)
+
+
+class _Chunked:
+    """An array to write by row chunks (:func:`~.files.write_npy`), never held whole."""
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, block: Any) -> None:
+        self.shape, self.dtype, self.block = shape, dtype, block

@@ -32,7 +32,7 @@ from ..ledger import EVENT_SKIP, Event, LabelLedger
 from ..protocol import ProjectSettings
 from ..queue import ServeQueue
 from ..settings import validate_settings
-from .batches import ItemsFile
+from .batches import DEFAULT_CACHE_BYTES, DecodedCache, ItemsFile
 from .bulk import FolderBulk
 from .feature_sets import FolderFeatureSets
 from .files import (
@@ -45,6 +45,7 @@ from .files import (
     MANIFEST,
     MANIFEST_PREV,
     OWN_PREFIXES,
+    OWN_SUFFIXES,
     decode_manifest,
     decode_slots,
     encode_manifest,
@@ -76,6 +77,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         fsync every label. Only tests of other things may turn it off.
     compact_every : int, default=50_000
         Fold the log into a snapshot after this many records.
+    feature_cache_bytes : int, default=256 MiB
+        Decoded features this store keeps (least recently used dropped first): text features,
+        non-numeric table columns and the features of batches written before format 3. Numeric
+        features of format-3 batches are memory-mapped and not counted (the kernel's page cache).
 
     Raises
     ------
@@ -94,8 +99,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         clock: Callable[[], float] = time.monotonic,
         sync: bool = True,
         compact_every: int = 50_000,
+        feature_cache_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self.path = Path(path)
+        self._decoded = DecodedCache(feature_cache_bytes)
         self._lock = threading.RLock()
         self._clock = clock
         self._sync = sync
@@ -303,7 +310,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         try:
             self._settings = ProjectSettings.from_dict(manifest["settings"])
             self._shape = PoolShape.from_dict(manifest["pool"]) if manifest.get("pool") else None
-            self._batches = [ItemsFile(self.path, m) for m in manifest["batches"]]
+            self._batches = [ItemsFile(self.path, m, self._decoded) for m in manifest["batches"]]
             self._generation = int(manifest["generation"])
             self._snapshot = manifest["labels"]["file"]
             self._snapshot_upto = int(manifest["labels"]["upto"])
@@ -327,7 +334,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             self._remove_stale_files()
         else:  # keep every file: the damaged manifest may have named some the fallback does not
             self._newest_derived_files()
-            live = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
+            live = [f for b in self._batches for f in (b.file, b.features_file)] + [
+                self._snapshot, self._order_file, self._history_file]
             missing = [f for f in live if f and not (self.path / f).exists()]
             if missing:
                 raise VersionError(
@@ -401,12 +409,12 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         self._suggestions_cache = None
 
     def _remove_stale_files(self) -> None:
-        live = {b.file for b in self._batches} | {self._snapshot, self._order_file, self._history_file,
-                                                   self._suggestions_file, self._pre_file}
+        live = {f for b in self._batches for f in (b.file, b.features_file)} | {
+            self._snapshot, self._order_file, self._history_file, self._suggestions_file, self._pre_file}
         if self._prev_snapshot is not None:
             live.add(self._prev_snapshot["file"])
         for p in self.path.iterdir():
-            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix == ".parquet"
+            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix in OWN_SUFFIXES
                                           and p.name not in live):
                 p.unlink(missing_ok=True)
 
@@ -607,7 +615,8 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
                 manifest = self._manifest() | {"suggestions": None, "labels_prev": None}
                 manifest.pop("preannotations", None)  # suggestions, not labels: not in the copy either
                 handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
-                names = [b.file for b in self._batches] + [self._snapshot, self._order_file, self._history_file]
+                names = [f for b in self._batches for f in (b.file, b.features_file)] + [
+                    self._snapshot, self._order_file, self._history_file]
                 for name in names:
                     if name:
                         handles[name] = open(self.path / name, "rb")  # noqa: SIM115

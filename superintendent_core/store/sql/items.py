@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import pyarrow as pa
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection
 
@@ -120,6 +121,8 @@ class SQLItems:
             ("int8", "text", "int8", "int4", "bool", "text"),
         )
         display, truth, image = prepared.display, prepared.true_labels, prepared.kind == "image"
+        if isinstance(display, pa.Array):  # table rows encoded by column (TableRows)
+            display = display.to_pylist()
         data = [
             (
                 start + k,

@@ -24,7 +24,7 @@ from sqlalchemy.engine import URL, Connection
 
 from .. import _rules
 from ..errors import InvalidInput, StoreError, VersionError
-from ..items import PoolShape
+from ..items import FEATURE_CACHE_BYTES, PoolShape
 from ..protocol import ProjectSettings
 from ..settings import validate_settings
 from .bulk import SQLBulk, ensure_extra_tables
@@ -52,7 +52,6 @@ from .urls import normalise_url
 __all__ = ["FEATURE_CACHE_BYTES", "SQLStore"]
 
 #: Decoded feature chunks kept in memory per store (features never change once written).
-FEATURE_CACHE_BYTES = 256 << 20
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _CREATE_LOCK_KEY = 0x5E1_5707  # advisory lock serialising schema creation (PostgreSQL)
