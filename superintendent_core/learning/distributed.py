@@ -132,8 +132,7 @@ class FolderFeatures:
     path: str
 
     def read(self, ids: np.ndarray) -> Any:
-        import pyarrow.parquet as pq
-
+        from ..store.folder.batches import ItemsFile, take_rows
         from ..store.folder.files import MANIFEST, decode_manifest
         from ..store.items import PoolShape
 
@@ -151,40 +150,18 @@ class FolderFeatures:
         positions: list[np.ndarray] = []
         for k in np.unique(which).tolist():
             pos = np.flatnonzero(which == k)
-            meta = batches[k]
-            rows = ids[pos] - int(meta["start"])
-            pf = pq.ParquetFile(folder / meta["file"], memory_map=True)
-            md = pf.metadata
-            sizes = np.array([md.row_group(g).num_rows for g in range(md.num_row_groups)], dtype=np.int64)
-            group_starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-            lo = int(np.searchsorted(group_starts, rows.min(), side="right") - 1)
-            hi = int(np.searchsorted(group_starts, rows.max(), side="right") - 1)
-            groups = list(range(lo, hi + 1))
-            names = pf.schema_arrow.names
-            columns = ["features"] if shape.feature_kind in ("array", "text") else [c for c in names if c.startswith("f:")]
-            table = pf.read_row_groups(groups, columns=columns)
-            local = rows - int(group_starts[lo])
-            parts.append(_decode(table, shape, local))
+            # The store's own reader of one items file: a memory-mapped .npy (format 3) or the
+            # parquet feature columns (formats 1-2), reading only the rows asked for.
+            b = ItemsFile(folder, batches[k])
+            rows = ids[pos] - b.start
+            if shape.feature_kind == "array":
+                parts.append(take_rows(b.features(shape), rows).astype(np.float32, copy=False))
+            elif shape.feature_kind == "text":
+                parts.append(list(b.column_rows("features", rows)))
+            else:
+                parts.append(b.table_rows(shape, rows))
             positions.append(pos)
         return _assemble(parts, positions, shape, len(ids))
-
-
-def _decode(table: Any, shape: Any, rows: np.ndarray) -> Any:
-    """Rows ``rows`` of an items-file table's feature columns, as the folder store returns them."""
-    if shape.feature_kind == "array":
-        col = table.column("features").combine_chunks()
-        dtype = np.dtype(shape.dtype).newbyteorder("<")
-        width = shape.n_features * dtype.itemsize
-        flat = np.frombuffer(col.buffers()[1], dtype=dtype, count=len(col) * shape.n_features,
-                             offset=col.offset * width)
-        return flat.reshape(len(col), shape.n_features)[rows].astype(np.float32, copy=False)
-    if shape.feature_kind == "text":
-        values = table.column("features").to_pylist()
-        return [values[int(r)] for r in rows]
-    cols = [c for c in table.column_names if c.startswith("f:")]
-    df = table.select(cols).to_pandas()
-    df.columns = [c[2:] for c in cols]
-    return df.iloc[rows].reset_index(drop=True)
 
 
 def _assemble(parts: list[Any], positions: list[np.ndarray], shape: Any, n: int) -> Any:
