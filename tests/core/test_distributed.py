@@ -42,8 +42,27 @@ CLASSES = ("a", "b", "c")
 PARTITION = 700  # 3000 unlabelled-ish items: 5 tasks, the last one short
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _plain_main():
+    """Worker processes start with multiprocessing's spawn, which re-runs ``__main__`` from its file.
+
+    Streamlit's AppTest (tests/app, earlier in a full run) leaves ``__main__`` pointing at a
+    temporary script of its own, which a worker cannot run ("Nanny failed to start"). The
+    workers need nothing from ``__main__``: give them a bare one while this module runs.
+    """
+    import sys
+    import types
+
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
+
+
 @pytest.fixture(scope="module")
-def client():
+def client(_plain_main):
     # A task may kill one worker and be retried; a second death fails it (default: 3 more tries,
     # each a worker restart, slow on a loaded machine).
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
