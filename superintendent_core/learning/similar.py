@@ -296,7 +296,8 @@ def neighbours_table(store: Any, item_id: int, labeller: str, k: int = 24) -> pd
         (float32 cosine), ``labelled`` (bool: any label in force), ``mine`` (bool:
         ``labeller`` has a label in force on it; a bulk label cannot include it),
         ``labels`` (str: ``"who: label"`` pairs joined by ``"; "``, empty when
-        unlabelled). Unlabelled items first, then labelled ones; by similarity
+        unlabelled; only for a viewer who may see everyone's labels),
+        ``n_labellers`` (int64: distinct labellers with a label in force). Unlabelled items first, then labelled ones; by similarity
         within each group.
     """
     ids, scores = similar_items(store, item_id, k)
@@ -313,5 +314,7 @@ def neighbours_table(store: Any, item_id: int, labeller: str, k: int = 24) -> pd
         "labelled": [int(i) in by_item for i in ids.tolist()],
         "mine": [any(w == labeller for w, _ in by_item.get(int(i), ())) for i in ids.tolist()],
         "labels": ["; ".join(f"{w}: {lab}" for w, lab in by_item.get(int(i), ())) for i in ids.tolist()],
+        "n_labellers": np.asarray([len({w for w, _ in by_item.get(int(i), ())}) for i in ids.tolist()],
+                                  dtype=np.int64),
     })
     return rows.sort_values("labelled", kind="stable").reset_index(drop=True)
