@@ -52,6 +52,7 @@ __all__ = [
     "extractor_for_batch",
     "failures",
     "featurize_payloads",
+    "import_extractor",
     "wanted_feature_set",
 ]
 
@@ -65,13 +66,22 @@ FAILED_KEY = "feature_failures"
 MAX_FAILURES_KEPT = 100
 
 
+def import_extractor(settings: ProjectSettings) -> str:
+    """The extractor that made the project's import features (``""``: unknown / not an extractor).
+
+    An image project without :data:`IMPORT_FEATURES_KEY` (the digits demo, projects made before
+    the key existed) was imported with ``"pixels"``.
+    """
+    return dict(settings.extra).get(IMPORT_FEATURES_KEY, "pixels" if settings.kind == "image" else "")
+
+
 def wanted_feature_set(settings: ProjectSettings) -> str:
     """The feature set the project should use: ``""`` (its import features) or the extractor's set.
 
     ``""`` when no extractor is chosen or the chosen one made the import features.
     """
     chosen = settings.feature_extractor
-    if not chosen or chosen == dict(settings.extra).get(IMPORT_FEATURES_KEY, ""):
+    if not chosen or chosen == import_extractor(settings):
         return ""
     return chosen
 

@@ -134,3 +134,17 @@ def test_closing_the_project_stops_its_feature_job(photo_project, held):
     forget_project(project.path)
     job.join(60)
     assert not job.running and _jobs(project.path) == []
+
+
+def test_the_digits_demo_keeps_its_pixels_when_pixels_is_saved(app, project_dir):
+    project = open_project(project_dir)
+    store = project.store
+    assert dict(store.settings.extra)[IMPORT_FEATURES_KEY] == "pixels"
+    app.switch_page("pages/data.py").run()
+    ok(app)
+    assert app.selectbox(key=S.DATA_FEATURES_CHOICE).value == "pixels"
+    app.button(key=S.DATA_FEATURES_SAVE).click().run()
+    ok(app)
+    assert _jobs(project.path) == []  # nothing computed
+    assert store.features_in_use() == "" and store.features([0]).shape == (1, 64)
+    assert store.feature_sets() == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -122,4 +123,24 @@ def test_vectors_brought_by_hand_are_not_computed_and_stay_chosen_when_items_are
                               payloads=_crops(1)))
     assert apply_feature_choice(store) is None  # nothing to start: no extractor makes "mine"
     assert store.settings.feature_set == "mine" and store.features_in_use() == ""
+    store.close()
+
+
+def test_an_image_project_without_the_import_key_keeps_its_pixels(tmp_path):
+    """The digits demo and image projects made before the key: "pixels" are their import features."""
+    from superintendent_core.service.project import demo_settings
+
+    old = ProjectSettings(name="old", kind="image", classes=("a", "b"), feature_extractor="pixels")
+    assert IMPORT_FEATURES_KEY not in dict(old.extra)
+    assert wanted_feature_set(old) == ""  # no 256-d thumbnail set computed
+    assert wanted_feature_set(dataclasses.replace(old, feature_extractor="efficientnet_lite0")) == "efficientnet_lite0"
+    assert wanted_feature_set(dataclasses.replace(old, kind="text")) == "pixels"  # not an image project
+    demo = demo_settings()
+    assert dict(demo.extra)[IMPORT_FEATURES_KEY] == "pixels"
+    assert wanted_feature_set(dataclasses.replace(demo, feature_extractor="pixels")) == ""
+    store = FolderStore(tmp_path / "p", settings=old)
+    store.add_items(ItemBatch(names=("a.png", "b.png"), kind="image", features=np.ones((2, 4), np.float32),
+                              payloads=_crops(2)))
+    assert apply_feature_choice(store) is None  # nothing to compute
+    assert store.features_in_use() == "" and store.features([0]).shape == (1, 4)
     store.close()
