@@ -144,3 +144,26 @@ def test_an_image_project_without_the_import_key_keeps_its_pixels(tmp_path):
     assert apply_feature_choice(store) is None  # nothing to compute
     assert store.features_in_use() == "" and store.features([0]).shape == (1, 4)
     store.close()
+
+
+def test_the_worker_starts_from_any_working_directory_and_a_crash_says_why(tmp_path, monkeypatch):
+    """``streamlit run /path/to/app.py`` from elsewhere: the child still imports the package."""
+    from superintendent_core.service import featurize
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    worker = featurize._Worker("pixels", 0)
+    try:
+        matrix, failed = worker.compute(_crops(1))
+        assert matrix.shape == (1, 256) and failed == []
+    finally:
+        worker.close()
+    # a worker that dies: its stderr's last lines are in the error, not just "ended"
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.stderr.write('boom-from-the-worker')\nsys.exit(3)\n")
+    worker = featurize._Worker("pixels", 0)
+    try:
+        with pytest.raises(RuntimeError, match="boom-from-the-worker"):
+            worker.compute(_crops(1))
+    finally:
+        worker.close()
