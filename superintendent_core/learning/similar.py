@@ -214,7 +214,8 @@ _NOT_FEATURES = frozenset({"name", "classes", "multi_label", "model", "strategy"
 def _key(store: Any) -> tuple:
     settings = store.settings.to_dict()
     feature_settings = repr(sorted((k, v) for k, v in settings.items() if k not in _NOT_FEATURES))
-    return (id(store), len(store), feature_settings)
+    # The set in use changes without a settings change (a set completing after items were added).
+    return (id(store), len(store), feature_settings, store.features_in_use())
 
 
 def _nbytes(index: SimilarIndex) -> int:
@@ -263,6 +264,8 @@ def index_for(store: Any) -> SimilarIndex:
             index = SimilarIndex(_normalise_rows(_array_matrix(store, n)), "array")
         else:
             index = build_index(store.features(np.arange(n, dtype=np.int64)), kind)
+        if _key(store) != key:  # the pool or its features changed during the (chunked) read: not kept
+            return index
         with _lock:
             stale = [k for k in _cache if k[0] == key[0]]  # the same store's older pool
             for k in stale:
