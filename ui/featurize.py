@@ -24,7 +24,7 @@ from superintendent_core.store.errors import StoreError
 
 from . import runtime
 
-__all__ = ["current_job", "ensure_features", "retrain_soon", "status"]
+__all__ = ["current_job", "discard_jobs", "ensure_features", "retrain_soon", "status"]
 
 log = logging.getLogger(__name__)
 _JOB = "featurize-job"
@@ -52,6 +52,26 @@ def _key(project: Any, extractor: str) -> tuple:
     return (_JOB, project.path, id(project.store), extractor)
 
 
+def discard_jobs(path: str, *, store: Any = None, keep: str | None = None) -> int:
+    """Stop and drop the feature jobs of the project at ``path`` (of ``store`` only, when given),
+    except the one computing ``keep``; returns how many were dropped.
+
+    Called before another extractor's job starts (the old one must not keep a worker busy)
+    and before a project is closed (a job must not run on a closed store).
+    """
+    registry = runtime.registry()
+    dropped = 0
+    for key in registry.keys():
+        if not (isinstance(key, tuple) and len(key) == 4 and key[0] == _JOB and key[1] == path):
+            continue
+        if store is not None and key[2] != id(store):
+            continue
+        if keep is not None and key[3] == keep:
+            continue
+        dropped += bool(registry.discard(key))
+    return dropped
+
+
 def current_job(project: Any) -> FeaturizeJob | None:
     """The job of the project's chosen extractor in this process, if one was made."""
     extractor = project.store.settings.feature_extractor
@@ -77,6 +97,7 @@ def ensure_features(project: Any, *, force: bool = False) -> FeaturizeJob | None
         log.exception("Choosing the features of %s failed", project.path)
         return None
     seen["marker"] = (store.revision().items, store.settings.feature_extractor, store.settings.feature_set)
+    discard_jobs(project.path, store=store, keep=extractor)  # another extractor's job: stopped, not left running
     if extractor is None:
         return None
     job = runtime.registry().get(

@@ -195,6 +195,9 @@ def set_current_path(path: str) -> bool:
 
 
 def _close_project(project: Project) -> None:
+    from .featurize import discard_jobs
+
+    discard_jobs(project.path)  # its feature jobs stop first: none runs on (or holds) a closed store
     project.close(60)
 
 

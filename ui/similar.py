@@ -2,8 +2,10 @@
 
 The nearest items (:func:`superintendent_core.learning.similar.neighbours_table`)
 as a grid with a checkbox each (unlabelled ones first and ticked; labelled ones
-say by whom and are not ticked; the labeller's own are shown but cannot be
-chosen: a bulk label never replaces a label), a class, "Label N chosen items"
+are not ticked and say by whom and how only to those who see everyone's labels,
+else just "labelled"; the labeller's own, any labelled one for a user who does
+not manage the project, and any with ``overlap`` labellers cannot be chosen: a
+bulk label never replaces a label nor reveals others' work), a class, "Label N chosen items"
 (``store.bulk_label``) and "Undo bulk label" (``store.undo``, which removes a
 bulk as one step). The list is computed once per (item, store revision) and
 kept in the session; a tick only redraws it.
@@ -13,11 +15,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from superintendent_core.auth import Capability
 from superintendent_core.kinds import Picture, Rows, Text, display_of
 from superintendent_core.learning.similar import neighbours_table
 from superintendent_core.store import StoreError
 
 from . import state as S
+from .auth import current_access
 from .project import Project
 from .widgets import text_label
 
@@ -42,17 +46,35 @@ def _table(project: Project, where: str, item_id: int, labeller: str):
     return table
 
 
-def _chosen(where: str, item_id: int, table) -> list[int]:
-    return [int(i) for i, mine in zip(table["item_id"], table["mine"], strict=True)
-            if not mine and st.session_state.get(S.similar_pick_key(where, item_id, int(i)))]
+def _rights() -> tuple[bool, bool]:
+    """(sees everyone's labels, manages the project) for this session."""
+    access = current_access()
+    role = access.role if access.error is None else None
+    if role is None:
+        return False, False
+    return role.sees_everyone, role.may(Capability.MANAGE)
+
+
+def _blocked(table, manages: bool, overlap: int) -> list[bool]:
+    """Rows that cannot be chosen: the labeller's own; any labelled one unless the user manages
+    the project; any with ``overlap`` labellers already."""
+    return [bool(mine) or (bool(labelled) and not manages) or int(n) >= overlap
+            for mine, labelled, n in zip(table["mine"], table["labelled"], table["n_labellers"], strict=True)]
+
+
+def _chosen(where: str, item_id: int, table, manages: bool, overlap: int) -> list[int]:
+    return [int(i) for i, blocked in zip(table["item_id"], _blocked(table, manages, overlap), strict=True)
+            if not blocked and st.session_state.get(S.similar_pick_key(where, item_id, int(i)))]
 
 
 def _label_chosen(project: Project, where: str, item_id: int, labeller: str) -> None:
+    _, manages = _rights()  # decided again when the click arrives, not trusted from the drawing run
+    overlap = int(project.store.settings.overlap)
     table = (st.session_state.get(S.SIMILAR_CACHE) or (None, None))[1]
     label = st.session_state.get(S.similar_label_key(where))
     if table is None:
         return
-    chosen = _chosen(where, item_id, table)
+    chosen = _chosen(where, item_id, table, manages, overlap)
     if not chosen:
         S.notify(st.session_state, "info", "No item is ticked: tick the items to label first.")
         return
@@ -126,20 +148,24 @@ def similar_panel(project: Project, where: str, item_id: int | None, labeller: s
     if not len(table):
         st.info("No other items to compare with.")
         return
+    sees_everyone, manages = _rights()
+    settings = store.settings
+    blocked = _blocked(table, manages, int(settings.overlap))
     n_open = int((~table["labelled"]).sum())
+    why = "yours cannot be chosen" if manages else "they cannot be chosen"
     st.caption(f"The {len(table)} nearest items: {n_open} unlabelled (ticked), "
-               f"{len(table) - n_open} labelled (not ticked; yours cannot be chosen).")
+               f"{len(table) - n_open} labelled (not ticked; {why}).")
     for start in range(0, len(table), COLUMNS):
         cols = st.columns(COLUMNS)
-        for col, row in zip(cols, table.iloc[start : start + COLUMNS].itertuples(), strict=False):
+        rows = table.iloc[start : start + COLUMNS].itertuples()
+        for col, row, off in zip(cols, rows, blocked[start : start + COLUMNS], strict=False):
             with col.container(border=True):
                 _cell(project, row)
                 st.text(f"{row.name}\nsimilarity {row.similarity:.2f}")
-                if row.labelled:
-                    st.text(f"labelled — {row.labels}")
+                if row.labelled:  # who labelled it and how: only for those who may see everyone's labels
+                    st.text(f"labelled — {row.labels}" if sees_everyone else "labelled")
                 st.checkbox("choose", key=S.similar_pick_key(where, item_id, int(row.item_id)),
-                            value=not row.labelled, disabled=bool(row.mine))
-    settings = store.settings
+                            value=not row.labelled and not off, disabled=off)
     options = list(settings.classes)
     left, right = st.columns([2, 2], vertical_alignment="bottom")
     if settings.multi_label:
@@ -148,7 +174,7 @@ def similar_panel(project: Project, where: str, item_id: int | None, labeller: s
     else:
         left.selectbox("Label for the chosen items", options, key=S.similar_label_key(where), index=None,
                        format_func=text_label, placeholder="Choose a class")
-    chosen = _chosen(where, item_id, table)
+    chosen = _chosen(where, item_id, table, manages, int(settings.overlap))
     right.button(f"Label {len(chosen)} chosen item{'s' if len(chosen) != 1 else ''}",
                  key=S.similar_apply_key(where), type="primary", disabled=not chosen,
                  on_click=_label_chosen, args=(project, where, item_id, labeller))

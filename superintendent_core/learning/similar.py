@@ -214,7 +214,8 @@ _NOT_FEATURES = frozenset({"name", "classes", "multi_label", "model", "strategy"
 def _key(store: Any) -> tuple:
     settings = store.settings.to_dict()
     feature_settings = repr(sorted((k, v) for k, v in settings.items() if k not in _NOT_FEATURES))
-    return (id(store), len(store), feature_settings)
+    # The set in use changes without a settings change (a set completing after items were added).
+    return (id(store), len(store), feature_settings, store.features_in_use())
 
 
 def _nbytes(index: SimilarIndex) -> int:
@@ -263,6 +264,8 @@ def index_for(store: Any) -> SimilarIndex:
             index = SimilarIndex(_normalise_rows(_array_matrix(store, n)), "array")
         else:
             index = build_index(store.features(np.arange(n, dtype=np.int64)), kind)
+        if _key(store) != key:  # the pool or its features changed during the (chunked) read: not kept
+            return index
         with _lock:
             stale = [k for k in _cache if k[0] == key[0]]  # the same store's older pool
             for k in stale:
@@ -296,7 +299,8 @@ def neighbours_table(store: Any, item_id: int, labeller: str, k: int = 24) -> pd
         (float32 cosine), ``labelled`` (bool: any label in force), ``mine`` (bool:
         ``labeller`` has a label in force on it; a bulk label cannot include it),
         ``labels`` (str: ``"who: label"`` pairs joined by ``"; "``, empty when
-        unlabelled). Unlabelled items first, then labelled ones; by similarity
+        unlabelled; only for a viewer who may see everyone's labels),
+        ``n_labellers`` (int64: distinct labellers with a label in force). Unlabelled items first, then labelled ones; by similarity
         within each group.
     """
     ids, scores = similar_items(store, item_id, k)
@@ -313,5 +317,7 @@ def neighbours_table(store: Any, item_id: int, labeller: str, k: int = 24) -> pd
         "labelled": [int(i) in by_item for i in ids.tolist()],
         "mine": [any(w == labeller for w, _ in by_item.get(int(i), ())) for i in ids.tolist()],
         "labels": ["; ".join(f"{w}: {lab}" for w, lab in by_item.get(int(i), ())) for i in ids.tolist()],
+        "n_labellers": np.asarray([len({w for w, _ in by_item.get(int(i), ())}) for i in ids.tolist()],
+                                  dtype=np.int64),
     })
     return rows.sort_values("labelled", kind="stable").reset_index(drop=True)

@@ -32,6 +32,7 @@ import pickle
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +53,7 @@ __all__ = [
     "extractor_for_batch",
     "failures",
     "featurize_payloads",
+    "import_extractor",
     "wanted_feature_set",
 ]
 
@@ -65,13 +67,22 @@ FAILED_KEY = "feature_failures"
 MAX_FAILURES_KEPT = 100
 
 
+def import_extractor(settings: ProjectSettings) -> str:
+    """The extractor that made the project's import features (``""``: unknown / not an extractor).
+
+    An image project without :data:`IMPORT_FEATURES_KEY` (the digits demo, projects made before
+    the key existed) was imported with ``"pixels"``.
+    """
+    return dict(settings.extra).get(IMPORT_FEATURES_KEY, "pixels" if settings.kind == "image" else "")
+
+
 def wanted_feature_set(settings: ProjectSettings) -> str:
     """The feature set the project should use: ``""`` (its import features) or the extractor's set.
 
     ``""`` when no extractor is chosen or the chosen one made the import features.
     """
     chosen = settings.feature_extractor
-    if not chosen or chosen == dict(settings.extra).get(IMPORT_FEATURES_KEY, ""):
+    if not chosen or chosen == import_extractor(settings):
         return ""
     return chosen
 
@@ -124,17 +135,42 @@ def worker_main(stdin: IO[bytes], stdout: IO[bytes], niceness: int, extractor: s
 class _Worker:
     """``python -m superintendent_core.service._featurize_worker``: one child process, one BLAS thread."""
 
+    #: Characters of the worker's stderr kept in the error when it ends unexpectedly.
+    STDERR_TAIL = 1500
+
     def __init__(self, extractor: str, niceness: int) -> None:
         env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        # The child must import this package whatever the parent's working directory
+        # (``streamlit run /elsewhere/app.py``): its parent directory goes first on PYTHONPATH.
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
+        self._stderr = tempfile.TemporaryFile()  # why it ended, for the job's error (not a pipe: it cannot block)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "superintendent_core.service._featurize_worker", str(niceness), extractor],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
         )
+
+    def _stderr_tail(self) -> str:
+        try:
+            self._stderr.seek(0, os.SEEK_END)
+            size = self._stderr.tell()
+            self._stderr.seek(max(0, size - self.STDERR_TAIL))
+            return self._stderr.read().decode("utf-8", "replace").strip()
+        except (OSError, ValueError):
+            return ""
 
     def compute(self, payloads: list[Any]) -> tuple[np.ndarray, list[tuple[int, str]]]:
         assert self.process.stdin is not None and self.process.stdout is not None
-        _send(self.process.stdin, payloads)
-        reply = _receive(self.process.stdout)
+        try:
+            _send(self.process.stdin, payloads)
+            reply = _receive(self.process.stdout)
+        except (EOFError, OSError) as exc:
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            tail = self._stderr_tail()
+            raise RuntimeError(f"the feature worker ended ({exc})" + (f": {tail}" if tail else "")) from exc
         if reply[0] != "ok":
             raise RuntimeError(reply[1])
         return reply[1], reply[2]
@@ -147,6 +183,8 @@ class _Worker:
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
+        finally:
+            self._stderr.close()
 
 
 def featurize_payloads(extractor: str, payloads: Sequence[bytes]) -> tuple[np.ndarray, list[tuple[int, str]]]:

@@ -52,7 +52,8 @@ DEMO_NAME = "Digits demo"
 def demo_settings() -> ProjectSettings:
     """Settings of the digits demo project."""
     return ProjectSettings(
-        name=DEMO_NAME, kind="image", classes=tuple(str(i) for i in range(10)), feature_kind="array"
+        name=DEMO_NAME, kind="image", classes=tuple(str(i) for i in range(10)), feature_kind="array",
+        extra=(("import_features", "pixels"),),  # featurize.IMPORT_FEATURES_KEY: its 8x8 pixels are the features
     )
 
 

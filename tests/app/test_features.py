@@ -105,3 +105,46 @@ def test_the_admin_switches_back_to_pixels_and_the_features_change_at_once(photo
     assert project.store.settings.feature_extractor == "pixels"
     assert project.store.features_in_use() == "" and project.store.features([0]).shape == (1, 256)
     assert project.store.feature_sets()["efficientnet_lite0"] == (1280, 12)  # kept, for switching back
+
+
+def test_switching_extractor_while_one_computes_stops_the_old_job(photo_project, held):
+    at = ok(AppTest.from_file(APP, default_timeout=60).run())
+    project = open_project(photo_project)
+    (old,) = _jobs(project.path)
+    assert old.extractor == "efficientnet_lite0" and old.running
+    at.switch_page("pages/data.py").run()
+    at.selectbox(key=S.DATA_FEATURES_CHOICE).select("pixels")
+    at.button(key=S.DATA_FEATURES_SAVE).click().run()
+    ok(at)
+    held.set()  # the old job's chunk may end now; it must not go on to the next
+    old.join(60)
+    assert not old.running
+    assert _jobs(project.path) == []  # dropped from the registry too
+    assert project.store.settings.feature_extractor == "pixels"
+
+
+def test_closing_the_project_stops_its_feature_job(photo_project, held):
+    from ui.project import forget_project
+
+    ok(AppTest.from_file(APP, default_timeout=60).run())
+    project = open_project(photo_project)
+    (job,) = _jobs(project.path)
+    assert job.running
+    held.set()
+    forget_project(project.path)
+    job.join(60)
+    assert not job.running and _jobs(project.path) == []
+
+
+def test_the_digits_demo_keeps_its_pixels_when_pixels_is_saved(app, project_dir):
+    project = open_project(project_dir)
+    store = project.store
+    assert dict(store.settings.extra)[IMPORT_FEATURES_KEY] == "pixels"
+    app.switch_page("pages/data.py").run()
+    ok(app)
+    assert app.selectbox(key=S.DATA_FEATURES_CHOICE).value == "pixels"
+    app.button(key=S.DATA_FEATURES_SAVE).click().run()
+    ok(app)
+    assert _jobs(project.path) == []  # nothing computed
+    assert store.features_in_use() == "" and store.features([0]).shape == (1, 64)
+    assert store.feature_sets() == {}

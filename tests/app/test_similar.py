@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from ui import state as S
 
-from .conftest import click_class, ok
+from .conftest import click_class, ok, open_project
 from .test_hostile_names import hostile_app  # noqa: F401  (a fixture)
+from .test_roles import SECRETS as TEAM_SECRETS
+from .test_roles import team as team  # noqa: F401  (a fixture)
 
 
 def _picks(app, where, item_id):
@@ -106,3 +108,64 @@ def test_similar_grid_and_preannotation_show_hostile_names_literally(hostile_app
     assert exceptions(at) == []
     mine = store.labels()
     assert mine[(mine["labeller"] == "ann") & (mine["item_id"] == current)]["label"].tolist() == [HOSTILE[2]]
+
+
+def _grid_texts(app) -> list[str]:
+    return [t.value for t in app.text]
+
+
+def test_a_labeller_sees_neither_who_nor_what_and_cannot_bulk_label_others_items(team, project_dir):
+
+    at = team(TEAM_SECRETS)
+    at.session_state[S.ROLE] = "labeller"
+    at.session_state[S.AUTH_NAME] = "carol"
+    at.run()
+    project = open_project(project_dir)
+    project.scheduler.wait(60)
+    store = project.store
+    current = store.next_item("carol")
+    others = [i for i in range(300) if i != current]
+    store.bulk_label(others[:200], "7", "bob-the-other-labeller")
+    at.run()
+    at.toggle(key=S.similar_show_key("label")).set_value(True).run()
+    ok(at)
+    assert not [t for t in _grid_texts(at) if "bob" in t or ": 7" in t]
+    picks = _picks(at, "label", current)
+    bobs = [i for i in picks if i in set(others[:200])]
+    assert bobs, "the demo's nearest items include some bob labelled"
+    assert any(t == "labelled" for t in _grid_texts(at))
+    assert all(picks[i].proto.disabled and not picks[i].value for i in bobs)
+    # a forged tick (session state) on bob's items is ignored when the button is pressed
+    for i in bobs:
+        at.session_state[S.similar_pick_key("label", current, i)] = True
+    at.selectbox(key=S.similar_label_key("label")).set_value("1").run()
+    at.button(key=S.similar_apply_key("label")).click().run()
+    ok(at)
+    labels = store.labels()
+    assert set(labels.loc[labels["labeller"] == "carol", "item_id"]).isdisjoint(bobs)
+    assert (labels.loc[labels["item_id"].isin(bobs), "label"] == "7").all()
+
+
+def test_an_admin_sees_who_labelled_and_an_item_with_overlap_labellers_cannot_be_chosen(team, project_dir):
+
+    at = team(TEAM_SECRETS)
+    at.session_state[S.ROLE] = "admin"
+    at.session_state[S.AUTH_NAME] = "boss"
+    at.run()
+    project = open_project(project_dir)
+    project.scheduler.wait(60)
+    store = project.store
+    store.update_settings(overlap=2)
+    current = store.next_item("boss")
+    others = [i for i in range(300) if i != current]
+    store.bulk_label(others[:200], "7", "bob")
+    store.bulk_label(others[:100], "7", "dan")
+    at.run()
+    at.toggle(key=S.similar_show_key("label")).set_value(True).run()
+    ok(at)
+    picks = _picks(at, "label", current)
+    assert any("bob: 7" in t for t in _grid_texts(at))
+    two = [i for i in picks if i in set(others[:100])]
+    one = [i for i in picks if i in set(others[100:200])]
+    assert all(picks[i].proto.disabled for i in two)  # overlap reached
+    assert all(not picks[i].proto.disabled and not picks[i].value for i in one)  # a manager may add one

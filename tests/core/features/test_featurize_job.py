@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
 
@@ -123,3 +124,46 @@ def test_vectors_brought_by_hand_are_not_computed_and_stay_chosen_when_items_are
     assert apply_feature_choice(store) is None  # nothing to start: no extractor makes "mine"
     assert store.settings.feature_set == "mine" and store.features_in_use() == ""
     store.close()
+
+
+def test_an_image_project_without_the_import_key_keeps_its_pixels(tmp_path):
+    """The digits demo and image projects made before the key: "pixels" are their import features."""
+    from superintendent_core.service.project import demo_settings
+
+    old = ProjectSettings(name="old", kind="image", classes=("a", "b"), feature_extractor="pixels")
+    assert IMPORT_FEATURES_KEY not in dict(old.extra)
+    assert wanted_feature_set(old) == ""  # no 256-d thumbnail set computed
+    assert wanted_feature_set(dataclasses.replace(old, feature_extractor="efficientnet_lite0")) == "efficientnet_lite0"
+    assert wanted_feature_set(dataclasses.replace(old, kind="text")) == "pixels"  # not an image project
+    demo = demo_settings()
+    assert dict(demo.extra)[IMPORT_FEATURES_KEY] == "pixels"
+    assert wanted_feature_set(dataclasses.replace(demo, feature_extractor="pixels")) == ""
+    store = FolderStore(tmp_path / "p", settings=old)
+    store.add_items(ItemBatch(names=("a.png", "b.png"), kind="image", features=np.ones((2, 4), np.float32),
+                              payloads=_crops(2)))
+    assert apply_feature_choice(store) is None  # nothing to compute
+    assert store.features_in_use() == "" and store.features([0]).shape == (1, 4)
+    store.close()
+
+
+def test_the_worker_starts_from_any_working_directory_and_a_crash_says_why(tmp_path, monkeypatch):
+    """``streamlit run /path/to/app.py`` from elsewhere: the child still imports the package."""
+    from superintendent_core.service import featurize
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    worker = featurize._Worker("pixels", 0)
+    try:
+        matrix, failed = worker.compute(_crops(1))
+        assert matrix.shape == (1, 256) and failed == []
+    finally:
+        worker.close()
+    # a worker that dies: its stderr's last lines are in the error, not just "ended"
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.stderr.write('boom-from-the-worker')\nsys.exit(3)\n")
+    worker = featurize._Worker("pixels", 0)
+    try:
+        with pytest.raises(RuntimeError, match="boom-from-the-worker"):
+            worker.compute(_crops(1))
+    finally:
+        worker.close()

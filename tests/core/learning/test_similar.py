@@ -137,3 +137,25 @@ def test_the_cache_is_bounded_in_bytes(tmp_path, monkeypatch):
     assert index_for(stores[0]) is not first  # rebuilt
     for s in stores:
         s.close()
+
+
+def test_the_index_follows_a_feature_set_that_completes_without_a_settings_change(tmp_path):
+    clear_cache()
+    X = np.eye(4, dtype=np.float32)
+    with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=("a", "b")), sync=False) as store:
+        store.add_items(ItemBatch(names=tuple(f"i{i}" for i in range(4)), kind="image", features=X,
+                                  image_shape=(2, 2), pixel_max=1.0))
+        mine = np.array([[1, 0], [1, 0.01], [0, 1], [0, 1], [1, 0.02]], dtype=np.float32)
+        store.write_feature_set("mine", [0, 1, 2, 3], mine[:4])
+        store.update_settings(feature_set="mine")
+        store.add_items(ItemBatch(names=("i4",), kind="image", features=np.ones((1, 4), np.float32),
+                                  image_shape=(2, 2), pixel_max=1.0))
+        assert store.features_in_use() == ""  # "mine" lacks the new item: the import features are used
+        before = index_for(store)
+        settings = store.settings
+        store.write_feature_set("mine", [4], mine[4:])
+        assert store.settings == settings and store.features_in_use() == "mine"
+        after = index_for(store)
+        assert after is not before and after.matrix.shape[1] == 2
+        ids, _ = similar_items(store, 0, 1)
+        assert ids.tolist() == [1]
