@@ -112,6 +112,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         self._manifest_bytes: bytes | None = None  # the manifest on disk, kept as the next fallback
         self._manifest_damage: list[str] = []
         self._snapshot_damage: list[str] = []
+        # Files being written outside the lock (order, suggestions): named under the lock, swapped in
+        # later. A reload meanwhile must not delete them (or their .tmp) as stale.
+        self._inflight: set[str] = set()
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} is a file, not a project folder; choose a folder.")
         if not (self.path / MANIFEST).exists():
@@ -413,9 +416,11 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             self._snapshot, self._order_file, self._history_file, self._suggestions_file, self._pre_file}
         if self._prev_snapshot is not None:
             live.add(self._prev_snapshot["file"])
+        live |= self._inflight | {f"{f}.tmp" for f in self._inflight}
         for p in self.path.iterdir():
-            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix in OWN_SUFFIXES
-                                          and p.name not in live):
+            if p.name in live:
+                continue
+            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix in OWN_SUFFIXES):
                 p.unlink(missing_ok=True)
 
     def _load_snapshot(self, n: int) -> LabelLedger:
@@ -533,7 +538,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         if self._log is not None:
             self._log.close()
             self._log = None
+        generation = self._generation
         self._load()
+        # Names handed out since the last manifest (files in flight) are never handed out again.
+        self._generation = max(self._generation, generation)
 
     # ------------------------------------------------------------------ damage
 
