@@ -37,7 +37,7 @@ from .bulk import FolderBulk
 from .feature_sets import FolderFeatureSets
 from .files import (
     FORMAT,
-    FORMAT_VERSION,
+    FORMAT_VERSION_BASE,
     FORMAT_VERSION_BULK,
     FORMAT_VERSION_READ,
     LOG,
@@ -186,7 +186,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
     def _manifest(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION_BULK if self._has_bulk() else FORMAT_VERSION,
+            "format_version": FORMAT_VERSION_BULK if self._needs_format_3() else FORMAT_VERSION_BASE,
             "written_by": "superintendent_core",
             "generation": self._generation,
             "settings": self._settings.to_dict(),
@@ -204,6 +204,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             },
             **({"preannotations": self._pre_file} if getattr(self, "_pre_file", None) else {}),
         }
+
+    def _needs_format_3(self) -> bool:
+        """Format 3 only for what format-2 readers cannot read: an ``.npy`` features file or bulk labels."""
+        return any(b.features_file for b in self._batches) or self._has_bulk()
 
     def _has_bulk(self) -> bool:
         ledger = getattr(self, "_ledger", None)
