@@ -384,6 +384,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         so the events in the damaged snapshot exist nowhere else.
         """
         damaged, prev = self._snapshot, self._prev_snapshot
+        damaged_upto = self._snapshot_upto
         prev_file = None if prev is None else prev["file"]
         if prev is None or (prev_file is not None and not (self.path / prev_file).exists()):
             raise VersionError(f"{exc} It holds labels kept nowhere else in {self.path}. "
@@ -403,9 +404,16 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             n_side += 1
         assert damaged is not None
         os.replace(self.path / damaged, side)
+        # Bulk and imported labels go straight into a snapshot, never through the log: those made
+        # after the previous snapshot were only in the damaged one.
+        prev_upto = int(prev["upto"])
+        logged = sum(1 for e in events if prev_upto < e.seq <= damaged_upto)
+        missing = max(0, damaged_upto - prev_upto - logged)
+        unbuilt = (f" {missing} label record(s) made in bulk or imported since {prev_file or 'the start'} "
+                   f"were kept only in the damaged file and could not be rebuilt." if missing else "")
         self._snapshot_damage.insert(0, (
             f"The labels file {damaged} could not be read; its labels were rebuilt from "
-            f"{prev_file or 'the start'} and {LOG_PREV}. The damaged file is kept as {side.name}."))
+            f"{prev_file or 'the start'} and {LOG_PREV}.{unbuilt} The damaged file is kept as {side.name}."))
         self._prev_snapshot = None
         return ledger, events
 
