@@ -46,9 +46,17 @@ __all__ = [
 ]
 
 ZIP_FORMAT = "superintendent-project-zip"
-ZIP_FORMAT_VERSION = 1
+#: 2: the zip may hold the project's feature sets (``featuresets/...``); a zip without them says 1,
+#: so earlier versions still import it (they refuse a zip with feature sets as newer).
+ZIP_FORMAT_VERSION = 2
 ZIP_MANIFEST = "MANIFEST.json"
-_SAFE_NAME = re.compile(r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet|items-\d{6}\.npy)$")
+#: The only names a project zip may hold: the top-level project files, and the feature sets' files
+#: ``featuresets/<set name>/meta.json | c<number>.npy | c<number>.ids.npy`` (a set name starts with a
+#: letter or digit, so never ``.``/``..``; no other folder, no deeper path). ``\Z``: no trailing newline.
+_SAFE_NAME = re.compile(
+    r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet|items-\d{6}\.npy"
+    r"|featuresets/[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}/(meta\.json|c\d{6,}(\.ids)?\.npy))\Z"
+)
 _CHUNK = 1024 * 1024
 #: Most bytes a project zip may expand to on disk (``max_bytes=`` of :func:`import_project_zip`).
 MAX_PROJECT_ZIP_BYTES = 8 * 1024**3
@@ -186,7 +194,7 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
             files[name] = {"sha256": digest.hexdigest(), "size": size}
         manifest = {
             "format": ZIP_FORMAT,
-            "format_version": ZIP_FORMAT_VERSION,
+            "format_version": ZIP_FORMAT_VERSION if any(n.startswith("featuresets/") for n in files) else 1,
             "project_format_version": project_format,
             "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": files,
@@ -296,7 +304,8 @@ def import_project_zip(
             raise InvalidInput(f"{dest} cannot be created ({exc.strerror or type(exc).__name__}).") from None
         try:
             for name, meta in manifest["files"].items():
-                # ``name`` matched _SAFE_NAME: a plain file name, so this stays inside ``staging``.
+                # ``name`` matched _SAFE_NAME: a plain file name or featuresets/<set>/<file>, inside ``staging``.
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 with open(staging / name, "wb") as out:
                     digest = _HashingSink(out)
                     read_zip_member(zf, zf.getinfo(name), max_entry_bytes=meta["size"], max_ratio=MAX_ZIP_RATIO,

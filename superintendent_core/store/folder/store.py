@@ -637,6 +637,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
                 handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [f for b in self._batches for f in (b.file, b.features_file)] + [
                     self._snapshot, self._order_file, self._history_file]
+                names += self._feature_set_files()
                 for name in names:
                     if name:
                         handles[name] = open(self.path / name, "rb")  # noqa: SIM115
