@@ -11,6 +11,7 @@ destination, checks that the project opens, and only then moves it into place.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -129,10 +130,18 @@ def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_00
     Items (names, display, features, hidden true labels), every label in force
     (labeller, time, seconds) and the retrain history are copied; undone labels,
     skips and the serving order are not (the next retrain re-ranks). Array
-    features are copied as float32. Returns the new store, open.
+    features are copied as float32, and so are the feature sets; the copy uses the
+    source's feature set when that set holds every item (else its own features, as
+    the source does). A store without the internal readers of items' own features
+    and of sets' rows gets a copy of what ``features`` returns and no feature set.
+    Returns the new store, open.
     """
     settings = src.settings
-    out = FolderStore(dest, settings=settings)
+    # The items' own features, not the active feature set's rows (those are copied as the set below).
+    base = getattr(src, "_base_features", None)
+    set_rows = getattr(src, "_feature_set_rows", None)
+    copy_sets = base is not None and set_rows is not None
+    out = FolderStore(dest, settings=dataclasses.replace(settings, feature_set=""))
     try:
         n = len(src)
         for start in range(0, n, chunk):
@@ -140,10 +149,19 @@ def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_00
             items = [src.item(int(i)) for i in ids]
             truth = src.true_labels(ids)
             out.add_items(ItemBatch(
-                names=tuple(src.names(ids)), kind=settings.kind, features=src.features(ids),
+                names=tuple(src.names(ids)), kind=settings.kind,
+                features=base(ids) if copy_sets else src.features(ids),
                 payloads=[it.payload for it in items],
                 true_labels=None if truth is None else list(truth),
             ))
+        if copy_sets:
+            for name in src.feature_sets():
+                stored = np.setdiff1d(np.arange(n, dtype=np.int64), src.missing_feature_ids(name))
+                for start in range(0, len(stored), chunk):
+                    part = stored[start:start + chunk]
+                    out.write_feature_set(name, part, set_rows(name, part))
+            if settings.feature_set and out.feature_sets().get(settings.feature_set, (0, 0))[1] >= n:
+                out.update_settings(feature_set=settings.feature_set)
         out.restore_labels(src.labels())
         for row in src.history().to_dict("records"):
             row = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}

@@ -131,6 +131,12 @@ class FolderFeatureSets:
                     out += [f"{FOLDER}/{name}/{p.name[: -len('.ids.npy')]}.npy", f"{FOLDER}/{name}/{p.name}"]
         return out
 
+    def _feature_set_rows(self, name: str, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows of the feature set ``name`` for ``ids`` (each must be stored), whether active or not (copies)."""
+        with self._lock:
+            self._check_open()
+            return self._set_features(check_set_name(name), self._check_ids(ids))
+
     def _set_features(self, name: str, ids: np.ndarray) -> np.ndarray:
         """Rows of the active set for ``ids`` (called under the lock by ``_features``)."""
         s = self._fsets_state().get(name)

@@ -262,3 +262,33 @@ def test_project_zip_carries_the_feature_sets(project, tmp_path):
 def test_project_zip_without_feature_sets_keeps_zip_format_1(project):
     with zipfile.ZipFile(io.BytesIO(export_project_zip(project))) as zf:
         assert json.loads(zf.read("MANIFEST.json"))["format_version"] == 1
+
+
+@pytest.mark.parametrize("backend", ["folder", "sqlite"])
+def test_copy_project_keeps_import_features_and_feature_sets(tmp_path, backend):
+    """copy_project copies the items' own features (not the active set's rows) and the sets themselves."""
+    from superintendent_core.data.export import copy_project
+    from superintendent_core.store.sql import SQLStore
+
+    settings = ProjectSettings(classes=CLASSES)
+    src = (FolderStore(tmp_path / "src", settings=settings) if backend == "folder"
+           else SQLStore(f"sqlite:///{tmp_path / 'src.db'}", settings=settings))
+    try:
+        batch = image_batch(6)
+        src.add_items(batch)
+        rows = np.random.default_rng(2).random((6, 3), dtype=np.float32)
+        src.write_feature_set("clip", np.arange(6), rows)
+        src.write_feature_set("part", [1, 4], rows[[1, 4]])  # an incomplete set is copied too
+        src.update_settings(feature_set="clip")
+        out = copy_project(src, tmp_path / "copy")
+        try:
+            assert out.settings.feature_set == "clip" and out.features_in_use() == "clip"
+            assert out.feature_sets() == {"clip": (3, 6), "part": (3, 2)}
+            np.testing.assert_array_equal(out.features(np.arange(6)), rows)
+            np.testing.assert_array_equal(out._base_features(np.arange(6)), np.asarray(batch.features, np.float32))
+            out.update_settings(feature_set="")  # the import features are there to fall back to
+            assert out.features(np.arange(6)).shape == (6, 16)
+        finally:
+            out.close()
+    finally:
+        src.close()
