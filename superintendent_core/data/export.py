@@ -11,6 +11,7 @@ destination, checks that the project opens, and only then moves it into place.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -46,9 +47,17 @@ __all__ = [
 ]
 
 ZIP_FORMAT = "superintendent-project-zip"
-ZIP_FORMAT_VERSION = 1
+#: 2: the zip may hold the project's feature sets (``featuresets/...``); a zip without them says 1,
+#: so earlier versions still import it (they refuse a zip with feature sets as newer).
+ZIP_FORMAT_VERSION = 2
 ZIP_MANIFEST = "MANIFEST.json"
-_SAFE_NAME = re.compile(r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet|items-\d{6}\.npy)$")
+#: The only names a project zip may hold: the top-level project files, and the feature sets' files
+#: ``featuresets/<set name>/meta.json | c<number>.npy | c<number>.ids.npy`` (a set name starts with a
+#: letter or digit, so never ``.``/``..``; no other folder, no deeper path). ``\Z``: no trailing newline.
+_SAFE_NAME = re.compile(
+    r"^(project\.json|(items|labels|order|history)-\d{6}\.parquet|items-\d{6}\.npy"
+    r"|featuresets/[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}/(meta\.json|c\d{6,}(\.ids)?\.npy))\Z"
+)
 _CHUNK = 1024 * 1024
 #: Most bytes a project zip may expand to on disk (``max_bytes=`` of :func:`import_project_zip`).
 MAX_PROJECT_ZIP_BYTES = 8 * 1024**3
@@ -121,10 +130,18 @@ def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_00
     Items (names, display, features, hidden true labels), every label in force
     (labeller, time, seconds) and the retrain history are copied; undone labels,
     skips and the serving order are not (the next retrain re-ranks). Array
-    features are copied as float32. Returns the new store, open.
+    features are copied as float32, and so are the feature sets; the copy uses the
+    source's feature set when that set holds every item (else its own features, as
+    the source does). A store without the internal readers of items' own features
+    and of sets' rows gets a copy of what ``features`` returns and no feature set.
+    Returns the new store, open.
     """
     settings = src.settings
-    out = FolderStore(dest, settings=settings)
+    # The items' own features, not the active feature set's rows (those are copied as the set below).
+    base = getattr(src, "_base_features", None)
+    set_rows = getattr(src, "_feature_set_rows", None)
+    copy_sets = base is not None and set_rows is not None
+    out = FolderStore(dest, settings=dataclasses.replace(settings, feature_set=""))
     try:
         n = len(src)
         for start in range(0, n, chunk):
@@ -132,10 +149,19 @@ def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_00
             items = [src.item(int(i)) for i in ids]
             truth = src.true_labels(ids)
             out.add_items(ItemBatch(
-                names=tuple(src.names(ids)), kind=settings.kind, features=src.features(ids),
+                names=tuple(src.names(ids)), kind=settings.kind,
+                features=base(ids) if copy_sets else src.features(ids),
                 payloads=[it.payload for it in items],
                 true_labels=None if truth is None else list(truth),
             ))
+        if copy_sets:
+            for name in src.feature_sets():
+                stored = np.setdiff1d(np.arange(n, dtype=np.int64), src.missing_feature_ids(name))
+                for start in range(0, len(stored), chunk):
+                    part = stored[start:start + chunk]
+                    out.write_feature_set(name, part, set_rows(name, part))
+            if settings.feature_set and out.feature_sets().get(settings.feature_set, (0, 0))[1] >= n:
+                out.update_settings(feature_set=settings.feature_set)
         out.restore_labels(src.labels())
         for row in src.history().to_dict("records"):
             row = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
@@ -186,7 +212,7 @@ def export_project_zip(store: LabelStore, dest: str | os.PathLike | IO[bytes] | 
             files[name] = {"sha256": digest.hexdigest(), "size": size}
         manifest = {
             "format": ZIP_FORMAT,
-            "format_version": ZIP_FORMAT_VERSION,
+            "format_version": ZIP_FORMAT_VERSION if any(n.startswith("featuresets/") for n in files) else 1,
             "project_format_version": project_format,
             "exported": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "files": files,
@@ -296,7 +322,8 @@ def import_project_zip(
             raise InvalidInput(f"{dest} cannot be created ({exc.strerror or type(exc).__name__}).") from None
         try:
             for name, meta in manifest["files"].items():
-                # ``name`` matched _SAFE_NAME: a plain file name, so this stays inside ``staging``.
+                # ``name`` matched _SAFE_NAME: a plain file name or featuresets/<set>/<file>, inside ``staging``.
+                (staging / name).parent.mkdir(parents=True, exist_ok=True)
                 with open(staging / name, "wb") as out:
                     digest = _HashingSink(out)
                     read_zip_member(zf, zf.getinfo(name), max_entry_bytes=meta["size"], max_ratio=MAX_ZIP_RATIO,

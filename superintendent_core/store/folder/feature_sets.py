@@ -117,6 +117,26 @@ class FolderFeatureSets:
             s.add(id_arr, np.load(folder / f"{stem}.npy", mmap_mode="r", allow_pickle=False))
             return len(id_arr)
 
+    def _feature_set_files(self) -> list[str]:
+        """Paths (relative, ``/``-separated) of every committed file of every feature set (under the lock).
+
+        Chunks are only ever added (never rewritten), so open handles to these stay a consistent copy.
+        """
+        out: list[str] = []
+        for name in self._fsets_state():
+            folder = self.path / FOLDER / name
+            out.append(f"{FOLDER}/{name}/meta.json")
+            for p in sorted(folder.iterdir()):
+                if _CHUNK.match(p.name):
+                    out += [f"{FOLDER}/{name}/{p.name[: -len('.ids.npy')]}.npy", f"{FOLDER}/{name}/{p.name}"]
+        return out
+
+    def _feature_set_rows(self, name: str, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows of the feature set ``name`` for ``ids`` (each must be stored), whether active or not (copies)."""
+        with self._lock:
+            self._check_open()
+            return self._set_features(check_set_name(name), self._check_ids(ids))
+
     def _set_features(self, name: str, ids: np.ndarray) -> np.ndarray:
         """Rows of the active set for ``ids`` (called under the lock by ``_features``)."""
         s = self._fsets_state().get(name)

@@ -17,6 +17,7 @@ __all__ = [
     "DISPLAY_GROUP_BYTES",
     "FORMAT",
     "FORMAT_VERSION",
+    "FORMAT_VERSION_BASE",
     "FORMAT_VERSION_BULK",
     "FORMAT_VERSION_READ",
     "LOG",
@@ -41,14 +42,18 @@ FORMAT = "superintendent-project"
 #: 2: a label record may carry its audit draw, snapshots have ``audit_*`` columns and the order
 #: file's metadata holds the order's audit slots (format 1 projects open unchanged).
 #: 3: a batch's numeric features are an ``.npy`` file beside its items file (``features_file`` in
-#: the manifest), memory-mapped; format 1 and 2 batches (features in the parquet file) open unchanged.
-#: Earlier versions cannot read a format-3 batch (they look for the parquet ``features`` column), so
-#: they refuse the project as newer instead.
+#: the manifest), memory-mapped, and/or the labels snapshot's ``bulk`` column holds bulk labels
+#: (undone as one step); format 1 and 2 batches (features in the parquet file) open unchanged.
+#: Code that reads format 2 cannot read either (it looks for the parquet ``features`` column, or would
+#: undo a bulk label one item at a time), so it refuses such a project as newer instead.
+#: The newest format this code writes.
 FORMAT_VERSION = 3
-#: Format 3 also carries the labels snapshot's ``bulk`` column (bulk labels, undone as one step): code
-#: that reads format 2 refuses such a project as "written by a newer version" rather than undoing a bulk
-#: label one item at a time.
+#: A manifest says format 3 only when the project needs it (a batch with a ``features_file`` or a bulk
+#: label held); otherwise it says :data:`FORMAT_VERSION_BASE`, so code that reads format 2 still
+#: opens e.g. a text project.
 FORMAT_VERSION_BULK = FORMAT_VERSION
+#: The format written when nothing in the project needs format 3.
+FORMAT_VERSION_BASE = 2
 #: The newest format this code reads.
 FORMAT_VERSION_READ = FORMAT_VERSION
 #: Key of the order file's parquet metadata that holds its audit slots (JSON).

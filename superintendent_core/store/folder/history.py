@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import _rules
+from ..errors import StoreError
 from ..suggestions import Suggestions, check_suggestions, decode_suggestions, encode_suggestions
 from .files import write_atomic
 
@@ -61,28 +62,38 @@ class FolderHistory:
             with self._lock:
                 self._check_open()
                 name = self._next_name("suggestions")
-            ids, labels, probs, meta_text = check_suggestions(ids, labels, probabilities, meta, self._check_ids)
-            data = encode_suggestions(ids, labels, probs)
-            write_atomic(self.path / name, lambda p: p.write_bytes(data))
-            with self._lock:
+                self._inflight.add(name)
+            try:
+                return self._swap_suggestions(name, ids, labels, probabilities, meta)
+            finally:
+                with self._lock:
+                    self._inflight.discard(name)
+
+    def _swap_suggestions(self, name, ids, labels, probabilities, meta) -> int:
+        ids, labels, probs, meta_text = check_suggestions(ids, labels, probabilities, meta, self._check_ids)
+        data = encode_suggestions(ids, labels, probs)
+        write_atomic(self.path / name, lambda p: p.write_bytes(data))
+        with self._lock:
+            try:
+                self._check_open()
+                if not (self.path / name).exists():
+                    raise StoreError("The new suggestions' file vanished before it was saved; suggestions unchanged.")
+                version = self._suggestions_version + 1
+                old = self._suggestions_file
+                previous = (self._suggestions_file, self._suggestions_version, self._suggestions_meta)
+                self._suggestions_file, self._suggestions_version, self._suggestions_meta = name, version, meta_text
                 try:
-                    self._check_open()
-                    version = self._suggestions_version + 1
-                    old = self._suggestions_file
-                    previous = (self._suggestions_file, self._suggestions_version, self._suggestions_meta)
-                    self._suggestions_file, self._suggestions_version, self._suggestions_meta = name, version, meta_text
-                    try:
-                        self._write_manifest()
-                    except BaseException:
-                        self._suggestions_file, self._suggestions_version, self._suggestions_meta = previous
-                        raise
+                    self._write_manifest()
                 except BaseException:
-                    (self.path / name).unlink(missing_ok=True)
+                    self._suggestions_file, self._suggestions_version, self._suggestions_meta = previous
                     raise
-                self._suggestions_cache = None
-                if old:
-                    (self.path / old).unlink(missing_ok=True)
-                return version
+            except BaseException:
+                (self.path / name).unlink(missing_ok=True)
+                raise
+            self._suggestions_cache = None
+            if old:
+                (self.path / old).unlink(missing_ok=True)
+            return version
 
     def suggestions_version(self) -> int:
         with self._lock:

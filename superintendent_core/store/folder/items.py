@@ -173,8 +173,14 @@ class FolderItems:
             ids = self._check_ids(ids)
             return self._features(ids)
 
-    def _features(self, ids: np.ndarray) -> Any:
-        if self._settings.feature_set and (name := self._set_in_use()):  # a feature set (feature_sets.py)
+    def _base_features(self, ids: Sequence[int] | np.ndarray) -> Any:
+        """The features the items were added with, whatever feature set is active (for copies)."""
+        with self._lock:
+            self._check_open()
+            return self._features(self._check_ids(ids), use_set=False)
+
+    def _features(self, ids: np.ndarray, use_set: bool = True) -> Any:
+        if use_set and self._settings.feature_set and (name := self._set_in_use()):  # a feature set
             return self._set_features(name, ids)
         shape = self._shape
         kind = shape.feature_kind if shape else self._settings.feature_kind

@@ -37,7 +37,7 @@ from .bulk import FolderBulk
 from .feature_sets import FolderFeatureSets
 from .files import (
     FORMAT,
-    FORMAT_VERSION,
+    FORMAT_VERSION_BASE,
     FORMAT_VERSION_BULK,
     FORMAT_VERSION_READ,
     LOG,
@@ -112,6 +112,9 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         self._manifest_bytes: bytes | None = None  # the manifest on disk, kept as the next fallback
         self._manifest_damage: list[str] = []
         self._snapshot_damage: list[str] = []
+        # Files being written outside the lock (order, suggestions): named under the lock, swapped in
+        # later. A reload meanwhile must not delete them (or their .tmp) as stale.
+        self._inflight: set[str] = set()
         if self.path.exists() and not self.path.is_dir():
             raise StoreError(f"{self.path} is a file, not a project folder; choose a folder.")
         if not (self.path / MANIFEST).exists():
@@ -183,7 +186,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
     def _manifest(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "format_version": FORMAT_VERSION_BULK if self._has_bulk() else FORMAT_VERSION,
+            "format_version": FORMAT_VERSION_BULK if self._needs_format_3() else FORMAT_VERSION_BASE,
             "written_by": "superintendent_core",
             "generation": self._generation,
             "settings": self._settings.to_dict(),
@@ -201,6 +204,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             },
             **({"preannotations": self._pre_file} if getattr(self, "_pre_file", None) else {}),
         }
+
+    def _needs_format_3(self) -> bool:
+        """Format 3 only for what format-2 readers cannot read: an ``.npy`` features file or bulk labels."""
+        return any(b.features_file for b in self._batches) or self._has_bulk()
 
     def _has_bulk(self) -> bool:
         ledger = getattr(self, "_ledger", None)
@@ -377,6 +384,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         so the events in the damaged snapshot exist nowhere else.
         """
         damaged, prev = self._snapshot, self._prev_snapshot
+        damaged_upto = self._snapshot_upto
         prev_file = None if prev is None else prev["file"]
         if prev is None or (prev_file is not None and not (self.path / prev_file).exists()):
             raise VersionError(f"{exc} It holds labels kept nowhere else in {self.path}. "
@@ -396,9 +404,16 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             n_side += 1
         assert damaged is not None
         os.replace(self.path / damaged, side)
+        # Bulk and imported labels go straight into a snapshot, never through the log: those made
+        # after the previous snapshot were only in the damaged one.
+        prev_upto = int(prev["upto"])
+        logged = sum(1 for e in events if prev_upto < e.seq <= damaged_upto)
+        missing = max(0, damaged_upto - prev_upto - logged)
+        unbuilt = (f" {missing} label record(s) made in bulk or imported since {prev_file or 'the start'} "
+                   f"were kept only in the damaged file and could not be rebuilt." if missing else "")
         self._snapshot_damage.insert(0, (
             f"The labels file {damaged} could not be read; its labels were rebuilt from "
-            f"{prev_file or 'the start'} and {LOG_PREV}. The damaged file is kept as {side.name}."))
+            f"{prev_file or 'the start'} and {LOG_PREV}.{unbuilt} The damaged file is kept as {side.name}."))
         self._prev_snapshot = None
         return ledger, events
 
@@ -413,9 +428,11 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
             self._snapshot, self._order_file, self._history_file, self._suggestions_file, self._pre_file}
         if self._prev_snapshot is not None:
             live.add(self._prev_snapshot["file"])
+        live |= self._inflight | {f"{f}.tmp" for f in self._inflight}
         for p in self.path.iterdir():
-            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix in OWN_SUFFIXES
-                                          and p.name not in live):
+            if p.name in live:
+                continue
+            if p.name.endswith(".tmp") or (p.name.startswith(OWN_PREFIXES) and p.suffix in OWN_SUFFIXES):
                 p.unlink(missing_ok=True)
 
     def _load_snapshot(self, n: int) -> LabelLedger:
@@ -533,7 +550,10 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
         if self._log is not None:
             self._log.close()
             self._log = None
+        generation = self._generation
         self._load()
+        # Names handed out since the last manifest (files in flight) are never handed out again.
+        self._generation = max(self._generation, generation)
 
     # ------------------------------------------------------------------ damage
 
@@ -617,6 +637,7 @@ class FolderStore(FolderItems, FolderLabels, FolderHistory, FolderFeatureSets, F
                 handles[MANIFEST] = io.BytesIO(encode_manifest(manifest))
                 names = [f for b in self._batches for f in (b.file, b.features_file)] + [
                     self._snapshot, self._order_file, self._history_file]
+                names += self._feature_set_files()
                 for name in names:
                     if name:
                         handles[name] = open(self.path / name, "rb")  # noqa: SIM115

@@ -117,6 +117,21 @@ class SQLReading:
         row = self._x(conn, "SELECT settings, shape FROM si_project WHERE id = 1").one()
         return self._parse_settings(row[0]), self._parse_shape(row[1])
 
+    def _base_features(self, ids: Sequence[int] | np.ndarray) -> Any:
+        """The features the items were added with, whatever feature set is active (for copies)."""
+        arr = self._check_ids(ids)
+
+        def work(conn: Connection) -> Any:
+            settings, shape = self._head(conn)
+            return self._features(conn, arr, shape, shape.feature_kind if shape else settings.feature_kind)
+
+        return self._read(work)
+
+    def _feature_set_rows(self, name: str, ids: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Rows of the feature set ``name`` for ``ids`` (each must be stored), whether active or not (copies)."""
+        arr = self._check_ids(ids)
+        return self._read(lambda conn: self._set_features(conn, name, arr))
+
     def features(self, ids: Sequence[int] | np.ndarray) -> Any:
         arr = self._check_ids(ids)
 

@@ -139,7 +139,14 @@ def test_newer_project_json_inside_refused(project, tmp_path):
     assert not (tmp_path / "n").exists()
 
 
-@pytest.mark.parametrize("name", ["../escape.parquet", "/abs.parquet", "sub/items-000001.parquet"])
+@pytest.mark.parametrize("name", [
+    "../escape.parquet", "/abs.parquet", "sub/items-000001.parquet",
+    # feature-set files are allowed only exactly as featuresets/<set name>/<chunk or meta.json>
+    "featuresets/../escape.parquet", "featuresets/../../escape.npy", "featuresets/./meta.json",
+    "featuresets/../meta.json", "featuresets/.hidden/meta.json", "featuresets/a/b/meta.json",
+    "featuresets/a/../../escape.npy", "featuresets/a/evil.py", "featuresets/a/meta.json\n",
+    "featuresets//meta.json", "/featuresets/a/meta.json", "featuresets\\a\\meta.json",
+])
 def test_hostile_names_refused(project, tmp_path, name):
     data = export_project_zip(project)
 
@@ -229,3 +236,59 @@ def test_restore_labels_validates_everything_first(project, tmp_path):
         assert other.labels().empty
         other.restore_labels(project.labels())
         pd.testing.assert_frame_equal(other.labels(), project.labels())
+
+
+def test_project_zip_carries_the_feature_sets(project, tmp_path):
+    """The zip holds featuresets/<set>/...: the imported project keeps the set its settings name."""
+    n = len(project)
+    rows = np.random.default_rng(1).random((n, 8), dtype=np.float32)
+    project.write_feature_set("clip", np.arange(n), rows[:, :8])
+    project.update_settings(feature_set="clip")
+    data = export_project_zip(project)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        names = zf.namelist()
+        assert json.loads(zf.read("MANIFEST.json"))["format_version"] == 2
+    assert "featuresets/clip/meta.json" in names and "featuresets/clip/c000001.ids.npy" in names
+    dest = import_project_zip(data, tmp_path / "imported")
+    t = FolderStore(dest, create=False)
+    try:
+        assert t.settings.feature_set == "clip" and t.features_in_use() == "clip"
+        assert t.feature_sets() == {"clip": (8, n)}
+        np.testing.assert_array_equal(t.features([0, n - 1]), rows[[0, n - 1]])
+    finally:
+        t.close()
+
+
+def test_project_zip_without_feature_sets_keeps_zip_format_1(project):
+    with zipfile.ZipFile(io.BytesIO(export_project_zip(project))) as zf:
+        assert json.loads(zf.read("MANIFEST.json"))["format_version"] == 1
+
+
+@pytest.mark.parametrize("backend", ["folder", "sqlite"])
+def test_copy_project_keeps_import_features_and_feature_sets(tmp_path, backend):
+    """copy_project copies the items' own features (not the active set's rows) and the sets themselves."""
+    from superintendent_core.data.export import copy_project
+    from superintendent_core.store.sql import SQLStore
+
+    settings = ProjectSettings(classes=CLASSES)
+    src = (FolderStore(tmp_path / "src", settings=settings) if backend == "folder"
+           else SQLStore(f"sqlite:///{tmp_path / 'src.db'}", settings=settings))
+    try:
+        batch = image_batch(6)
+        src.add_items(batch)
+        rows = np.random.default_rng(2).random((6, 3), dtype=np.float32)
+        src.write_feature_set("clip", np.arange(6), rows)
+        src.write_feature_set("part", [1, 4], rows[[1, 4]])  # an incomplete set is copied too
+        src.update_settings(feature_set="clip")
+        out = copy_project(src, tmp_path / "copy")
+        try:
+            assert out.settings.feature_set == "clip" and out.features_in_use() == "clip"
+            assert out.feature_sets() == {"clip": (3, 6), "part": (3, 2)}
+            np.testing.assert_array_equal(out.features(np.arange(6)), rows)
+            np.testing.assert_array_equal(out._base_features(np.arange(6)), np.asarray(batch.features, np.float32))
+            out.update_settings(feature_set="")  # the import features are there to fall back to
+            assert out.features(np.arange(6)).shape == (6, 16)
+        finally:
+            out.close()
+    finally:
+        src.close()

@@ -384,3 +384,21 @@ def test_manifest_fallback_after_replaced_order_and_history_takes_the_newest_on_
         assert store.history()["n_labels"].tolist() == [1, 2]
         assert store.next_item("bob") == 2  # the newest order, not the pool's
         assert "newest on disk" in " ".join(store.damage_report())
+
+
+def test_snapshot_fallback_says_bulk_labels_since_the_previous_snapshot_are_lost(tmp_path):
+    """Bulk labels skip the event log: a fallback to the previous snapshot cannot rebuild them, and says so."""
+    path = tmp_path / "p"
+    s = FolderStore(path, settings=ProjectSettings(classes=("a", "b")))
+    s.add_items(ItemBatch(names=tuple(f"i{i}" for i in range(20)), kind="image", image_shape=(2, 2),
+                          pixel_max=1.0, features=np.zeros((20, 4), np.float32)))
+    s.submit(0, "a", "alice")
+    s.bulk_label([1, 2, 3], "b", "alice")
+    snap = s._snapshot
+    s.close()
+    (path / snap).write_bytes(b"garbage")
+    s = FolderStore(path, create=False)
+    report = " ".join(s.damage_report())
+    assert "3 label record(s) made in bulk or imported" in report and "could not be rebuilt" in report
+    assert len(s.labels()) == 1  # the logged label is rebuilt
+    s.close()
