@@ -13,7 +13,11 @@ from superintendent_core.data.tables import read_table, suggest_columns, table_b
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
 from superintendent_core.labels import classes_in
-from superintendent_core.service.featurize import IMPORT_FEATURES_KEY, extractor_for_batch
+from superintendent_core.service.featurize import (
+    IMPORT_FEATURES_KEY,
+    extractor_for_batch,
+    import_extractor,
+)
 from superintendent_core.service.locations import IMPORT_OFF, import_folder_location
 from superintendent_core.store import (
     ItemBatch,
@@ -222,8 +226,7 @@ def current_section(labeller: str) -> None:
         source = st.radio("Source", [s for s in SOURCES if s != "demo"], format_func=SOURCES.get,
                           key="add" + S.DATA_SOURCE, horizontal=True)
         try:
-            import_features = dict(settings.extra).get(IMPORT_FEATURES_KEY, "pixels")
-            batch, notes = build_batch(source, "add", labeller, featurize=import_features)
+            batch, notes = build_batch(source, "add", labeller, featurize=import_extractor(settings) or "pixels")
             for note in notes:
                 st.caption(text_label(note))
             if batch is not None and st.button(f"Add {len(batch):,} items", key=S.DATA_ADD, type="primary"):
