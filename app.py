@@ -11,7 +11,7 @@ page, which shows nothing but the sign-in form.
 
 import streamlit as st
 
-from ui import auth
+from ui import auth, heap
 from ui import state as S
 from ui.errors import reported_failures
 from ui.featurize import ensure_features
@@ -20,6 +20,7 @@ from ui.widgets import labeller_input, show_notices, sync_labeller, text_label
 
 st.set_page_config(page_title="superintendent", page_icon=":material/label:", layout="wide")
 S.init_state(st.session_state)
+heap.start()  # keeps Streamlit's collection after each rerun cheap (ui/heap.py)
 
 access = auth.resolve()  # first: an invitation token leaves the URL before anything else runs
 if not access.single_user and not access.is_admin:

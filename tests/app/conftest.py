@@ -14,8 +14,13 @@ APP = str(ROOT / "app.py")
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from ui import heap  # noqa: E402
 from ui import state as S  # noqa: E402
 from ui.project import open_project  # noqa: E402
+
+# This process runs hundreds of apps one after another: freezing their objects (ui/heap.py) would
+# keep whatever cycles they leave. tests/app/test_heap.py turns it on where it is the subject.
+heap.ENABLED = False
 
 PAGES = ["pages/label.py", "pages/model.py", "pages/data.py", "pages/review.py"]
 
