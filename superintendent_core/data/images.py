@@ -37,13 +37,19 @@ import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .._lazy import lazy_module
 from ..store.errors import InvalidInput
 from ..store.protocol import ItemBatch
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageOps
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    Image = lazy_module("PIL.Image")
+    ImageOps = lazy_module("PIL.ImageOps")
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -74,7 +80,7 @@ MAX_ZIP_RATIO = 200
 RATIO_GRACE_BYTES = 1024**2
 _CHUNK = 1024 * 1024
 
-Featurize = Callable[[Image.Image], np.ndarray]
+Featurize = Callable[["Image.Image"], np.ndarray]
 
 
 def _featurizer(featurize: Featurize | str) -> Featurize:
@@ -193,7 +199,7 @@ def _read_image(name: str, raw: bytes, featurize: Featurize, max_pixels: int) ->
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_many_pixels(name, max_pixels) from None
-    except UnidentifiedImageError:
+    except Image.UnidentifiedImageError:
         raise InvalidInput(f"{name} is not a readable image (not an image format Pillow knows, or damaged).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InvalidInput(f"{name} is not a readable image (corrupt or truncated: {_reason(exc)}).") from None

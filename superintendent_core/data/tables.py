@@ -16,15 +16,20 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from ..store.errors import InvalidInput
 from ..store.items import TableRows
 from ..store.protocol import ItemBatch
 from .images import ImportResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = ["check_frame", "read_table", "suggest_columns", "table_batch", "table_import"]
 

@@ -23,15 +23,20 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
+from .._lazy import lazy_module
 from ..data.images import thumbnail_features
 from .checkpoint import CheckpointError, load_state_dict
 from .efficientnet import EfficientNetLite0
 from .images import open_image, to_rgb
+
+if TYPE_CHECKING:
+    from PIL import Image
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    Image = lazy_module("PIL.Image")
 
 __all__ = [
     "EXTRACTORS",

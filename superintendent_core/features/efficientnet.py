@@ -38,14 +38,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
+from .._lazy import lazy_module
 from . import onnx_proto
 from .checkpoint import load_state_dict
 from .images import to_rgb
+
+if TYPE_CHECKING:
+    from PIL import Image
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    Image = lazy_module("PIL.Image")
 
 __all__ = [
     "CROP_PADDING",

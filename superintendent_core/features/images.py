@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .._lazy import lazy_module
 from ..data.images import MAX_PIXELS
 from ..store.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageOps
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    Image = lazy_module("PIL.Image")
+    ImageOps = lazy_module("PIL.ImageOps")
 
 __all__ = ["DRAFT_SIDE", "open_image", "to_rgb"]
 
@@ -119,7 +125,7 @@ def open_image(source: Any, *, index: int = 0, max_pixels: int | None = None) ->
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidInput(f"{name} has more pixels than Pillow accepts (a decompression bomb?).") from None
-    except UnidentifiedImageError:
+    except Image.UnidentifiedImageError:
         raise InvalidInput(f"{name} is not a readable image (not an image format Pillow knows, or damaged).") from None
     except FileNotFoundError:
         raise InvalidInput(f"{name} does not exist.") from None

@@ -20,10 +20,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
+
+from .._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = [
     "Agreement",

@@ -8,11 +8,17 @@ counts are fresh after each label; nothing is cached here.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from ..store.protocol import LabelStore
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = ["PROGRESS_COLUMNS", "labeller_progress", "progress_table"]
 

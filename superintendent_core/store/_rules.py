@@ -33,15 +33,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from ..labels import SEPARATOR, split_labels
 from .audit import AuditDraws
 from .errors import InvalidInput, UnknownItem
 from .protocol import ItemBatch, ProjectSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = [
     "ESTIMATE_COLUMNS",

@@ -28,12 +28,17 @@ How the store treats labels (every backend)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = ["AUDIT_COLUMNS", "AuditDraws", "AuditSlot", "audit_frame", "empty_audit_records"]
 

@@ -14,18 +14,25 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
+from .._lazy import lazy_module
 from ..labels import SEPARATOR, split_labels
 from ._rules import few as _few
 from ._rules import normalize_label
 from .errors import InvalidInput
 from .protocol import DATA_KINDS, ItemBatch, ProjectSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
+    pc = lazy_module("pyarrow.compute")
 
 __all__ = [
     "FEATURE_CACHE_BYTES",

@@ -24,9 +24,16 @@ from __future__ import annotations
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+from .._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = ["EVENT_LABEL", "EVENT_LOST", "EVENT_RELABEL", "EVENT_SKIP", "EVENT_UNDO", "Event", "LabelLedger"]
 

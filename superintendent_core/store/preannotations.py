@@ -22,14 +22,19 @@ The rules every backend follows:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from . import _rules
 from .errors import InvalidInput, UnknownItem
 from .protocol import ProjectSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = [
     "MAX_SOURCE_CHARS",

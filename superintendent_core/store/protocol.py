@@ -31,13 +31,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
+from .._lazy import lazy_module
 from .audit import AuditDraws
 from .suggestions import Suggestions
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
 
 __all__ = [
     "DATA_KINDS",

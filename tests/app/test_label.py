@@ -6,8 +6,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from superintendent_core.data.tables import table_batch
 from superintendent_core.store import ItemBatch, ProjectSettings
 from ui import state as S
 from ui.project import create_project, open_project
@@ -223,6 +225,35 @@ def test_the_label_page_does_not_import_scikit_learn():
         "print(sorted(m for m in sys.modules if m == 'sklearn' or m.startswith('sklearn.'))[:3])\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_first_item_of_a_table_project_imports_neither_pandas_nor_pillow(tmp_path):
+    """Issue 17's first item: the script run that draws it leaves pandas (~0.3 s), Pillow and
+    scikit-learn unimported; the background warm-up after it may load them (not counted here)."""
+    folder = str(tmp_path / "table")
+    frame = pd.DataFrame({"title": [f"row {i}" for i in range(50)], "f0": np.arange(50.0), "f1": np.ones(50)})
+    batch = table_batch(frame, kind="table", display_columns=["title"], feature_columns=["f0", "f1"])
+    create_project(folder, ProjectSettings(name="table", kind="table", classes=("a", "b")), batch)
+    code = (
+        "import os, sys\n"
+        f"os.environ['SUPERINTENDENT_PROJECT_DIR'] = {folder!r}\n"
+        "from streamlit.runtime.scriptrunner import get_script_run_ctx\n"
+        "LIBS = ('pandas', 'PIL', 'sklearn', 'scipy')\n"
+        "seen = []\n"
+        "class Watch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name in LIBS and name not in sys.modules and get_script_run_ctx() is not None:\n"
+        "            seen.append(name)\n"
+        "sys.meta_path.insert(0, Watch())\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"at = AppTest.from_file({APP!r}, default_timeout=60).run()\n"
+        "assert not at.exception, at.exception\n"
+        "assert at.button(key='label_class_0').label == 'a'\n"
+        "print(sorted(set(seen)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
 
 

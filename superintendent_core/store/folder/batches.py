@@ -17,16 +17,23 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ..._lazy import lazy_module
 from ..errors import VersionError
 from ..items import FEATURE_CACHE_BYTES, PoolShape
 from .files import restore_hint
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
+    pq = lazy_module("pyarrow.parquet")
 
 __all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size", "take_rows"]
 

@@ -6,20 +6,28 @@ import dataclasses
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from ..._lazy import lazy_module
 from .. import _rules
 from ..items import PreparedBatch, batch_table, prepare_batch, render_grey_png
 from ..protocol import Item, ItemBatch, ProjectSettings
 from ..settings import check_classes
 from .batches import ItemsFile, take_rows
 from .files import DISPLAY_GROUP_BYTES, write_atomic, write_npy
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
+    pc = lazy_module("pyarrow.compute")
+    pq = lazy_module("pyarrow.parquet")
 
 __all__ = ["FolderItems"]
 

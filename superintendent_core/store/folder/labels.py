@@ -5,13 +5,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ..._lazy import lazy_module
 from .. import _rules
 from ..audit import AuditDraws, audit_frame
 from ..errors import InvalidInput, StoreError
@@ -19,6 +17,15 @@ from ..ledger import EVENT_LABEL, EVENT_RELABEL, EVENT_SKIP, EVENT_UNDO, Event
 from ..protocol import Progress, Revision
 from ..queue import ServeQueue
 from .files import AUDIT_KEY, encode_slots, utc_times, write_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
+    pq = lazy_module("pyarrow.parquet")
 
 __all__ = ["FolderLabels"]
 

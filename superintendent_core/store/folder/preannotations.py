@@ -11,15 +11,22 @@ page's one-item look-up).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from ..._lazy import lazy_module
 from ..preannotations import check_preannotations, empty_preannotations, merge_preannotations
 from .files import write_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pd = lazy_module("pandas")
+    pa = lazy_module("pyarrow")
+    pq = lazy_module("pyarrow.parquet")
 
 __all__ = ["FolderPreannotations"]
 
@@ -84,6 +91,8 @@ class FolderPreannotations:
         with self._lock:
             self._check_open()
             item_id = self._check_id(item_id)
+            if self._pre_file is None and self._pre_frame is None:
+                return None  # none saved: no table to build (nor pandas to import) for the Label page
             if self._pre_lookup is None:
                 t = self._pre_table()
                 self._pre_lookup = dict(zip(t["item_id"].tolist(),

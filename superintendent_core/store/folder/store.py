@@ -16,14 +16,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from ..._lazy import lazy_module
 from .. import _rules
 from ..errors import LockedError, StoreError, VersionError
 from ..eventlog import EventLog
@@ -56,6 +54,15 @@ from .history import FolderHistory
 from .items import FolderItems
 from .labels import FolderLabels
 from .preannotations import FolderPreannotations
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
+    pa = lazy_module("pyarrow")
+    pc = lazy_module("pyarrow.compute")
+    pq = lazy_module("pyarrow.parquet")
 
 __all__ = ["FolderStore"]
 
