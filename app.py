@@ -64,3 +64,6 @@ if project is not None:
     # Features the project's extractor has not computed yet: a background job (resumes after a
     # restart); a no-op on reruns once it looked (ui/featurize.py).
     ensure_features(project)
+# Once per process: the first run's imports and open project leave Streamlit's collection after
+# this run (and every later one) alone; otherwise it delays the first item (ui/heap.py).
+heap.freeze_first_run()

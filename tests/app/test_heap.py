@@ -85,3 +85,24 @@ def test_start_runs_one_watcher_thread(enabled, monkeypatch):
     while not calls and time.monotonic() < deadline:
         time.sleep(0.01)
     assert calls, "the watcher never called settle()"
+
+
+def test_the_first_run_is_frozen_once_without_a_collection(enabled, monkeypatch):
+    gc.unfreeze()
+    monkeypatch.setattr(heap, "_first_run_frozen", False)
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *a: collections.append(a) or 0)
+    keep = [[i] for i in range(1000)]
+    assert heap.freeze_first_run()
+    assert gc.get_freeze_count() >= len(keep)
+    assert collections == []  # the point: no walk over the whole heap
+    assert not heap.freeze_first_run()  # once per process
+    del keep
+
+
+def test_the_first_run_freeze_is_off_when_the_heap_module_is(monkeypatch):
+    monkeypatch.setattr(heap, "ENABLED", False)
+    monkeypatch.setattr(heap, "_first_run_frozen", False)
+    before = gc.get_freeze_count()
+    assert not heap.freeze_first_run()
+    assert gc.get_freeze_count() == before
