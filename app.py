@@ -11,13 +11,14 @@ page, which shows nothing but the sign-in form.
 
 import streamlit as st
 
-from ui import auth, heap
+from ui import auth, first_run, heap
 from ui import state as S
 from ui.errors import reported_failures
 from ui.featurize import ensure_features
 from ui.project import current_project, sync_project
 from ui.widgets import labeller_input, show_notices, sync_labeller, text_label
 
+first_run.skip_use_warning_check()  # before any element: a check that costs ~50 ms once (ui/first_run.py)
 st.set_page_config(page_title="superintendent", page_icon=":material/label:", layout="wide")
 S.init_state(st.session_state)
 heap.start()  # keeps Streamlit's collection after each rerun cheap (ui/heap.py)
