@@ -24,6 +24,7 @@ N, CHUNK = 600, 40
 
 WRITER = f"""
 import sys
+import pandas, pyarrow.parquet  # loaded on first use by the store; here before "open", so the kills land in writes
 kind, where, start = sys.argv[1], sys.argv[2], int(sys.argv[3])
 if kind == "folder":
     from superintendent_core.store.folder import FolderStore
