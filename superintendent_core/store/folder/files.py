@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable
@@ -31,6 +32,7 @@ __all__ = [
     "encode_manifest",
     "encode_slots",
     "fsync_dir",
+    "npy_header",
     "repair_hint",
     "restore_hint",
     "utc_times",
@@ -149,6 +151,31 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def npy_header(dtype: np.dtype, shape: tuple[int, ...], width: int = 0) -> bytes:
+    """The ``.npy`` header of an array of ``dtype`` and ``shape``, padded with spaces to ``width`` bytes.
+
+    A file written row by row before its length is known starts with the header of a
+    placeholder length (``width`` = that header's size) and gets its real one at the end;
+    the header keeps its size, so the data offset (64-byte aligned) does not move.
+    """
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+    try:
+        np.lib.format.write_array_header_1_0(buf, header)
+    except ValueError:  # a header over 64 KB (thousands of mixed columns): format 2.0
+        np.lib.format.write_array_header_2_0(buf, header)
+    raw = buf.getvalue()
+    if not width or len(raw) == width:
+        return raw
+    size = 2 if raw[6] == 1 else 4  # bytes of the header-length field
+    body = raw[8 + size:].rstrip(b" \n")
+    pad = width - 8 - size - len(body) - 1
+    if pad < 0:
+        raise ValueError(f"an .npy header of {len(raw)} bytes does not fit the {width} reserved")
+    body += b" " * pad + b"\n"
+    return raw[:8] + len(body).to_bytes(size, "little") + body
 
 
 def write_npy(path: Path, array: Any) -> None:
