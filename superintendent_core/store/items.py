@@ -502,6 +502,7 @@ class StreamState:
         self.names: list[pa.Array] = []
         self.n = 0
         self.has_true = False
+        self._dtypes: dict[str, Any] | None = None
 
     def prepare(self, batch: ItemBatch) -> PreparedBatch:
         settings = self.settings
@@ -515,11 +516,33 @@ class StreamState:
                                    or settings.feature_kind != prepared.shape.feature_kind):
             settings = replace(settings, kind=prepared.kind, feature_kind=prepared.shape.feature_kind)
         self.settings, self.shape = settings, prepared.shape
+        if prepared.shape.feature_kind == "table":
+            prepared = self._same_columns(prepared)
         self.names.append(prepared.names_array if prepared.names_array is not None
                           else pa.array(prepared.names, type=pa.string()))
         self.n += len(prepared)
         self.has_true = self.has_true or prepared.true_labels is not None
         return prepared
+
+    def _same_columns(self, prepared: PreparedBatch) -> PreparedBatch:
+        """Table features keep the first chunk's dtypes: a later chunk is cast if that is safe, else refused."""
+        frame = prepared.features
+        if self._dtypes is None:
+            self._dtypes = dict(frame.dtypes)
+            return prepared
+        changed = {}
+        for c, got in frame.dtypes.items():
+            want = self._dtypes[c]
+            if got == want:
+                continue
+            if isinstance(got, np.dtype) and isinstance(want, np.dtype) and np.can_cast(got, want, "safe"):
+                changed[c] = frame[c].astype(want)
+                continue
+            raise InvalidInput(
+                f"Column {c!r} holds {got} values from row {prepared.names[0]!r} on but {want} values before; "
+                "make it one type first (e.g. numbers with decimals in every row). Nothing was imported."
+            )
+        return replace(prepared, features=frame.assign(**changed)) if changed else prepared
 
     def all_names(self) -> pa.ChunkedArray:
         return pa.chunked_array(self.names, type=pa.string())

@@ -271,17 +271,15 @@ class _BatchFiles:
         self._write_table(table)
 
     def _table_block(self, prepared: PreparedBatch) -> Any:
+        # the columns' dtypes are the first chunk's (StreamState); a float64 column is stored as float32
+        # when the first chunk's values fit, so a later chunk's values must fit too
         cols, dtypes = _numeric_columns(prepared.features)
-        if cols != self.npy_columns:
-            odd = next(c for c in self.npy_columns + cols if (c in cols) != (c in self.npy_columns))
-            raise InvalidInput(f"Column {odd!r} holds numbers in some rows but not from row {prepared.names[0]!r} "
-                               "on; make it one type first. Nothing was imported.")
         for c, got, want in zip(cols, dtypes, self.npy_dtypes, strict=True):
             if got != want and not np.can_cast(np.dtype(got), np.dtype(want), "safe"):
                 raise InvalidInput(
-                    f"Column {c!r} holds {got} values from row {prepared.names[0]!r} on but {want} before "
-                    + ("(values too large for 32-bit floats)" if want == "float32" else "")
-                    + "; make it one type first. Nothing was imported.")
+                    f"Column {c!r} holds values too large for 32-bit floats from row {prepared.names[0]!r} "
+                    "on, but not before; rescale them first. Nothing was imported."
+                )
         return _table_matrix(prepared.features, self.npy_columns, self.npy_dtypes)
 
     def _write_rows(self, array: Any) -> None:

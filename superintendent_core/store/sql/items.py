@@ -131,6 +131,8 @@ class SQLItems:
         try:
             ids = self._run(work)
         except sa_exc.IntegrityError:
+            if state_box:
+                state_box[0].check_names()  # a name used twice in the import: named with both rows
             names = state_box[0].all_names().to_pylist() if state_box else []
             raise self._duplicate_names(names) from None
         self._known_n = max(self._known_n, int(ids[-1]) + 1)
