@@ -43,18 +43,23 @@ _HEAD = 1 << 20
 Progress = Callable[[int, int], None]
 
 
-def _open(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[Any, str]:
-    """A seekable binary file (a path's file, or the bytes of an upload) and its name."""
-    if isinstance(source, bytes | bytearray):
-        return io.BytesIO(bytes(source)), "upload"
+def _opener(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[Callable[[], IO[bytes]], str, Any]:
+    """(a function giving a fresh binary file at its start, the file's name, what pyarrow reads parquet from).
+
+    A path is opened anew each time (nothing stays open between reruns of a page); the bytes of
+    an upload are wrapped, never copied.
+    """
     if isinstance(source, str | os.PathLike):
         p = Path(source)
         if not p.is_file():
             raise InvalidInput(f"{p} does not exist or is not a file.")
-        return open(p, "rb"), p.name  # noqa: SIM115 (closed by the chunks)
-    if hasattr(source, "read") and hasattr(source, "seek"):
-        return source, getattr(source, "name", "upload")
-    raise InvalidInput(f"The table must be a path, bytes or a file object, not {type(source).__name__}.")
+        return (lambda: open(p, "rb")), p.name, os.fspath(p)  # noqa: SIM115 (closed by the caller)
+    if hasattr(source, "read") and not isinstance(source, bytes | bytearray):
+        source = source.read()
+    if not isinstance(source, bytes | bytearray):
+        raise InvalidInput(f"The table must be a path, bytes or a file object, not {type(source).__name__}.")
+    data = bytes(source)
+    return (lambda: io.BytesIO(data)), "upload", pa.BufferReader(data)
 
 
 def _csv_encoding(head: bytes, encoding: str | None) -> tuple[str, str | None]:
@@ -96,22 +101,19 @@ class TableChunks:
     def __init__(self, source: Any, *, encoding: str | None = None, sep: str | None = None,
                  chunk_rows: int = CHUNK_ROWS) -> None:
         self.chunk_rows = max(1, int(chunk_rows))
-        self._fh, self.name = _open(source)
+        self._open, self.name, self._parquet_source = _opener(source)
         self.notes: list[str] = []
         self.progress: Progress | None = None
         self.options: dict[str, Any] = {}
         self.done = 0
-        head = self._fh.read(_HEAD)
-        self._fh.seek(0)
+        with self._open() as fh:
+            head = fh.read(_HEAD)
         if not head:
             raise InvalidInput(f"{self.name} is empty (0 bytes); choose the file again.")
         self.parquet = head[:4] == _PARQUET_MAGIC
         if self.parquet:
-            # the file's own reader (not the Python file), and no pre-buffering: with either, memory
+            # pyarrow's own reader (not a Python file), and no pre-buffering: with either, memory
             # grew by a chunk per chunk read (about 400 MB over a 1M-row file)
-            self._parquet_source = (os.fspath(source) if isinstance(source, str | os.PathLike)
-                                    else pa.BufferReader(self._fh.getvalue()) if isinstance(self._fh, io.BytesIO)
-                                    else self._fh)
             try:
                 self._pf = pq.ParquetFile(self._parquet_source, pre_buffer=False)
             except Exception as exc:  # pyarrow raises many kinds
@@ -149,19 +151,19 @@ class TableChunks:
     # ------------------------------------------------------------------ reading
 
     def _count_lines(self) -> int:
-        self._fh.seek(0)
         lines, last = 0, b"\n"
-        newline = "\n".encode(self.encoding.replace("-sig", ""))
-        while block := self._fh.read(16 << 20):
-            lines += block.count(newline)
-            last = block[-len(newline):]
-        self._fh.seek(0)
+        with self._open() as fh:
+            enc = self.encoding.replace("-sig", "")
+            if enc == "utf-16":  # by its BOM
+                enc = "utf-16-le" if fh.read(2) == codecs.BOM_UTF16_LE else "utf-16-be"
+            newline = "\n".encode(enc)
+            while block := fh.read(16 << 20):
+                lines += block.count(newline)
+                last = block[-len(newline):]
         return lines + (last != newline)
 
     def _csv(self, rows: int) -> Iterator[pd.DataFrame]:
-        self._fh.seek(0)
-        stream = io.TextIOWrapper(self._fh, encoding=self.encoding, newline="")
-        try:
+        with io.TextIOWrapper(self._open(), encoding=self.encoding, newline="") as stream:
             reader = pd.read_csv(stream, sep=self.sep, chunksize=rows)
             while True:
                 try:
@@ -177,8 +179,6 @@ class TableChunks:
                     raise InvalidInput(f"{self.name} cannot be read as CSV after row {self.done:,} ({exc}). "
                                        "Nothing was imported.") from None
                 yield chunk
-        finally:
-            stream.detach()
 
     def frames(self) -> Iterator[pd.DataFrame]:
         """The file's rows, a chunk at a time, as DataFrames with text column names."""
@@ -241,13 +241,9 @@ class TableChunks:
             values = pq.read_table(self._parquet_source, columns=[column]).column(0).unique().to_pylist()
         else:
             seen: set[Any] = set()
-            self._fh.seek(0)
-            stream = io.TextIOWrapper(self._fh, encoding=self.encoding, newline="")
-            try:
+            with io.TextIOWrapper(self._open(), encoding=self.encoding, newline="") as stream:
                 for part in pd.read_csv(stream, sep=self.sep, usecols=[column], chunksize=1 << 20):
                     seen.update(part[column].dropna().unique().tolist())
-            finally:
-                stream.detach()
             values = list(seen)
         sample = pd.DataFrame({column: values, "_": 0})
         return table_batch(sample, kind="text", display_columns=["_"], feature_columns=None,
@@ -271,9 +267,6 @@ class TableChunks:
             self.total = self.done  # a CSV whose cells hold line breaks: the count is now exact
         if self.progress is not None:
             self.progress(self.done, self.done)
-
-    def close(self) -> None:
-        self._fh.close()
 
 
 def table_chunks(source: str | os.PathLike | bytes | IO[bytes], *, encoding: str | None = None,

@@ -538,6 +538,15 @@ class StreamState:
             if isinstance(got, np.dtype) and isinstance(want, np.dtype) and np.can_cast(got, want, "safe"):
                 changed[c] = frame[c].astype(want)
                 continue
+            if isinstance(want, np.dtype) and want.kind in "iuf":  # name the first value that is no number
+                values = frame[c]
+                odd = np.flatnonzero((pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy())
+                if len(odd):
+                    k = int(odd[0])
+                    raise InvalidInput(
+                        f"Column {c!r} holds {str(values.iat[k])[:40]!r} in row {prepared.names[k]!r}, not a number "
+                        "as in the rows before; fix or drop that row. Nothing was imported."
+                    )
             raise InvalidInput(
                 f"Column {c!r} holds {got} values from row {prepared.names[0]!r} on but {want} values before; "
                 "make it one type first (e.g. numbers with decimals in every row). Nothing was imported."
