@@ -153,13 +153,13 @@ def _table_form(source, prefix: str, labeller: str):
     return chunks, notes
 
 
-def _importing(batch, verb: str):
-    """A progress bar for an import read chunk by chunk (the engine reports rows), else a spinner."""
+def _importing(batch, what: str, spinner: str):
+    """A progress bar for an import read chunk by chunk (the engine reports rows written), else ``spinner``."""
     if isinstance(batch, ItemBatch):
-        return st.spinner(f"{verb} {len(batch):,} items…")
-    bar = st.progress(0.0, text=f"{verb} {len(batch):,} rows…")
+        return st.spinner(spinner)
+    bar = st.progress(0.0, text=f"{what}: reading {len(batch):,} rows…")
     batch.progress = lambda done, total: bar.progress(
-        min(1.0, done / total) if total else 1.0, text=f"{verb}: {done:,} / {total:,} rows written")
+        min(1.0, done / total) if total else 1.0, text=f"{what}: {done:,} of {total:,} rows written")
     return _Closing(bar)
 
 
@@ -274,7 +274,7 @@ def current_section(labeller: str) -> None:
             for note in notes:
                 st.caption(text_label(note))
             if batch is not None and st.button(f"Add {len(batch):,} items", key=S.DATA_ADD, type="primary"):
-                with _importing(batch, "Adding"):
+                with _importing(batch, "Adding the rows", "Adding…"):
                     added = add_to_project(store, batch)
                 ensure_features(project)  # the new items' features, in the background
                 st.success(f"Added {added:,} items.")
@@ -370,7 +370,7 @@ def create_section(labeller: str) -> None:
                 feature_extractor=extractor,
                 extra=((IMPORT_FEATURES_KEY, "pixels"),) if batch.kind == "image" else (),
             )
-            with _importing(batch, "Creating the project with"):
+            with _importing(batch, "Creating the project", f"Creating the project with {len(batch):,} items…"):
                 location = new_folder(path) if database is None else database_location(slug)
                 created = create_project(location, settings, batch)
         except (StoreError, ValueError, OSError) as exc:
