@@ -37,7 +37,9 @@ __all__ = [
     "restore_hint",
     "utc_times",
     "write_atomic",
+    "write_chunk",
     "write_npy",
+    "write_rows",
 ]
 
 FORMAT = "superintendent-project"
@@ -187,6 +189,19 @@ def write_npy(path: Path, array: Any) -> None:
     """
     shape = tuple(int(x) for x in array.shape)
     dtype = np.dtype(array.dtype)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(npy_header(dtype, shape))
+            write_rows(fh, array, dtype)
+
+    write_atomic(path, write)
+
+
+def write_rows(fh: Any, array: Any, dtype: np.dtype) -> int:
+    """Append the rows of ``array`` (as :func:`write_npy` takes it) to ``fh`` as ``dtype``, about
+    :data:`NPY_CHUNK_BYTES` at a time; returns the rows written."""
+    shape = tuple(int(x) for x in array.shape)
     if isinstance(array, np.ndarray):
         source = np.ascontiguousarray(array)
         block = lambda lo, hi: source[lo:hi]  # noqa: E731
@@ -194,19 +209,15 @@ def write_npy(path: Path, array: Any) -> None:
         block = array.block
     row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
     step = max(1, NPY_CHUNK_BYTES // max(row_bytes, 1))
+    for lo in range(0, shape[0], step):
+        part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=dtype)
+        write_chunk(fh, memoryview(part).cast("B"))
+    return shape[0]
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-            try:
-                np.lib.format.write_array_header_1_0(fh, header)
-            except ValueError:  # a header over 64 KB (thousands of mixed columns): format 2.0
-                np.lib.format.write_array_header_2_0(fh, header)
-            for lo in range(0, shape[0], step):
-                part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=dtype)
-                fh.write(memoryview(part).cast("B"))
 
-    write_atomic(path, write)
+def write_chunk(fh: Any, data: Any) -> None:
+    """One write of rows to an ``.npy`` file being built (a full disk raises ``OSError`` here)."""
+    fh.write(data)
 
 
 def utc_times(seconds: np.ndarray) -> pd.Series:

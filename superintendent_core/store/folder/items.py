@@ -18,8 +18,9 @@ from .. import _rules
 from ..errors import InvalidInput
 from ..items import PreparedBatch, StreamState, batch_table, render_grey_png
 from ..protocol import Item, ItemBatch
+from . import files as folder_files
 from .batches import ItemsFile, take_rows
-from .files import DISPLAY_GROUP_BYTES, NPY_CHUNK_BYTES, npy_header, write_atomic
+from .files import DISPLAY_GROUP_BYTES, npy_header, write_atomic, write_rows
 
 __all__ = ["FolderItems"]
 
@@ -283,22 +284,14 @@ class _BatchFiles:
         return _table_matrix(prepared.features, self.npy_columns, self.npy_dtypes)
 
     def _write_rows(self, array: Any) -> None:
-        shape = tuple(int(x) for x in array.shape)
-        dtype = np.dtype(array.dtype)
         if self._npy is None:
-            self._npy_dtype = dtype
-            self._npy_width = len(npy_header(dtype, (10**15, *shape[1:])))
-            self._npy_rest = shape[1:]
+            self._npy_dtype = np.dtype(array.dtype)
+            self._npy_rest = tuple(int(x) for x in array.shape[1:])
+            self._npy_width = len(npy_header(self._npy_dtype, (10**15, *self._npy_rest)))  # room for any length
             self._npy = open(self.folder / (self.features_name + ".tmp"), "wb")  # noqa: SIM115 (kept open)
             self._npy.write(b"\0" * self._npy_width)
         assert self._npy_dtype is not None
-        block = array.block if not isinstance(array, np.ndarray) else (lambda lo, hi: array[lo:hi])
-        row_bytes = self._npy_dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
-        step = max(1, NPY_CHUNK_BYTES // max(row_bytes, 1))
-        for lo in range(0, shape[0], step):
-            part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=self._npy_dtype)
-            write_chunk(self._npy, memoryview(part).cast("B"))
-        self._npy_rows += shape[0]
+        self._npy_rows += write_rows(self._npy, array, self._npy_dtype)
 
     def _write_table(self, table: pa.Table) -> None:
         # ~1 MB of names and display values per row group: one item() reads about that much
@@ -334,7 +327,7 @@ class _BatchFiles:
 
             def finish_npy(tmp: Path) -> None:
                 self._npy.seek(0)
-                write_chunk(self._npy, header)
+                folder_files.write_chunk(self._npy, header)
                 self._npy.close()
 
             write_atomic(self.folder / self.features_name, finish_npy)
@@ -372,11 +365,6 @@ class _BatchFiles:
             meta["npy_columns"] = self.npy_columns
             meta["npy_dtypes"] = self.npy_dtypes
         return meta
-
-
-def write_chunk(fh: Any, data: Any) -> None:
-    """One write of rows to a batch file being built (a full disk raises ``OSError`` here)."""
-    fh.write(data)
 
 
 def _mean_row_bytes(table: pa.Table) -> float:

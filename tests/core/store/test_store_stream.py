@@ -13,7 +13,7 @@ from sql_helpers import PostgresFactory, SQLiteFactory, postgres_available, requ
 from superintendent_core.data.tables import table_batch
 from superintendent_core.store import InvalidInput, ItemBatch, ProjectSettings
 from superintendent_core.store.folder import FolderStore
-from superintendent_core.store.folder import items as folder_items
+from superintendent_core.store.folder import files as folder_files
 
 CLASSES = ("a", "b", "c")
 
@@ -140,7 +140,7 @@ def test_a_full_disk_mid_stream_leaves_the_folder_project_as_it_was(tmp_path, mo
     files = sorted(p.name for p in path.iterdir() if p.name != ".lock.info")
     manifest = (path / "project.json").read_bytes()
     calls = {"n": 0}
-    real = folder_items.write_chunk
+    real = folder_files.write_chunk
 
     def full_disk(fh, data):
         calls["n"] += 1
@@ -148,7 +148,7 @@ def test_a_full_disk_mid_stream_leaves_the_folder_project_as_it_was(tmp_path, mo
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fh, data)
 
-    monkeypatch.setattr(folder_items, "write_chunk", full_disk)
+    monkeypatch.setattr(folder_files, "write_chunk", full_disk)
     with FolderStore(path, create=False) as store:
         before = snapshot(store)
         with pytest.raises(OSError) as err:
@@ -157,7 +157,7 @@ def test_a_full_disk_mid_stream_leaves_the_folder_project_as_it_was(tmp_path, mo
         assert snapshot(store) == before
     assert sorted(p.name for p in path.iterdir() if p.name != ".lock.info") == files  # no .tmp left
     assert (path / "project.json").read_bytes() == manifest
-    monkeypatch.setattr(folder_items, "write_chunk", real)
+    monkeypatch.setattr(folder_files, "write_chunk", real)
     with FolderStore(path, create=False) as store:
         assert snapshot(store) == before
         store.add_items_stream(chunks(frame(30), 7))
@@ -182,3 +182,40 @@ def test_no_chunks_is_refused(factory):
         store.add_items_stream(iter(()))
     assert len(store) == 0
     store.close()
+
+
+def test_a_build_killed_midway_leaves_the_folder_project_as_it_was(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "p"
+    with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
+        first = pd.DataFrame({"x": [0.5, 1.5], "id": ["a0", "a1"]})
+        store.add_items(table_batch(first, kind="table", display_columns=["id"], feature_columns=["x"],
+                                    name_column="id"))
+        store.submit(1, "b", "ann")
+        before = snapshot(store)
+    child = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.getcwd()!r})
+        import pandas as pd
+        from superintendent_core.data.tables import table_batch
+        from superintendent_core.store.folder import FolderStore
+
+        def chunks():
+            for k in range(10):
+                if k == 5:
+                    os.kill(os.getpid(), signal.SIGKILL)  # mid-stream: 5 chunks written to .tmp files
+                df = pd.DataFrame({{"x": [float(i) for i in range(10)], "id": [f"n{{k}}-{{i}}" for i in range(10)]}})
+                yield table_batch(df, kind="table", display_columns=["id"], feature_columns=["x"], name_column="id")
+
+        FolderStore({str(path)!r}, create=False).add_items_stream(chunks())
+    """)
+    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -9, done.stderr
+    assert any(p.name.endswith(".tmp") for p in path.iterdir())  # the half-written batch
+    with FolderStore(path, create=False) as store:
+        assert snapshot(store) == before
+    assert not any(p.name.endswith(".tmp") for p in path.iterdir())  # removed on open
