@@ -202,3 +202,19 @@ def test_a_csv_in_another_encoding_reads_as_the_in_memory_path_reads_it(tmp_path
     create_project(tmp_path / "memory", s, table_batch(memory, **OPTIONS[0]))
     create_project(tmp_path / "streamed", s, chunks)
     assert project(tmp_path / "streamed") == project(tmp_path / "memory")
+
+
+def test_a_parquet_of_names_and_vectors_streams_as_the_in_memory_path_builds_it(tmp_path):
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"name": [f"n{i}" for i in range(40)], "vec": list(rng.normal(size=(40, 5)))})
+    df.to_parquet(tmp_path / "v.parquet")
+    options = dict(kind="table", display_columns=["name"], feature_columns=["vec"], name_column="name")
+    s = ProjectSettings(name="v", classes=CLASSES)
+    create_project(tmp_path / "memory", s, table_batch(read_table(tmp_path / "v.parquet")[0], **options))
+    create_project(tmp_path / "streamed", s, table_chunks(tmp_path / "v.parquet", chunk_rows=9, **options))
+    assert project(tmp_path / "streamed") == project(tmp_path / "memory")
+    df.at[37, "vec"] = np.array([1.0, np.inf, 0.0, 0.0, 0.0])
+    df.to_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(InvalidInput, match="'n37'.*NaN or infinite"):
+        create_project(tmp_path / "bad", s, table_chunks(tmp_path / "bad.parquet", chunk_rows=9, **options))
+    assert not (tmp_path / "bad").exists()
