@@ -32,7 +32,7 @@ from ..labels import classes_in
 from ..store.errors import InvalidInput
 from ..store.items import TableRows
 from ..store.protocol import ItemBatch
-from .tables import _PARQUET_MAGIC, table_batch
+from .tables import _PARQUET_MAGIC, _marked_encoding, table_batch
 
 __all__ = ["CHUNK_ROWS", "TableChunks", "VectorChunks", "table_chunks", "vector_chunks"]
 
@@ -66,13 +66,9 @@ def _csv_encoding(head: bytes, encoding: str | None) -> tuple[str, str | None]:
     """(codec, note) of a CSV from its first bytes (the rules of :func:`~.tables.read_table`)."""
     if encoding:
         return encoding, None
-    if head.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig", None
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16", None
-    sample = head[:4096]
-    if len(sample) >= 4 and sample.count(0) > len(sample) // 4:
-        return ("utf-16-le" if sample[1::2].count(0) > sample[0::2].count(0) else "utf-16-be"), None
+    marked = _marked_encoding(head)
+    if marked is not None:
+        return marked, None
     try:
         head.decode("utf-8")
         return "utf-8", None
