@@ -43,7 +43,9 @@ _HEAD = 1 << 20
 Progress = Callable[[int, int], None]
 
 
-def _opener(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[Callable[[], IO[bytes]], str, Any]:
+def _opener(
+    source: str | os.PathLike | bytes | IO[bytes],
+) -> tuple[Callable[[], IO[bytes]], str, Any]:
     """(a function giving a fresh binary file at its start, the file's name, what pyarrow reads parquet from).
 
     A path is opened anew each time (nothing stays open between reruns of a page); the bytes of
@@ -57,7 +59,9 @@ def _opener(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[Callable[[],
     if hasattr(source, "read") and not isinstance(source, bytes | bytearray):
         source = source.read()
     if not isinstance(source, bytes | bytearray):
-        raise InvalidInput(f"The table must be a path, bytes or a file object, not {type(source).__name__}.")
+        raise InvalidInput(
+            f"The table must be a path, bytes or a file object, not {type(source).__name__}."
+        )
     data = bytes(source)
     return (lambda: io.BytesIO(data)), "upload", pa.BufferReader(data)
 
@@ -74,8 +78,10 @@ def _csv_encoding(head: bytes, encoding: str | None) -> tuple[str, str | None]:
         return "utf-8", None
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 4:  # not just a character cut at the end of the head
-            return "cp1252", ("The file is not UTF-8; it was read as Windows-1252. If accents look wrong, "
-                              "save it as UTF-8 and import again.")
+            return "cp1252", (
+                "The file is not UTF-8; it was read as Windows-1252. If accents look wrong, "
+                "save it as UTF-8 and import again."
+            )
         return "utf-8", None
 
 
@@ -94,8 +100,14 @@ class TableChunks:
         ``progress(done, total)`` after each chunk; may be set before iterating.
     """
 
-    def __init__(self, source: Any, *, encoding: str | None = None, sep: str | None = None,
-                 chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(
+        self,
+        source: Any,
+        *,
+        encoding: str | None = None,
+        sep: str | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ) -> None:
         self.chunk_rows = max(1, int(chunk_rows))
         self._open, self.name, self._parquet_source = _opener(source)
         self.notes: list[str] = []
@@ -119,8 +131,11 @@ class TableChunks:
             first = next(self._pf.iter_batches(batch_size=min(self.chunk_rows, 1000)), None)
             self.preview = self._frame(first.to_pandas() if first is not None else pd.DataFrame())
         else:
-            if b"\x00" in head[:4096] and head[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) \
-                    and head[:4096].count(0) <= len(head[:4096]) // 4:
+            if (
+                b"\x00" in head[:4096]
+                and head[:2] not in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+                and head[:4096].count(0) <= len(head[:4096]) // 4
+            ):
                 raise InvalidInput(f"{self.name} is not a text CSV or a parquet file.")
             self.encoding, note = _csv_encoding(head, encoding)
             if note:
@@ -137,7 +152,9 @@ class TableChunks:
                     sep = ","
             self.sep = sep
             self.total = self._count_lines() - 1
-            self.preview = self._frame(next(iter(self._csv(min(self.chunk_rows, 1000))), pd.DataFrame()))
+            self.preview = self._frame(
+                next(iter(self._csv(min(self.chunk_rows, 1000))), pd.DataFrame())
+            )
             self.columns = list(self.preview.columns)
         if not self.columns:
             raise InvalidInput(f"{self.name} has no columns.")
@@ -155,7 +172,7 @@ class TableChunks:
             newline = "\n".encode(enc)
             while block := fh.read(16 << 20):
                 lines += block.count(newline)
-                last = block[-len(newline):]
+                last = block[-len(newline) :]
         return lines + (last != newline)
 
     def _csv(self, rows: int) -> Iterator[pd.DataFrame]:
@@ -169,11 +186,15 @@ class TableChunks:
                 except pd.errors.EmptyDataError:
                     raise InvalidInput(f"{self.name} has no columns or rows.") from None
                 except UnicodeDecodeError:
-                    raise InvalidInput(f"{self.name} is not {self.encoding} text after row {self.done:,}; "
-                                       "save it as UTF-8. Nothing was imported.") from None
+                    raise InvalidInput(
+                        f"{self.name} is not {self.encoding} text after row {self.done:,}; "
+                        "save it as UTF-8. Nothing was imported."
+                    ) from None
                 except (pd.errors.ParserError, ValueError) as exc:
-                    raise InvalidInput(f"{self.name} cannot be read as CSV after row {self.done:,} ({exc}). "
-                                       "Nothing was imported.") from None
+                    raise InvalidInput(
+                        f"{self.name} cannot be read as CSV after row {self.done:,} ({exc}). "
+                        "Nothing was imported."
+                    ) from None
                 yield chunk
 
     def frames(self) -> Iterator[pd.DataFrame]:
@@ -202,10 +223,15 @@ class TableChunks:
         opts.pop("start", None)
         if opts.get("kind", "table") == "table" and opts.get("feature_columns") is None:
             skip = {opts.get("label_column"), opts.get("name_column")}
-            numeric = [c for c in self.preview.columns
-                       if c not in skip and pd.api.types.is_numeric_dtype(self.preview[c])]
+            numeric = [
+                c
+                for c in self.preview.columns
+                if c not in skip and pd.api.types.is_numeric_dtype(self.preview[c])
+            ]
             if not numeric:
-                raise InvalidInput("The table has no numeric columns for the model; choose the feature columns.")
+                raise InvalidInput(
+                    "The table has no numeric columns for the model; choose the feature columns."
+                )
             opts["feature_columns"] = numeric
         table_batch(self.preview, **opts)  # the column choices refused now, before any write
         self.options = opts
@@ -234,7 +260,9 @@ class TableChunks:
         if column is None:
             return None
         if self.parquet:
-            values = pq.read_table(self._parquet_source, columns=[column]).column(0).unique().to_pylist()
+            values = (
+                pq.read_table(self._parquet_source, columns=[column]).column(0).unique().to_pylist()
+            )
         else:
             seen: set[Any] = set()
             with io.TextIOWrapper(self._open(), encoding=self.encoding, newline="") as stream:
@@ -242,8 +270,9 @@ class TableChunks:
                     seen.update(part[column].dropna().unique().tolist())
             values = list(seen)
         sample = pd.DataFrame({column: values, "_": 0})
-        return table_batch(sample, kind="text", display_columns=["_"], feature_columns=None,
-                           label_column=column).labels
+        return table_batch(
+            sample, kind="text", display_columns=["_"], feature_columns=None, label_column=column
+        ).labels
 
     def classes(self, multi_label: bool = False) -> list[str]:
         """The classes the label column names (as the in-memory path proposes them)."""
@@ -265,9 +294,15 @@ class TableChunks:
             self.progress(self.done, self.done)
 
 
-def table_chunks(source: str | os.PathLike | bytes | IO[bytes], *, encoding: str | None = None,
-                 sep: str | None = None, chunk_rows: int = CHUNK_ROWS,
-                 progress: Progress | None = None, **options: Any) -> TableChunks:
+def table_chunks(
+    source: str | os.PathLike | bytes | IO[bytes],
+    *,
+    encoding: str | None = None,
+    sep: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+    **options: Any,
+) -> TableChunks:
     """A CSV / parquet file as chunks of ``chunk_rows`` rows, each an ``ItemBatch``.
 
     Parameters
@@ -304,17 +339,30 @@ class VectorChunks:
     rows are not copied until their chunk is written.
     """
 
-    def __init__(self, npy: str | os.PathLike, names: Sequence[str], *, labeller: str = "import",
-                 chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        npy: str | os.PathLike,
+        names: Sequence[str],
+        *,
+        labeller: str = "import",
+        chunk_rows: int = CHUNK_ROWS,
+        progress: Progress | None = None,
+    ) -> None:
         path = Path(npy)
         try:
             matrix = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
-            raise InvalidInput(f"{path.name} is not a readable .npy array of numbers ({exc}).") from None
+            raise InvalidInput(
+                f"{path.name} is not a readable .npy array of numbers ({exc})."
+            ) from None
         if matrix.dtype.kind not in "iuf":
-            raise InvalidInput(f"{path.name} holds {matrix.dtype} values; features must be numbers.")
+            raise InvalidInput(
+                f"{path.name} holds {matrix.dtype} values; features must be numbers."
+            )
         if matrix.ndim != 2:
-            raise InvalidInput(f"{path.name} is a {matrix.ndim}-D array; features are 2-D (one row per item).")
+            raise InvalidInput(
+                f"{path.name} is a {matrix.ndim}-D array; features are 2-D (one row per item)."
+            )
         if len(names) != len(matrix):
             raise InvalidInput(
                 f"The names file has {len(names)} name(s) for {len(matrix)} row(s) of {path.name}; they must match."
@@ -347,16 +395,26 @@ class VectorChunks:
         for lo in range(0, self.total, self.chunk_rows):
             hi = min(self.total, lo + self.chunk_rows)
             names = [str(n) for n in self.names[lo:hi]]
-            yield ItemBatch(names=names, kind="table", features=self._rows(lo, hi),
-                            payloads=TableRows(pd.DataFrame({"name": names})), labeller=self.labeller)
+            yield ItemBatch(
+                names=names,
+                kind="table",
+                features=self._rows(lo, hi),
+                payloads=TableRows(pd.DataFrame({"name": names})),
+                labeller=self.labeller,
+            )
             done = hi
             if self.progress is not None:
                 self.progress(done, self.total)
 
 
-def vector_chunks(npy: str | os.PathLike, names: str | os.PathLike | Sequence[str], *,
-                  labeller: str = "import", chunk_rows: int = CHUNK_ROWS,
-                  progress: Progress | None = None) -> VectorChunks:
+def vector_chunks(
+    npy: str | os.PathLike,
+    names: str | os.PathLike | Sequence[str],
+    *,
+    labeller: str = "import",
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Progress | None = None,
+) -> VectorChunks:
     """Items from an ``.npy`` of vectors and their names (a file: one per line, or a CSV/parquet ``name`` column).
 
     The matrix is memory-mapped: a chunk of rows is read when it is written. Refused
@@ -371,8 +429,13 @@ def vector_chunks(npy: str | os.PathLike, names: str | os.PathLike | Sequence[st
         if not p.is_file():
             raise InvalidInput(f"{p} does not exist or is not a file.")
         if p.suffix.lower() == ".parquet":
-            names = pq.read_table(p, columns=["name"]).column(0).cast(pa.string()).to_pylist() \
-                if "name" in pq.read_schema(p).names else _names_from(p.read_bytes(), p.name)
+            names = (
+                pq.read_table(p, columns=["name"]).column(0).cast(pa.string()).to_pylist()
+                if "name" in pq.read_schema(p).names
+                else _names_from(p.read_bytes(), p.name)
+            )
         else:
             names = _names_from(p.read_bytes(), p.name)
-    return VectorChunks(npy, list(names), labeller=labeller, chunk_rows=chunk_rows, progress=progress)
+    return VectorChunks(
+        npy, list(names), labeller=labeller, chunk_rows=chunk_rows, progress=progress
+    )

@@ -41,8 +41,14 @@ def progress_calls(monkeypatch):
 
 def _table(n: int) -> pd.DataFrame:
     rng = np.random.default_rng(0)
-    return pd.DataFrame({"id": [f"row-{i}" for i in range(n)], "x": rng.normal(size=n), "y": rng.normal(size=n),
-                         "label": [("a", "b", None)[i % 3] for i in range(n)]})
+    return pd.DataFrame(
+        {
+            "id": [f"row-{i}" for i in range(n)],
+            "x": rng.normal(size=n),
+            "y": rng.normal(size=n),
+            "label": [("a", "b", None)[i % 3] for i in range(n)],
+        }
+    )
 
 
 def _new(app, tmp_path, name: str, source: str) -> str:
@@ -54,7 +60,9 @@ def _new(app, tmp_path, name: str, source: str) -> str:
     return str(tmp_path / name)
 
 
-def test_a_server_table_file_is_imported_chunk_by_chunk_with_progress(app, tmp_path, monkeypatch, progress_calls):
+def test_a_server_table_file_is_imported_chunk_by_chunk_with_progress(
+    app, tmp_path, monkeypatch, progress_calls
+):
     root = tmp_path / "import-root"
     root.mkdir()
     _table(170).to_parquet(root / "big.parquet")
@@ -79,7 +87,9 @@ def test_an_uploaded_csv_with_a_bad_late_row_creates_nothing(app, tmp_path, prog
     df["x"] = df["x"].astype(object)
     df.loc[130, "x"] = "oops"
     path = _new(app, tmp_path, "bad", "table")
-    app.file_uploader(key="new" + S.DATA_TABLE).upload("t.csv", df.to_csv(index=False).encode(), "text/csv").run()
+    app.file_uploader(key="new" + S.DATA_TABLE).upload(
+        "t.csv", df.to_csv(index=False).encode(), "text/csv"
+    ).run()
     app.radio(key="new" + S.DATA_TABLE_KIND).set_value("table").run()
     app.multiselect(key="new" + S.DATA_DISPLAY_COLS).set_value(["id"]).run()
     app.multiselect(key="new" + S.DATA_FEATURE_COLS).set_value(["x", "y"]).run()
@@ -96,8 +106,11 @@ def test_table_files_outside_the_import_root_are_refused(app, tmp_path, monkeypa
     root.mkdir()
     _table(5).to_csv(tmp_path / "private.csv", index=False)
     monkeypatch.setenv("SUPERINTENDENT_IMPORT_ROOT", str(root))
-    value = {"absolute outside": str(tmp_path / "private.csv"), "dot-dot": "../private.csv",
-             "system": "/etc/passwd"}[how]
+    value = {
+        "absolute outside": str(tmp_path / "private.csv"),
+        "dot-dot": "../private.csv",
+        "system": "/etc/passwd",
+    }[how]
     _new(app, tmp_path, "outside", "table_path")
     app.text_input(key="new" + S.DATA_TABLE_PATH).input(value).run()
     assert app.exception == []

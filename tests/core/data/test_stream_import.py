@@ -19,14 +19,16 @@ CLASSES = ("cat", "dog")
 
 def table(n: int = 57, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    df = pd.DataFrame({
-        "id": [f"item-{i}" for i in range(n)],
-        "text": [f"the {i}th text, é {i % 7}" for i in range(n)],
-        "a": rng.normal(size=n).astype(np.float32),
-        "b": rng.normal(size=n),
-        "k": rng.integers(-5, 5, n),
-        "label": [CLASSES[i % 2] if i % 3 == 0 else None for i in range(n)],
-    })
+    df = pd.DataFrame(
+        {
+            "id": [f"item-{i}" for i in range(n)],
+            "text": [f"the {i}th text, é {i % 7}" for i in range(n)],
+            "a": rng.normal(size=n).astype(np.float32),
+            "b": rng.normal(size=n),
+            "k": rng.integers(-5, 5, n),
+            "label": [CLASSES[i % 2] if i % 3 == 0 else None for i in range(n)],
+        }
+    )
     return df
 
 
@@ -35,11 +37,20 @@ def project(path) -> tuple:
         n = len(store)
         ids = np.arange(n)
         feats = store.features(ids)
-        feats = feats.to_numpy().tobytes() if isinstance(feats, pd.DataFrame) else \
-            (feats.tobytes() if isinstance(feats, np.ndarray) else feats)
-        return (n, store.names(ids), feats, [store.item(i).payload for i in range(n)],
-                store.labels().drop(columns=["time"]).to_json(), store.settings.kind,
-                store.settings.feature_kind)
+        feats = (
+            feats.to_numpy().tobytes()
+            if isinstance(feats, pd.DataFrame)
+            else (feats.tobytes() if isinstance(feats, np.ndarray) else feats)
+        )
+        return (
+            n,
+            store.names(ids),
+            feats,
+            [store.item(i).payload for i in range(n)],
+            store.labels().drop(columns=["time"]).to_json(),
+            store.settings.kind,
+            store.settings.feature_kind,
+        )
 
 
 OPTIONS = [
@@ -58,8 +69,9 @@ def test_a_streamed_file_builds_the_in_memory_project(tmp_path, fmt, options):
     s = ProjectSettings(name="t", classes=CLASSES)
     create_project(tmp_path / "memory", s, table_batch(read_table(source)[0], **options))
     seen = []
-    chunks = table_chunks(source, chunk_rows=10, progress=lambda done, total: seen.append((done, total)),
-                          **options)
+    chunks = table_chunks(
+        source, chunk_rows=10, progress=lambda done, total: seen.append((done, total)), **options
+    )
     create_project(tmp_path / "streamed", s, chunks)
     assert project(tmp_path / "streamed") == project(tmp_path / "memory")
     dones = [d for d, _ in seen]
@@ -67,7 +79,9 @@ def test_a_streamed_file_builds_the_in_memory_project(tmp_path, fmt, options):
     assert all(total == 57 for _, total in seen)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(rows=st.integers(1, 40))
 def test_the_chunk_size_does_not_change_the_project(tmp_path_factory, rows):
     tmp = tmp_path_factory.mktemp("chunks")
@@ -117,7 +131,10 @@ def test_a_bad_row_in_a_late_chunk_refuses_the_file_and_names_it(tmp_path, fault
     create_project(tmp_path / "p", s, table_batch(old, **options))
     before = project(tmp_path / "p")
     files = sorted(p.name for p in (tmp_path / "p").iterdir())
-    with open_store(str(tmp_path / "p"), create=False) as store, pytest.raises(InvalidInput, match=want):
+    with (
+        open_store(str(tmp_path / "p"), create=False) as store,
+        pytest.raises(InvalidInput, match=want),
+    ):
         add_to_project(store, table_chunks(source, chunk_rows=10, **options))
     assert project(tmp_path / "p") == before
     assert sorted(p.name for p in (tmp_path / "p").iterdir()) == files
@@ -133,11 +150,24 @@ def test_vectors_from_npy_and_names_build_what_one_batch_builds(tmp_path):
     names = [f"vec {i}" for i in range(45)]
     (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
     s = ProjectSettings(name="v", classes=CLASSES)
-    create_project(tmp_path / "memory", s, ItemBatch(names=names, kind="table", features=X,
-                                                      payloads=TableRows(pd.DataFrame({"name": names}))))
+    create_project(
+        tmp_path / "memory",
+        s,
+        ItemBatch(
+            names=names, kind="table", features=X, payloads=TableRows(pd.DataFrame({"name": names}))
+        ),
+    )
     seen = []
-    create_project(tmp_path / "streamed", s, vector_chunks(tmp_path / "v.npy", tmp_path / "names.txt",
-                                                           chunk_rows=8, progress=lambda d, t: seen.append((d, t))))
+    create_project(
+        tmp_path / "streamed",
+        s,
+        vector_chunks(
+            tmp_path / "v.npy",
+            tmp_path / "names.txt",
+            chunk_rows=8,
+            progress=lambda d, t: seen.append((d, t)),
+        ),
+    )
     assert project(tmp_path / "streamed") == project(tmp_path / "memory")
     assert seen[-1] == (45, 45) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
@@ -161,8 +191,11 @@ def test_a_vector_file_that_does_not_match_is_refused_whole(tmp_path, fault):
     np.save(tmp_path / "v.npy", X)
     (tmp_path / "names.txt").write_text("\n".join(names))
     with pytest.raises(InvalidInput, match=want):
-        create_project(tmp_path / "p", ProjectSettings(name="v"),
-                       vector_chunks(tmp_path / "v.npy", tmp_path / "names.txt", chunk_rows=7))
+        create_project(
+            tmp_path / "p",
+            ProjectSettings(name="v"),
+            vector_chunks(tmp_path / "v.npy", tmp_path / "names.txt", chunk_rows=7),
+        )
     assert not (tmp_path / "p").exists()
 
 
@@ -181,8 +214,12 @@ def test_unreadable_files_are_refused_with_a_message(tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "header.csv").write_text("a,b\n")
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
-    for name, want in (("empty.csv", "empty"), ("header.csv", "no rows"), ("bad.parquet", "not a readable parquet"),
-                       ("missing.csv", "does not exist")):
+    for name, want in (
+        ("empty.csv", "empty"),
+        ("header.csv", "no rows"),
+        ("bad.parquet", "not a readable parquet"),
+        ("missing.csv", "does not exist"),
+    ):
         with pytest.raises(InvalidInput, match=want):
             table_chunks(tmp_path / name)
     with pytest.raises(InvalidInput, match="display column 'nope'"):
@@ -208,13 +245,21 @@ def test_a_parquet_of_names_and_vectors_streams_as_the_in_memory_path_builds_it(
     rng = np.random.default_rng(5)
     df = pd.DataFrame({"name": [f"n{i}" for i in range(40)], "vec": list(rng.normal(size=(40, 5)))})
     df.to_parquet(tmp_path / "v.parquet")
-    options = dict(kind="table", display_columns=["name"], feature_columns=["vec"], name_column="name")
+    options = dict(
+        kind="table", display_columns=["name"], feature_columns=["vec"], name_column="name"
+    )
     s = ProjectSettings(name="v", classes=CLASSES)
-    create_project(tmp_path / "memory", s, table_batch(read_table(tmp_path / "v.parquet")[0], **options))
-    create_project(tmp_path / "streamed", s, table_chunks(tmp_path / "v.parquet", chunk_rows=9, **options))
+    create_project(
+        tmp_path / "memory", s, table_batch(read_table(tmp_path / "v.parquet")[0], **options)
+    )
+    create_project(
+        tmp_path / "streamed", s, table_chunks(tmp_path / "v.parquet", chunk_rows=9, **options)
+    )
     assert project(tmp_path / "streamed") == project(tmp_path / "memory")
     df.at[37, "vec"] = np.array([1.0, np.inf, 0.0, 0.0, 0.0])
     df.to_parquet(tmp_path / "bad.parquet")
     with pytest.raises(InvalidInput, match="'n37'.*NaN or infinite"):
-        create_project(tmp_path / "bad", s, table_chunks(tmp_path / "bad.parquet", chunk_rows=9, **options))
+        create_project(
+            tmp_path / "bad", s, table_chunks(tmp_path / "bad.parquet", chunk_rows=9, **options)
+        )
     assert not (tmp_path / "bad").exists()

@@ -56,13 +56,18 @@ def frame(n: int, start: int = 0, seed: int = 0) -> pd.DataFrame:
     return df
 
 
-OPTS = dict(kind="table", display_columns=["title", "count"], feature_columns=["x", "y", "z", "count"],
-            label_column="label", name_column="id")
+OPTS = dict(
+    kind="table",
+    display_columns=["title", "count"],
+    feature_columns=["x", "y", "z", "count"],
+    label_column="label",
+    name_column="id",
+)
 
 
 def chunks(df: pd.DataFrame, rows: int):
     for lo in range(0, len(df), rows):
-        yield table_batch(df.iloc[lo:lo + rows].reset_index(drop=True), **OPTS)
+        yield table_batch(df.iloc[lo : lo + rows].reset_index(drop=True), **OPTS)
 
 
 def snapshot(store) -> tuple:
@@ -70,9 +75,15 @@ def snapshot(store) -> tuple:
     ids = np.arange(n)
     feats = store.features(ids)
     labels = store.labels()
-    return (n, store.names(ids), feats.to_numpy().tobytes() if n else b"", list(feats.columns) if n else [],
-            [store.item(int(i)).payload for i in ids], labels.drop(columns=["time"]).to_json(),
-            store.settings.classes)
+    return (
+        n,
+        store.names(ids),
+        feats.to_numpy().tobytes() if n else b"",
+        list(feats.columns) if n else [],
+        [store.item(int(i)).payload for i in ids],
+        labels.drop(columns=["time"]).to_json(),
+        store.settings.classes,
+    )
 
 
 def test_chunks_build_what_one_batch_builds(factory):
@@ -170,10 +181,19 @@ def test_array_features_stream_into_one_npy_file(tmp_path):
     names = [f"v{i}" for i in range(50)]
     with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=CLASSES)) as store:
         store.add_items_stream(
-            ItemBatch(names=names[lo:lo + 8], kind="text", features=X[lo:lo + 8], payloads=names[lo:lo + 8])
-            for lo in range(0, 50, 8))
+            ItemBatch(
+                names=names[lo : lo + 8],
+                kind="text",
+                features=X[lo : lo + 8],
+                payloads=names[lo : lo + 8],
+            )
+            for lo in range(0, 50, 8)
+        )
         assert np.array_equal(store.features(np.arange(50)), X.astype(np.float32))
-    assert sorted(p.name for p in (tmp_path / "p").glob("items-*")) == ["items-000001.npy", "items-000001.parquet"]
+    assert sorted(p.name for p in (tmp_path / "p").glob("items-*")) == [
+        "items-000001.npy",
+        "items-000001.parquet",
+    ]
 
 
 def test_no_chunks_is_refused(factory):
@@ -193,8 +213,11 @@ def test_a_build_killed_midway_leaves_the_folder_project_as_it_was(tmp_path):
     path = tmp_path / "p"
     with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
         first = pd.DataFrame({"x": [0.5, 1.5], "id": ["a0", "a1"]})
-        store.add_items(table_batch(first, kind="table", display_columns=["id"], feature_columns=["x"],
-                                    name_column="id"))
+        store.add_items(
+            table_batch(
+                first, kind="table", display_columns=["id"], feature_columns=["x"], name_column="id"
+            )
+        )
         store.submit(1, "b", "ann")
         before = snapshot(store)
     child = textwrap.dedent(f"""
@@ -213,7 +236,9 @@ def test_a_build_killed_midway_leaves_the_folder_project_as_it_was(tmp_path):
 
         FolderStore({str(path)!r}, create=False).add_items_stream(chunks())
     """)
-    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == -9, done.stderr
     assert any(p.name.endswith(".tmp") for p in path.iterdir())  # the half-written batch
     with FolderStore(path, create=False) as store:
