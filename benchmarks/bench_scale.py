@@ -29,6 +29,11 @@ Peers: the engine's own retrain for "Retrain now"; with ``--peer-root`` (another
 e.g. the main branch) steps 3-4 and 6 also run on that checkout's app, same project, same
 run, and the ratio is printed. Without it there is no peer for those figures ("none").
 Timings are wall-clock on a shared machine: the load average is printed beside each.
+
+``--from-files 1m`` runs only the builds from files (issue 17's streaming import): a 1M × 64 parquet
+table and a 1M × 64 ``.npy`` + names file, each built with ``data.stream`` (chunks, memory bounded by
+a chunk) and with today's in-memory path (read whole + one batch + ``create_project``) as the peer,
+alternated in one run, each in a fresh process: time and peak RSS.
 """
 
 from __future__ import annotations
@@ -104,6 +109,102 @@ def child_build(path: str, n: int, d: int) -> dict:
     create_project(path, settings, batch)
     return {"batch_s": batch_s, "create_s": time.perf_counter() - start,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def make_files(folder: str, n: int, d: int) -> None:
+    """The 1M × d inputs of the file builds: a parquet table (title + features) and an .npy + names file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1, (N_CLASSES, d)).astype(np.float32)
+    writer = None
+    matrix = np.lib.format.open_memmap(Path(folder) / "vectors.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    with open(Path(folder) / "names.txt", "w") as names:
+        for lo in range(0, n, 100_000):
+            hi = min(n, lo + 100_000)
+            y = rng.integers(0, N_CLASSES, hi - lo)
+            X = centres[y] + rng.normal(0, 2.0, (hi - lo, d)).astype(np.float32)
+            matrix[lo:hi] = X
+            cols = {"title": pa.array([f"row {i}" for i in range(lo, hi)])}
+            cols.update({f"f{k}": pa.array(X[:, k]) for k in range(d)})
+            table = pa.table(cols)
+            writer = writer or pq.ParquetWriter(Path(folder) / "table.parquet", table.schema)
+            writer.write_table(table)
+            names.write("".join(f"row {i}\n" for i in range(lo, hi)))
+    writer.close()
+    matrix.flush()
+
+
+def child_file_build(mode: str, path: str, folder: str, d: int) -> dict:
+    """One build from the files of :func:`make_files`: ``stream-parquet``, ``stream-npy`` (the chunked import),
+    ``memory-parquet``, ``memory-npy`` (today's path: read whole + one batch + ``create_project``)."""
+    sys.path.insert(0, str(ROOT))
+    from superintendent_core.service import create_project
+    from superintendent_core.store import ProjectSettings
+
+    settings = ProjectSettings(name="scale files", kind="table", classes=tuple(str(i) for i in range(N_CLASSES)))
+    features = [f"f{i}" for i in range(d)]
+    base = rss_mb(os.getpid())
+    start = time.perf_counter()
+    if mode == "stream-parquet":
+        from superintendent_core.data.stream import table_chunks
+
+        source = table_chunks(Path(folder) / "table.parquet", kind="table", display_columns=["title"],
+                              feature_columns=features)
+    elif mode == "stream-npy":
+        from superintendent_core.data.stream import vector_chunks
+
+        source = vector_chunks(Path(folder) / "vectors.npy", Path(folder) / "names.txt")
+    elif mode == "memory-parquet":
+        from superintendent_core.data.tables import read_table, table_batch
+
+        df, _ = read_table(Path(folder) / "table.parquet")
+        source = table_batch(df, kind="table", display_columns=["title"], feature_columns=features)
+        del df
+    else:
+        import pandas as pd
+
+        from superintendent_core.data.vectors import read_feature_file
+        from superintendent_core.store import ItemBatch
+        from superintendent_core.store.items import TableRows
+
+        names, matrix = read_feature_file((Path(folder) / "vectors.npy").read_bytes(), "vectors.npy",
+                                          names_data=(Path(folder) / "names.txt").read_bytes())
+        source = ItemBatch(names=names, kind="table", features=matrix,
+                           payloads=TableRows(pd.DataFrame({"name": names})))
+    create_project(path, settings, source)
+    # VmHWM, not ru_maxrss: Linux carries the parent's peak into a child's ru_maxrss across fork + exec
+    return {"build_s": time.perf_counter() - start, "peak_mb": rss_mb(os.getpid(), "VmHWM"), "base_mb": base,
+            "load": load()}
+
+
+def file_builds(n: int, d: int, workdir: str | None, repeats: int) -> None:
+    """Builds from files, streamed and today's in-memory path, alternated in one run (fresh process each)."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        start = time.perf_counter()
+        make_files(tmp, n, d)
+        print(f"# inputs {n:,} x {d}: written in {time.perf_counter() - start:.1f} s; table.parquet "
+              f"{os.path.getsize(Path(tmp) / 'table.parquet') / 1e6:,.0f} MB, vectors.npy "
+              f"{os.path.getsize(Path(tmp) / 'vectors.npy') / 1e6:,.0f} MB [{load()}]")
+        results: dict[str, list[dict]] = {}
+        for r in range(repeats):
+            for mode in ("stream-parquet", "memory-parquet", "stream-npy", "memory-npy"):
+                target = str(Path(tmp) / f"p-{mode}-{r}")
+                results.setdefault(mode, []).append(run_child("file-build", mode, target, tmp, str(d)))
+                shutil.rmtree(target, ignore_errors=True)
+        for mode, runs in results.items():
+            print(f"  {mode:15s} build " + ", ".join(f"{x['build_s']:.2f} s" for x in runs)
+                  + " · peak RSS " + ", ".join(f"{x['peak_mb']:,.0f} MB" for x in runs)
+                  + " (after imports, before the build: " + ", ".join(f"{x['base_mb']:,.0f}" for x in runs) + " MB)"
+                  + " [" + "; ".join(x["load"] for x in runs) + "]")
+        for kind in ("parquet", "npy"):
+            s = statistics.median(x["build_s"] for x in results[f"stream-{kind}"])
+            m = statistics.median(x["build_s"] for x in results[f"memory-{kind}"])
+            sp = statistics.median(x["peak_mb"] for x in results[f"stream-{kind}"])
+            mp = statistics.median(x["peak_mb"] for x in results[f"memory-{kind}"])
+            print(f"  {kind}: streamed / in-memory: time {s:.2f} / {m:.2f} s (ratio {s / m:.2f}), "
+                  f"peak RSS {sp:,.0f} / {mp:,.0f} MB (ratio {sp / mp:.2f})")
 
 
 def child_open(path: str, root: str) -> dict:
@@ -355,7 +456,16 @@ def main() -> None:
     parser.add_argument("--retrains", type=int, default=3)
     parser.add_argument("--peer-root", default=None, help="another checkout whose app is measured the same way")
     parser.add_argument("--workdir", default=None, help="where projects are built (default: a temporary folder)")
+    parser.add_argument("--from-files", default=None, metavar="SIZE",
+                        help="only the builds from a parquet file and an .npy + names, streamed against "
+                             "today's in-memory path (e.g. 1m)")
+    parser.add_argument("--repeats", type=int, default=2, help="builds of each kind with --from-files")
     args = parser.parse_args()
+    if args.from_files:
+        n, d = parse_size(args.from_files)
+        print(f"# bench_scale --from-files — Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}")
+        file_builds(n, d, args.workdir, args.repeats)
+        return
     peer_root = Path(args.peer_root).resolve() if args.peer_root else None
     print(f"# bench_scale — Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}; "
           f"this checkout {ROOT}" + (f", peer {peer_root}" if peer_root else ", no peer checkout"))
@@ -396,6 +506,8 @@ if __name__ == "__main__":
         kind, *rest = sys.argv[2:]
         if kind == "build":
             result = child_build(rest[0], int(rest[1]), int(rest[2]))
+        elif kind == "file-build":
+            result = child_file_build(rest[0], rest[1], rest[2], int(rest[3]))
         else:
             result = child_open(rest[0], rest[1])
         print(json.dumps(result))

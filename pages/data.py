@@ -9,7 +9,8 @@ from superintendent_core.data.image_parquet import images_from_parquet
 from superintendent_core.data.images import ImportResult, images_from_folder, images_from_zip
 from superintendent_core.data.label_import import import_labels_file
 from superintendent_core.data.preannotations import import_preannotations
-from superintendent_core.data.tables import read_table, suggest_columns, table_batch
+from superintendent_core.data.stream import table_chunks
+from superintendent_core.data.tables import suggest_columns
 from superintendent_core.kinds import default_model
 from superintendent_core.kinds.formatting import markdown_code
 from superintendent_core.labels import classes_in
@@ -18,7 +19,11 @@ from superintendent_core.service.featurize import (
     extractor_for_batch,
     import_extractor,
 )
-from superintendent_core.service.locations import IMPORT_OFF, import_folder_location
+from superintendent_core.service.locations import (
+    IMPORT_OFF,
+    import_file_location,
+    import_folder_location,
+)
 from superintendent_core.store import (
     ItemBatch,
     ProjectSettings,
@@ -51,6 +56,7 @@ SOURCES = {
     "zip": "Images: upload a .zip",
     "table": "Text or table rows: upload a CSV / parquet",
     "folder": "Images: a folder on the server",
+    "table_path": "Text or table rows: a CSV / parquet file on the server",
     "hf_parquet": "Images: upload a Hugging Face parquet (image bytes and labels)",
 }
 
@@ -102,12 +108,17 @@ def _read_images(what: str, read, *args, **kwargs) -> ImportResult:
     return result
 
 
-def _table_form(upload, prefix: str, labeller: str) -> tuple[ItemBatch | None, list[str]]:
-    df, notes = read_table(upload.getvalue())
-    st.caption(f"{len(df):,} rows · preview:")
-    st.dataframe(df.head(5), hide_index=True)
-    columns = list(df.columns)
-    suggestion = suggest_columns(df)  # the engine's defaults: longest text column, id column, text or table
+def _table_form(source, prefix: str, labeller: str):
+    """The column choices of a table file; returns its chunks (``data.stream``) once a column to show is chosen.
+
+    The file is read a chunk at a time only when the project is created or the rows added.
+    """
+    chunks = table_chunks(source)
+    notes = chunks.notes
+    st.caption(f"{len(chunks):,} rows · preview:")
+    st.dataframe(chunks.preview.head(5), hide_index=True)
+    columns = list(chunks.columns)
+    suggestion = suggest_columns(chunks.preview)  # the engine's defaults: longest text column, id column, text or table
     S.propose(st.session_state, f"{prefix}{S.DATA_TABLE_KIND}", suggestion.kind)
     kind = st.radio("Each row is", ["text", "table"], horizontal=True, key=f"{prefix}{S.DATA_TABLE_KIND}",
                     format_func=lambda k: "a text to read" if k == "text" else "a table row")
@@ -126,7 +137,7 @@ def _table_form(upload, prefix: str, labeller: str) -> tuple[ItemBatch | None, l
         "Column of item names or ids (optional; shown with each item and in exports)",
         [None, *suggestion.name_candidates], key=f"{prefix}{S.DATA_NAME_COL}",
         format_func=lambda c: "— none: number the rows —" if c is None else text_label(c),
-        help="Only columns with a unique value in every row are listed.",
+        help="Listed from the first rows: a name used twice further down refuses the import.",
     )
     label_column = st.selectbox(
         "Column of existing labels (optional)", [None, *columns], key=f"{prefix}{S.DATA_LABEL_COL}",
@@ -135,11 +146,34 @@ def _table_form(upload, prefix: str, labeller: str) -> tuple[ItemBatch | None, l
     if not display:
         st.info("Choose the column(s) to show.")
         return None, notes
-    batch = table_batch(
-        df, kind=kind, display_columns=display, feature_columns=features or None,
+    chunks.configure(
+        kind=kind, display_columns=display, feature_columns=features or None,
         label_column=label_column, name_column=name_column, labeller=labeller,
     )
-    return batch, notes
+    return chunks, notes
+
+
+def _importing(batch, what: str, spinner: str):
+    """A progress bar for an import read chunk by chunk (the engine reports rows written), else ``spinner``."""
+    if isinstance(batch, ItemBatch):
+        return st.spinner(spinner)
+    bar = st.progress(0.0, text=f"{what}: reading {len(batch):,} rows…")
+    batch.progress = lambda done, total: bar.progress(
+        min(1.0, done / total) if total else 1.0, text=f"{what}: {done:,} of {total:,} rows written")
+    return _Closing(bar)
+
+
+class _Closing:
+    """Removes the progress bar whatever happens."""
+
+    def __init__(self, bar) -> None:
+        self.bar = bar
+
+    def __enter__(self):
+        return self.bar
+
+    def __exit__(self, *exc) -> None:
+        self.bar.empty()
 
 
 def build_batch(source: str, prefix: str, labeller: str,
@@ -186,10 +220,20 @@ def build_batch(source: str, prefix: str, labeller: str,
         result = _read_images("folder", images_from_folder, folder, labels_from_folders=from_folders,
                               on_error=on_error, featurize=featurize)
         return result.batch, result.notes
+    if source == "table_path":
+        # Files too big to upload: by path, only inside the configured import folder (as image folders).
+        root = import_root()
+        if root is None:
+            st.info(IMPORT_OFF)
+            return None, []
+        wanted = st.text_input(f"CSV or parquet file inside {root}", key=f"{prefix}{S.DATA_TABLE_PATH}")
+        if not wanted:
+            return None, []
+        return _table_form(import_file_location(wanted, import_root=root), prefix, labeller)
     upload = st.file_uploader("CSV or parquet file", type=["csv", "tsv", "txt", "parquet"], key=f"{prefix}{S.DATA_TABLE}")
     if upload is None:
         return None, []
-    return _table_form(upload, prefix, labeller)
+    return _table_form(upload.getvalue(), prefix, labeller)
 
 
 def current_section(labeller: str) -> None:
@@ -230,7 +274,7 @@ def current_section(labeller: str) -> None:
             for note in notes:
                 st.caption(text_label(note))
             if batch is not None and st.button(f"Add {len(batch):,} items", key=S.DATA_ADD, type="primary"):
-                with st.spinner("Adding…"):
+                with _importing(batch, "Adding the rows", "Adding…"):
                     added = add_to_project(store, batch)
                 ensure_features(project)  # the new items' features, in the background
                 st.success(f"Added {added:,} items.")
@@ -326,7 +370,7 @@ def create_section(labeller: str) -> None:
                 feature_extractor=extractor,
                 extra=((IMPORT_FEATURES_KEY, "pixels"),) if batch.kind == "image" else (),
             )
-            with st.spinner(f"Creating the project with {len(batch):,} items…"):
+            with _importing(batch, "Creating the project", f"Creating the project with {len(batch):,} items…"):
                 location = new_folder(path) if database is None else database_location(slug)
                 created = create_project(location, settings, batch)
         except (StoreError, ValueError, OSError) as exc:

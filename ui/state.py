@@ -121,6 +121,7 @@ DATA_CLASSES = "data_classes"
 DATA_MULTI = "data_multi"
 DATA_ZIP = "data_zip"
 DATA_TABLE = "data_table"
+DATA_TABLE_PATH = "data_table_path"  # a CSV / parquet file inside the import folder
 DATA_DISPLAY_COLS = "data_display_cols"
 DATA_FEATURE_COLS = "data_feature_cols"
 DATA_LABEL_COL = "data_label_col"

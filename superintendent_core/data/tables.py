@@ -50,6 +50,19 @@ def _read_bytes(source: str | os.PathLike | bytes | IO[bytes]) -> tuple[bytes, s
     return data, getattr(source, "name", "upload")
 
 
+def _marked_encoding(head: bytes) -> str | None:
+    """The encoding a file's first bytes show: a BOM (UTF-8, UTF-16), or UTF-16 by its zero bytes; else None."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    head = head[:4096]
+    if len(head) >= 4 and head.count(0) > len(head) // 4:
+        # UTF-16 without a BOM: every other byte of ASCII text is zero.
+        return "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+    return None
+
+
 def _decode(data: bytes, encoding: str | None) -> tuple[str, str | None]:
     """(text, note)."""
     if encoding:
@@ -57,18 +70,12 @@ def _decode(data: bytes, encoding: str | None) -> tuple[str, str | None]:
             return data.decode(encoding), None
         except (UnicodeDecodeError, LookupError) as exc:
             raise InvalidInput(f"The file cannot be read as {encoding}: {exc}.") from None
-    if data.startswith(codecs.BOM_UTF8):
-        return data[3:].decode("utf-8", errors="strict"), None
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16"), None
-    head = data[:4096]
-    if len(head) >= 4 and head.count(0) > len(head) // 4:
-        # UTF-16 without a BOM: every other byte of ASCII text is zero.
-        enc = "utf-16-le" if head[1::2].count(0) > head[0::2].count(0) else "utf-16-be"
+    marked = _marked_encoding(data[:4096])
+    if marked is not None:
         try:
-            return data.decode(enc), None
+            return data.decode(marked), None
         except UnicodeDecodeError:
-            raise InvalidInput("The file looks like UTF-16 text but cannot be decoded; save it as UTF-8.") from None
+            raise InvalidInput(f"The file looks like {marked} text but cannot be decoded; save it as UTF-8.") from None
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError:

@@ -25,6 +25,7 @@ __all__ = [
     "allowed_location",
     "database_project_location",
     "default_location",
+    "import_file_location",
     "import_folder_location",
     "is_project",
     "new_project_location",
@@ -243,21 +244,38 @@ def import_folder_location(wanted: object, *, import_root: str | os.PathLike | N
         The import is off, or the folder is outside ``import_root`` or missing; the
         message never lists or repeats other folders.
     """
+    return _import_location(wanted, import_root, "folder")
+
+
+def import_file_location(wanted: object, *, import_root: str | os.PathLike | None) -> str:
+    """The server file (a CSV / parquet table) ``wanted`` names, if it is inside ``import_root``.
+
+    The same rules as :func:`import_folder_location`: only the configured import folder
+    and what is below it (symlinks and ``..`` resolved), never a path outside it.
+
+    Raises
+    ------
+    StoreError
+        The import is off, or the file is outside ``import_root``, missing or not a file.
+    """
+    return _import_location(wanted, import_root, "file")
+
+
+def _import_location(wanted: object, import_root: str | os.PathLike | None, what: str) -> str:
     if import_root is None or not os.fspath(import_root).strip():
         raise StoreError(IMPORT_OFF)
     root = os.path.abspath(os.fspath(import_root))
     if not isinstance(wanted, str | os.PathLike):
-        raise StoreError("Give the folder of images as a path.")
+        raise StoreError(f"Give the {what} as a path.")
     text = os.fspath(wanted)
     if not isinstance(text, str) or len(text) > _MAX_LOCATION or _CONTROL.search(text) or _SCHEME.match(text):
-        raise StoreError(f"That is not a folder inside {root}; nothing was read.")
+        raise StoreError(f"That is not a {what} inside {root}; nothing was read.")
     path = os.path.normpath(os.path.join(root, text))
     if not _inside(path, root):
-        raise StoreError(f"Only folders inside {root} may be imported; nothing was read.")
-    if not os.path.isdir(path):
-        raise StoreError(f"There is no such folder inside {root}; nothing was read.")
+        raise StoreError(f"Only {what}s inside {root} may be imported; nothing was read.")
+    if not (os.path.isdir(path) if what == "folder" else os.path.isfile(path)):
+        raise StoreError(f"There is no such {what} inside {root}; nothing was read.")
     return path
-
 
 
 def database_project_location(database_url: str, name: str) -> str:

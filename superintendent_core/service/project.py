@@ -20,9 +20,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ..data.demo import load_digits_demo
 from ..labels import split_labels
@@ -208,8 +211,21 @@ def _batch_labels(batch: ItemBatch, multi_label: bool) -> ItemBatch:
     return dataclasses.replace(batch, labels=labels)
 
 
-def create_project(path: str | os.PathLike, settings: ProjectSettings, batch: ItemBatch | None) -> str:
+def _add(store: LabelStore, batch: ItemBatch | Iterable[ItemBatch], multi_label: bool) -> np.ndarray:
+    """``add_items`` for one batch; ``add_items_stream`` for chunks (``data.stream``), all or nothing."""
+    if isinstance(batch, ItemBatch):
+        return store.add_items(_batch_labels(batch, multi_label))
+    return store.add_items_stream(_batch_labels(b, multi_label) for b in batch)
+
+
+def create_project(
+    path: str | os.PathLike, settings: ProjectSettings, batch: ItemBatch | Iterable[ItemBatch] | None
+) -> str:
     """Create a project folder with ``settings`` and add ``batch`` (all-or-nothing for the items).
+
+    ``batch`` may also be chunks of one import (:func:`~superintendent_core.data.stream.table_chunks`,
+    :func:`~superintendent_core.data.stream.vector_chunks`): written as they come, memory bounded
+    by a chunk.
 
     ``path`` may also be a PostgreSQL URL with ``?schema=`` (see
     :func:`database_project_location`): the project is then made in that new schema.
@@ -239,7 +255,7 @@ def create_project(path: str | os.PathLike, settings: ProjectSettings, batch: It
     store = open_store(path, settings=settings, create=True)
     try:
         if batch is not None:
-            store.add_items(_batch_labels(batch, settings.multi_label))
+            _add(store, batch, settings.multi_label)
     except BaseException:
         store.close()
         # nothing half-created is left behind: the folder is removed (or emptied, if it existed)
@@ -269,14 +285,14 @@ def _schema_exists(url: str) -> bool:
         engine.dispose()
 
 
-def _create_in_database(url: str, settings: ProjectSettings, batch: ItemBatch | None) -> str:
+def _create_in_database(url: str, settings: ProjectSettings, batch: ItemBatch | Iterable[ItemBatch] | None) -> str:
     """Create a project in its own (new) PostgreSQL schema; on failure the schema is dropped again."""
     if _schema_exists(url):
         raise StoreError("A project (or schema) of that name is already in the database; choose another name.")
     store = open_store(url, settings=settings, create=True)
     try:
         if batch is not None:
-            store.add_items(_batch_labels(batch, settings.multi_label))
+            _add(store, batch, settings.multi_label)
     except BaseException:
         try:
             with store.engine.begin() as conn:  # it did not exist before: nothing else is in it
@@ -288,9 +304,9 @@ def _create_in_database(url: str, settings: ProjectSettings, batch: ItemBatch | 
     return url
 
 
-def add_to_project(store: LabelStore, batch: ItemBatch) -> int:
+def add_to_project(store: LabelStore, batch: ItemBatch | Iterable[ItemBatch]) -> int:
     """Add items (and their labels) to an open project; returns how many were added.
 
     In a multi-label project a label cell ``"a|b"`` is the classes ``a`` and ``b``.
     """
-    return len(store.add_items(_batch_labels(batch, store.settings.multi_label)))
+    return len(_add(store, batch, store.settings.multi_label))

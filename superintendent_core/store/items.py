@@ -13,17 +13,18 @@ import json
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._lazy import lazy_module
 from ..labels import SEPARATOR, split_labels
+from ._rules import batch_classes, normalize_label
 from ._rules import few as _few
-from ._rules import normalize_label
 from .errors import InvalidInput
 from .protocol import DATA_KINDS, ItemBatch, ProjectSettings
+from .settings import check_classes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +40,7 @@ __all__ = [
     "PoolShape",
     "PreparedBatch",
     "TableRows",
+    "StreamState",
     "batch_table",
     "feature_kind_of",
     "prepare_batch",
@@ -488,6 +490,96 @@ def batch_table(prepared: PreparedBatch, start_id: int, *, skip_features: bool |
             for name, column in zip(table.column_names, table.columns, strict=True):
                 cols["f:" + name] = column.combine_chunks()
     return pa.table(cols)
+
+
+class StreamState:
+    """What every backend tracks while it adds a stream of batches as one batch (``add_items_stream``).
+
+    :meth:`prepare` validates one chunk against the project as the whole import
+    would: a project without classes takes every class the chunks' labels name so
+    far (sorted, as ``add_items`` does for one batch), the first chunk sets the pool's
+    shape, and each chunk's names are kept (as Arrow strings, about 15 MB per million)
+    for :meth:`check_names`, which refuses a name used twice across chunks.
+    """
+
+    def __init__(self, settings: ProjectSettings, shape: PoolShape | None) -> None:
+        self.settings, self.shape = settings, shape
+        self._derive = not settings.classes
+        self._found: set[str] = set()
+        self.names: list[pa.Array] = []
+        self.n = 0
+        self.has_true = False
+        self._dtypes: dict[str, Any] | None = None
+
+    def prepare(self, batch: ItemBatch) -> PreparedBatch:
+        settings = self.settings
+        if self._derive:
+            found = set(batch_classes(batch, settings.multi_label))
+            if found - self._found:
+                self._found |= found
+                settings = replace(settings, classes=check_classes(sorted(self._found)))
+        prepared = prepare_batch(batch, settings, self.shape)
+        if self.shape is None and (settings.kind != prepared.kind
+                                   or settings.feature_kind != prepared.shape.feature_kind):
+            settings = replace(settings, kind=prepared.kind, feature_kind=prepared.shape.feature_kind)
+        self.settings, self.shape = settings, prepared.shape
+        if prepared.shape.feature_kind == "table":
+            prepared = self._same_columns(prepared)
+        self.names.append(prepared.names_array if prepared.names_array is not None
+                          else pa.array(prepared.names, type=pa.string()))
+        self.n += len(prepared)
+        self.has_true = self.has_true or prepared.true_labels is not None
+        return prepared
+
+    def _same_columns(self, prepared: PreparedBatch) -> PreparedBatch:
+        """Table features keep the first chunk's dtypes: a later chunk is cast if that is safe, else refused."""
+        frame = prepared.features
+        if self._dtypes is None:
+            self._dtypes = dict(frame.dtypes)
+            return prepared
+        changed = {}
+        for c, got in frame.dtypes.items():
+            want = self._dtypes[c]
+            if got == want:
+                continue
+            if isinstance(got, np.dtype) and isinstance(want, np.dtype) and np.can_cast(got, want, "safe"):
+                changed[c] = frame[c].astype(want)
+                continue
+            if isinstance(want, np.dtype) and want.kind in "iuf":  # name the first value that is no number
+                values = frame[c]
+                odd = np.flatnonzero((pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy())
+                if len(odd):
+                    k = int(odd[0])
+                    raise InvalidInput(
+                        f"Column {c!r} holds {str(values.iat[k])[:40]!r} in row {prepared.names[k]!r}, not a number "
+                        "as in the rows before; fix or drop that row. Nothing was imported."
+                    )
+            raise InvalidInput(
+                f"Column {c!r} holds {got} values from row {prepared.names[0]!r} on but {want} values before; "
+                "make it one type first (e.g. numbers with decimals in every row). Nothing was imported."
+            )
+        return replace(prepared, features=frame.assign(**changed)) if changed else prepared
+
+    def all_names(self) -> pa.ChunkedArray:
+        return pa.chunked_array(self.names, type=pa.string())
+
+    def check_names(self) -> None:
+        """Refuse the import (``InvalidInput`` naming both rows) when two chunks use one name."""
+        if self.n == 0:
+            raise InvalidInput("There are no items to add (the data has no rows / no files).")
+        if len(self.names) < 2:
+            return  # one chunk: prepare_batch checked it
+        names = self.all_names()
+        if len(pc.unique(names)) == len(names):
+            return
+        counts = pc.value_counts(names)
+        twice = pc.filter(counts, pc.greater(counts.field("counts"), 1))
+        name = twice[0]["values"].as_py()
+        rows = np.flatnonzero(pc.equal(names, name).to_numpy(zero_copy_only=False))[:2].tolist()
+        raise InvalidInput(
+            f"The item name {name!r} is used twice, by rows {rows[0]} and {rows[1]}; every item needs a unique "
+            "name. Nothing was imported."
+        )
 
 
 def render_grey_png(values: np.ndarray, image_shape: tuple[int, int], pixel_max: float) -> bytes:

@@ -29,7 +29,7 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -318,6 +318,22 @@ class LabelStore(Protocol):
         Returns
         -------
         ids : ndarray of int64, shape (n,)
+            The new items' ids (consecutive, after every existing id).
+        """
+        ...
+
+    def add_items_stream(self, batches: Iterable[ItemBatch]) -> np.ndarray:
+        """Add the rows of every batch of ``batches`` (chunks of one import) as one batch, all-or-nothing.
+
+        Each chunk is validated and written as it comes (memory holds one chunk, the
+        names and the labels), and the import is committed after the last chunk: a
+        refusal in any chunk (a bad row, a name used twice across chunks) or a failed
+        write leaves the project exactly as it was. ``add_items(b)`` is
+        ``add_items_stream([b])``.
+
+        Returns
+        -------
+        ids : ndarray of int64
             The new items' ids (consecutive, after every existing id).
         """
         ...

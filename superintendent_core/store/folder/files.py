@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 from collections.abc import Callable
@@ -37,11 +38,14 @@ __all__ = [
     "encode_manifest",
     "encode_slots",
     "fsync_dir",
+    "npy_header",
     "repair_hint",
     "restore_hint",
     "utc_times",
     "write_atomic",
+    "write_chunk",
     "write_npy",
+    "write_rows",
 ]
 
 FORMAT = "superintendent-project"
@@ -157,6 +161,31 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     fsync_dir(path.parent)
 
 
+def npy_header(dtype: np.dtype, shape: tuple[int, ...], width: int = 0) -> bytes:
+    """The ``.npy`` header of an array of ``dtype`` and ``shape``, padded with spaces to ``width`` bytes.
+
+    A file written row by row before its length is known starts with the header of a
+    placeholder length (``width`` = that header's size) and gets its real one at the end;
+    the header keeps its size, so the data offset (64-byte aligned) does not move.
+    """
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+    try:
+        np.lib.format.write_array_header_1_0(buf, header)
+    except ValueError:  # a header over 64 KB (thousands of mixed columns): format 2.0
+        np.lib.format.write_array_header_2_0(buf, header)
+    raw = buf.getvalue()
+    if not width or len(raw) == width:
+        return raw
+    size = 2 if raw[6] == 1 else 4  # bytes of the header-length field
+    body = raw[8 + size:].rstrip(b" \n")
+    pad = width - 8 - size - len(body) - 1
+    if pad < 0:
+        raise ValueError(f"an .npy header of {len(raw)} bytes does not fit the {width} reserved")
+    body += b" " * pad + b"\n"
+    return raw[:8] + len(body).to_bytes(size, "little") + body
+
+
 def write_npy(path: Path, array: Any) -> None:
     """Write ``array`` as an ``.npy`` file, atomically (:func:`write_atomic`), by chunks of rows.
 
@@ -166,6 +195,19 @@ def write_npy(path: Path, array: Any) -> None:
     """
     shape = tuple(int(x) for x in array.shape)
     dtype = np.dtype(array.dtype)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            fh.write(npy_header(dtype, shape))
+            write_rows(fh, array, dtype)
+
+    write_atomic(path, write)
+
+
+def write_rows(fh: Any, array: Any, dtype: np.dtype) -> int:
+    """Append the rows of ``array`` (as :func:`write_npy` takes it) to ``fh`` as ``dtype``, about
+    :data:`NPY_CHUNK_BYTES` at a time; returns the rows written."""
+    shape = tuple(int(x) for x in array.shape)
     if isinstance(array, np.ndarray):
         source = np.ascontiguousarray(array)
         block = lambda lo, hi: source[lo:hi]  # noqa: E731
@@ -173,19 +215,15 @@ def write_npy(path: Path, array: Any) -> None:
         block = array.block
     row_bytes = dtype.itemsize * int(np.prod(shape[1:], dtype=np.int64))
     step = max(1, NPY_CHUNK_BYTES // max(row_bytes, 1))
+    for lo in range(0, shape[0], step):
+        part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=dtype)
+        write_chunk(fh, memoryview(part).cast("B"))
+    return shape[0]
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape}
-            try:
-                np.lib.format.write_array_header_1_0(fh, header)
-            except ValueError:  # a header over 64 KB (thousands of mixed columns): format 2.0
-                np.lib.format.write_array_header_2_0(fh, header)
-            for lo in range(0, shape[0], step):
-                part = np.ascontiguousarray(block(lo, min(shape[0], lo + step)), dtype=dtype)
-                fh.write(memoryview(part).cast("B"))
 
-    write_atomic(path, write)
+def write_chunk(fh: Any, data: Any) -> None:
+    """One write of rows to an ``.npy`` file being built (a full disk raises ``OSError`` here)."""
+    fh.write(data)
 
 
 def utc_times(seconds: np.ndarray) -> pd.Series:

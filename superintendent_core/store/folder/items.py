@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..._lazy import lazy_module
 from .. import _rules
-from ..items import PreparedBatch, batch_table, prepare_batch, render_grey_png
-from ..protocol import Item, ItemBatch, ProjectSettings
-from ..settings import check_classes
+from ..errors import InvalidInput
+from ..items import PreparedBatch, StreamState, batch_table, render_grey_png
+from ..protocol import Item, ItemBatch
+from . import files as folder_files
 from .batches import ItemsFile, take_rows
-from .files import DISPLAY_GROUP_BYTES, write_atomic, write_npy
+from .files import DISPLAY_GROUP_BYTES, npy_header, write_atomic, write_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,84 +45,69 @@ class FolderItems:
         return pa.concat_arrays([b.all_names() for b in self._batches])
 
     def add_items(self, batch: ItemBatch) -> np.ndarray:
+        return self.add_items_stream([batch])
+
+    def add_items_stream(self, batches: Iterable[ItemBatch]) -> np.ndarray:
+        """Add the rows of every batch of ``batches`` as ONE new batch of the pool, all or nothing.
+
+        Each chunk is validated as it comes and its rows appended to the new batch's
+        ``.npy`` and parquet files (``.tmp`` files named by no manifest); only when the
+        last chunk was written and the names were checked across chunks are the files
+        renamed into place and the manifest written. Any refusal or failure (a bad row in
+        a late chunk, a full disk) removes the ``.tmp`` files: the project stays as it was.
+        Memory holds one chunk, plus the new names and labels.
+        """
         with self._lock:
             self._check_open()
-            settings = self._settings
-            if not settings.classes:
-                found = _rules.batch_classes(batch, settings.multi_label)
-                if found:
-                    settings = dataclasses.replace(settings, classes=check_classes(found))
-            prepared = prepare_batch(batch, settings, self._shape)
-            existing = self._existing_names()
-            if existing is not None:
-                new_names = prepared.names_array
-                if new_names is None:
-                    new_names = pa.array(prepared.names, type=pa.string())
-                dup = pc.is_in(new_names, value_set=existing)
-                if pc.any(dup).as_py():
-                    names = [n for n, d in zip(prepared.names, dup.to_pylist(), strict=True) if d]
-                    raise _rules.names_taken(names, len(names))
-            if self._shape is None and (settings.kind != prepared.kind
-                                        or settings.feature_kind != prepared.shape.feature_kind):
-                settings = dataclasses.replace(settings, kind=prepared.kind,
-                                               feature_kind=prepared.shape.feature_kind)
-            return self._add_prepared(prepared, settings)
+            state = StreamState(self._settings, self._shape)
+            start = len(self._queue)
+            files: _BatchFiles | None = None
+            positions: list[np.ndarray] = []
+            values: list[str] = []
+            labeller = "import"
+            try:
+                for batch in batches:
+                    at = start + state.n
+                    prepared = state.prepare(batch)
+                    if files is None:
+                        files = _BatchFiles(self.path, self._next_name("items"), prepared)
+                    files.append(prepared, at)
+                    if len(prepared.label_positions):
+                        positions.append(prepared.label_positions + (at - start))
+                        values += prepared.label_values
+                        labeller = prepared.labeller
+                state.check_names()
+                assert files is not None
+                existing = self._existing_names()
+                if existing is not None:
+                    new_names = state.all_names()
+                    dup = pc.is_in(new_names, value_set=existing)
+                    if pc.any(dup).as_py():
+                        names = pc.filter(new_names, dup).to_pylist()
+                        raise _rules.names_taken(names, len(names))
+                files.commit()
+            except BaseException:
+                if files is not None:
+                    files.abort()
+                raise
+            label_positions = np.concatenate(positions) if positions else np.empty(0, dtype=np.int64)
+            return self._register(files, start, state, label_positions, values, labeller)
 
-    def _add_prepared(self, prepared: PreparedBatch, settings: ProjectSettings) -> np.ndarray:
-        start = len(self._queue)
-        n = len(prepared)
-        kind = prepared.shape.feature_kind
-        npy_columns: list[str] = []
-        npy_dtypes: list[str] = []
-        if kind == "table":
-            npy_columns, npy_dtypes = _numeric_columns(prepared.features)
-        table = batch_table(prepared, start, skip_features=True if kind == "array" else npy_columns)
-        name = self._next_name("items")
-        features_name = name[: -len(".parquet")] + ".npy" if kind == "array" or npy_columns else None
-        lazy = prepared.kind == "image" and prepared.display is not None
-        # ~1 MB of names and display values per row group: one item() reads about that much
-        rows_per_group = int(min(1 << 20, max(8, DISPLAY_GROUP_BYTES // max(_mean_row_bytes(table), 1))))
-        written: list[str] = []
-        try:
-            if features_name is not None:
-                if kind == "array":
-                    write_npy(self.path / features_name, prepared.features)
-                else:
-                    write_npy(self.path / features_name, _table_matrix(prepared.features, npy_columns, npy_dtypes))
-                written.append(features_name)
-            write_atomic(self.path / name, lambda p: pq.write_table(
-                table, p, use_dictionary=["true_label"],
-                # pictures are compressed already (PNG/JPEG); everything else zstd
-                compression={c: "none" if lazy and c == "display" else "zstd" for c in table.column_names},
-                compression_level={c: 1 for c in table.column_names if not (lazy and c == "display")},
-                write_statistics=["id"], row_group_size=rows_per_group))
-            written.append(name)
-        except BaseException:
-            for f in written:  # named by no manifest: the project stays as it was
-                (self.path / f).unlink(missing_ok=True)
-            raise
-        meta = {
-            "file": name, "start": start, "count": n,
-            "image_shape": list(prepared.image_shape) if prepared.image_shape else None,
-            "pixel_max": prepared.pixel_max, "has_true_labels": prepared.true_labels is not None,
-            "lazy_display": lazy,
-        }
-        if features_name is not None:
-            meta["features_file"] = features_name
-        if kind == "table" and npy_columns:
-            meta["npy_columns"] = npy_columns
-            meta["npy_dtypes"] = npy_dtypes
+    def _register(self, files: _BatchFiles, start: int, state: StreamState, label_positions: np.ndarray,
+                  label_values: list[str], labeller: str) -> np.ndarray:
+        """Name the batch's files (already in place) in the manifest, with the labels it came with."""
+        settings, n = state.settings, state.n
+        meta = files.meta(start, n, state.has_true)
         old_state = (self._settings, self._shape, list(self._batches))
-        self._settings, self._shape = settings, prepared.shape
+        self._settings, self._shape = settings, state.shape
         self._batches.append(ItemsFile(self.path, meta, self._decoded))
         ids = np.arange(start, start + n, dtype=np.int64)
         self._ledger.grow(n)
         self._queue.grow(n)
         try:
-            if len(prepared.label_positions):
-                self._ledger.bulk_labels(ids[prepared.label_positions], prepared.label_values,
-                                         prepared.labeller, time.time())
-                labelled = ids[prepared.label_positions]
+            if len(label_positions):
+                self._ledger.bulk_labels(ids[label_positions], label_values, labeller, time.time())
+                labelled = ids[label_positions]
                 self._queue.set_done(labelled[self._ledger.n_active[labelled] >= settings.overlap])
                 self._compact()  # snapshot (with the new labels) + manifest in one commit
             else:
@@ -129,8 +115,7 @@ class FolderItems:
         except BaseException:
             # Memory is ahead of disk: reload what is on disk.
             self._settings, self._shape, self._batches = old_state
-            for f in written:
-                (self.path / f).unlink(missing_ok=True)
+            files.remove()
             self._reload()
             raise
         return ids
@@ -250,6 +235,144 @@ class FolderItems:
                 out[mask] = b.column_rows("true_label", ids[mask] - b.start)
             return out
 
+
+
+class _BatchFiles:
+    """The files of one new batch, written chunk by chunk into ``.tmp`` files, renamed into place by :meth:`commit`.
+
+    The numeric features go to one ``.npy`` file (array features, or a table's numeric
+    columns: their dtypes are set by the first chunk; a later chunk must fit them); its
+    header is written for a placeholder length first and rewritten with the real one at
+    the end. Names, display values, true labels and other features go to one parquet
+    file, a few row groups per chunk. Nothing names the ``.tmp`` files, and a reload
+    deletes them, so a crash or a refusal midway leaves the project as it was.
+    """
+
+    def __init__(self, folder: Path, name: str, first: PreparedBatch) -> None:
+        self.folder, self.name = folder, name
+        self.kind = first.shape.feature_kind
+        self.npy_columns: list[str] = []
+        self.npy_dtypes: list[str] = []
+        if self.kind == "table":
+            self.npy_columns, self.npy_dtypes = _numeric_columns(first.features)
+        self.features_name = (name[: -len(".parquet")] + ".npy"
+                              if self.kind == "array" or self.npy_columns else None)
+        self.lazy = first.kind == "image" and first.display is not None
+        self.image_shape, self.pixel_max = first.image_shape, first.pixel_max
+        self._npy: Any = None
+        self._npy_rows = 0
+        self._npy_dtype: np.dtype | None = None
+        self._npy_width = 0
+        self._parquet: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self._placed: list[str] = []
+
+    # ------------------------------------------------------------------ writing chunks
+
+    def append(self, prepared: PreparedBatch, start: int) -> None:
+        skip: bool | list[str] = True if self.kind == "array" else self.npy_columns
+        table = batch_table(prepared, start, skip_features=skip)
+        if self.features_name is not None:
+            if self.kind == "array":
+                self._write_rows(prepared.features)
+            else:
+                self._write_rows(self._table_block(prepared))
+        self._write_table(table)
+
+    def _table_block(self, prepared: PreparedBatch) -> Any:
+        # the columns' dtypes are the first chunk's (StreamState); a float64 column is stored as float32
+        # when the first chunk's values fit, so a later chunk's values must fit too
+        cols, dtypes = _numeric_columns(prepared.features)
+        for c, got, want in zip(cols, dtypes, self.npy_dtypes, strict=True):
+            if got != want and not np.can_cast(np.dtype(got), np.dtype(want), "safe"):
+                raise InvalidInput(
+                    f"Column {c!r} holds values too large for 32-bit floats from row {prepared.names[0]!r} "
+                    "on, but not before; rescale them first. Nothing was imported."
+                )
+        return _table_matrix(prepared.features, self.npy_columns, self.npy_dtypes)
+
+    def _write_rows(self, array: Any) -> None:
+        if self._npy is None:
+            self._npy_dtype = np.dtype(array.dtype)
+            self._npy_rest = tuple(int(x) for x in array.shape[1:])
+            self._npy_width = len(npy_header(self._npy_dtype, (10**15, *self._npy_rest)))  # room for any length
+            self._npy = open(self.folder / (self.features_name + ".tmp"), "wb")  # noqa: SIM115 (kept open)
+            self._npy.write(b"\0" * self._npy_width)
+        assert self._npy_dtype is not None
+        self._npy_rows += write_rows(self._npy, array, self._npy_dtype)
+
+    def _write_table(self, table: pa.Table) -> None:
+        # ~1 MB of names and display values per row group: one item() reads about that much
+        rows_per_group = int(min(1 << 20, max(8, DISPLAY_GROUP_BYTES // max(_mean_row_bytes(table), 1))))
+        if self._parquet is None:
+            self._schema = table.schema
+            lazy = self.lazy
+            self._parquet = pq.ParquetWriter(
+                self.folder / (self.name + ".tmp"), table.schema, use_dictionary=["true_label"],
+                # pictures are compressed already (PNG/JPEG); everything else zstd
+                compression={c: "none" if lazy and c == "display" else "zstd" for c in table.column_names},
+                compression_level={c: 1 for c in table.column_names if not (lazy and c == "display")},
+                write_statistics=["id"])
+        elif table.schema != self._schema:
+            assert self._schema is not None
+            try:
+                table = table.cast(self._schema)
+            except (pa.ArrowException, ValueError):
+                odd = next((f.name for f in self._schema if f.name not in table.column_names
+                            or table.schema.field(f.name).type != f.type), "?")
+                raise InvalidInput(
+                    f"Column {odd.removeprefix('f:')!r} changes type from row {table.column('name')[0].as_py()!r} "
+                    "on; make it one type first. Nothing was imported.") from None
+        self._parquet.write_table(table, row_group_size=rows_per_group)
+
+    # ------------------------------------------------------------------ committing
+
+    def commit(self) -> None:
+        """fsync and rename the files into place (features first): still named by no manifest."""
+        if self.features_name is not None:
+            assert self._npy_dtype is not None
+            header = npy_header(self._npy_dtype, (self._npy_rows, *self._npy_rest), self._npy_width)
+
+            def finish_npy(tmp: Path) -> None:
+                self._npy.seek(0)
+                folder_files.write_chunk(self._npy, header)
+                self._npy.close()
+
+            write_atomic(self.folder / self.features_name, finish_npy)
+            self._placed.append(self.features_name)
+        assert self._parquet is not None
+        write_atomic(self.folder / self.name, lambda tmp: self._parquet.close())
+        self._placed.append(self.name)
+
+    def abort(self) -> None:
+        """Close and delete everything written (the ``.tmp`` files and any file already renamed)."""
+        for handle in (self._npy, self._parquet):
+            try:
+                if handle is not None:
+                    handle.close()
+            except (OSError, pa.ArrowException):
+                pass
+        for f in (self.name, self.features_name):
+            if f is not None:
+                (self.folder / (f + ".tmp")).unlink(missing_ok=True)
+        self.remove()
+
+    def remove(self) -> None:
+        for f in self._placed:  # named by no manifest: the project stays as it was
+            (self.folder / f).unlink(missing_ok=True)
+
+    def meta(self, start: int, n: int, has_true: bool) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "file": self.name, "start": start, "count": n,
+            "image_shape": list(self.image_shape) if self.image_shape else None,
+            "pixel_max": self.pixel_max, "has_true_labels": has_true, "lazy_display": self.lazy,
+        }
+        if self.features_name is not None:
+            meta["features_file"] = self.features_name
+        if self.kind == "table" and self.npy_columns:
+            meta["npy_columns"] = self.npy_columns
+            meta["npy_dtypes"] = self.npy_dtypes
+        return meta
 
 
 def _mean_row_bytes(table: pa.Table) -> float:

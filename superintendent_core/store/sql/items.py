@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 
 from .. import _rules
 from ..errors import InvalidInput, StoreError
-from ..items import PreparedBatch, prepare_batch
+from ..items import PoolShape, PreparedBatch, StreamState, prepare_batch
 from ..ledger import EVENT_LABEL
 from ..protocol import ItemBatch, ProjectSettings
 from ..settings import check_classes
@@ -95,6 +95,62 @@ class SQLItems:
         if (row[0], row[1]) != head:
             return None  # changed since validation
         start = int(row[2])
+        self._insert_rows(conn, prepared, settings, start)
+        self._set_pool(conn, settings, prepared.shape, start + len(prepared), prepared.true_labels is not None)
+        return np.arange(start, start + len(prepared), dtype=np.int64)
+
+    def add_items_stream(self, batches: Iterable[ItemBatch]) -> np.ndarray:
+        """Add the rows of every batch of ``batches`` as one batch, in ONE transaction (all or nothing).
+
+        Each chunk is validated against the project (locked for the transaction) and
+        inserted as it comes; a refusal in a late chunk, a name used twice or a failing
+        write rolls everything back. Not retried: the chunks are read once.
+        """
+        self._check_open()
+        state_box: list[StreamState] = []
+
+        def work(conn: Connection) -> np.ndarray:
+            if state_box:
+                raise StoreError("The import met a conflicting write and its rows cannot be read again; "
+                                 "nothing was added. Import the file again.")
+            row = self._x(
+                conn, "SELECT settings, shape, n_items FROM si_project WHERE id = 1 {d.for_update}"
+            ).one()
+            state = StreamState(self._parse_settings(row[0]), self._parse_shape(row[1]))
+            state_box.append(state)
+            start = int(row[2])
+            for batch in batches:
+                at = start + state.n
+                prepared = state.prepare(batch)
+                self._insert_rows(conn, prepared, state.settings, at)
+            state.check_names()
+            assert state.shape is not None
+            self._set_pool(conn, state.settings, state.shape, start + state.n, state.has_true)
+            return np.arange(start, start + state.n, dtype=np.int64)
+
+        try:
+            ids = self._run(work)
+        except sa_exc.IntegrityError:
+            if state_box:
+                state_box[0].check_names()  # a name used twice in the import: named with both rows
+            names = state_box[0].all_names().to_pylist() if state_box else []
+            raise self._duplicate_names(names) from None
+        self._known_n = max(self._known_n, int(ids[-1]) + 1)
+        return ids
+
+    def _set_pool(self, conn: Connection, settings: ProjectSettings, shape: PoolShape, n_items: int,
+                  has_true: bool) -> None:
+        self._x(
+            conn,
+            "UPDATE si_project SET settings = :s, shape = :sh, n_items = :n, "
+            "has_true_labels = (has_true_labels OR :t) WHERE id = 1",
+            {"s": json.dumps(settings.to_dict()), "sh": json.dumps(shape.to_dict()), "n": n_items,
+             "t": has_true},
+        )
+
+    def _insert_rows(self, conn: Connection, prepared: PreparedBatch, settings: ProjectSettings,
+                     start: int) -> None:
+        """The rows, display data, feature chunks and labels of ``prepared`` from id ``start`` on."""
         n = len(prepared)
         now = time.time()
         positions = prepared.label_positions.tolist()
@@ -212,18 +268,6 @@ class SQLItems:
                 "WHERE id = 1",
                 {"k": len(positions), "d": len(positions) if labelled_done else 0},
             )
-        self._x(
-            conn,
-            "UPDATE si_project SET settings = :s, shape = :sh, n_items = :n, "
-            "has_true_labels = (has_true_labels OR :t) WHERE id = 1",
-            {
-                "s": json.dumps(settings.to_dict()),
-                "sh": json.dumps(prepared.shape.to_dict()),
-                "n": start + n,
-                "t": truth is not None,
-            },
-        )
-        return np.arange(start, start + n, dtype=np.int64)
 
     def _bulk(
         self,
