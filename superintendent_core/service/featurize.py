@@ -46,12 +46,14 @@ from ..store.protocol import LabelStore, ProjectSettings
 
 __all__ = [
     "FAILED_KEY",
+    "FLOAT16_EFFECT",
     "IMPORT_FEATURES_KEY",
     "FeaturizeJob",
     "FeaturizeStatus",
     "apply_feature_choice",
     "extractor_for_batch",
     "failures",
+    "feature_storage_note",
     "featurize_payloads",
     "import_extractor",
     "wanted_feature_set",
@@ -85,6 +87,20 @@ def wanted_feature_set(settings: ProjectSettings) -> str:
     if not chosen or chosen == import_extractor(settings):
         return ""
     return chosen
+
+
+#: What storing feature sets as float16 changed where it was measured (``benchmarks/bench_photos.py
+#: --float16``; the figures are in the README); shown beside the choice on the Data page.
+FLOAT16_EFFECT = "MEASURED-EFFECT-PLACEHOLDER"
+
+
+def feature_storage_note(store: LabelStore) -> str:
+    """How the project's feature sets are stored now, and what a change of ``settings.feature_dtype`` does."""
+    dtypes = store.feature_set_dtypes()
+    sets = "; ".join(f"{name}: {dtype}" for name, dtype in sorted(dtypes.items()))
+    return ((f"Feature sets now: {sets}. " if sets else "")
+            + "The choice applies to feature sets computed or imported from now on; a set keeps the dtype it "
+            "was made with, and the model always reads float32.")
 
 
 def failures(settings: ProjectSettings, name: str) -> list[tuple[int, str]]:
