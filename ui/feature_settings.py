@@ -57,7 +57,7 @@ def _choice_label(name: str) -> str:
     return f"{name}: your own vectors"
 
 
-DTYPE_LABELS = {"float32": "float32 (exact)", "float16": "float16 (half the disk and memory)"}
+DTYPE_LABELS = {"float32": "float32 (exact)", "float16": "float16 (half the disk)"}
 
 
 def storage_form(store) -> None:
