@@ -122,7 +122,11 @@ def validate_settings(
         if key in new and not isinstance(new[key], str):
             raise InvalidInput(f"{key} must be a name (text); \"\" means the features given at import.")
     if "feature_dtype" in new:
-        new["feature_dtype"] = check_feature_dtype(new["feature_dtype"])
+        try:
+            new["feature_dtype"] = check_feature_dtype(new["feature_dtype"])
+        except InvalidInput:
+            raise InvalidInput(f"feature_dtype must be 'float32' or 'float16', got {str(new['feature_dtype'])[:40]!r}; "
+                               "it says how feature sets made from now on are stored.") from None
     if new.get("feature_set") and new.get("feature_kind", old.feature_kind) != "array":
         raise InvalidInput("A feature set replaces numeric features; this project's model reads "
                            f"{new.get('feature_kind', old.feature_kind)} features, so it cannot use one.")
