@@ -114,7 +114,7 @@ def features_section(project) -> None:
         st.markdown("**Bring your own vectors** — an `.npy` matrix with a names file (one item name per line, "
                     "in row order), or a parquet with a `name` column and one vector column. Every item of "
                     "the project needs a vector; a file with a missing item, an unknown or repeated name, "
-                    "another length or NaN is refused whole.")
+                    "another length or NaN (or, stored as float16, a value beyond ±65504) is refused whole.")
         upload = st.file_uploader("Vectors", type=["npy", "parquet"], key=S.DATA_FEATURES_FILE)
         names = st.file_uploader("Names file (for an .npy)", type=["txt", "csv", "parquet"],
                                  key=S.DATA_FEATURES_NAMES)

@@ -91,7 +91,12 @@ def wanted_feature_set(settings: ProjectSettings) -> str:
 
 #: What storing feature sets as float16 changed where it was measured (``benchmarks/bench_photos.py
 #: --float16``; the figures are in the README); shown beside the choice on the Data page.
-FLOAT16_EFFECT = "MEASURED-EFFECT-PLACEHOLDER"
+FLOAT16_EFFECT = (
+    "Measured on EfficientNet-Lite0 features of four photo sets: float16 changed test accuracy by 0.00 points on "
+    "average (at most 0.6 in 1,200 paired draws), kept the same items in the top 100 of an order (at most 1 "
+    "differed) and halves the set on disk; on a hard synthetic set, learning curves moved as much as with another "
+    "random seed, with no loss on average."
+)
 
 
 def feature_storage_note(store: LabelStore) -> str:
