@@ -173,8 +173,9 @@ class ProjectSettings:
             kwargs.pop("audit_share", None)  # not a share it could have saved: the default
         else:
             kwargs["audit_share"] = float(share)
+        # a dtype this version does not know: new sets get the default
         if kwargs.get("feature_dtype", "float32") not in ("float32", "float16"):
-            kwargs.pop("feature_dtype")  # a dtype this version does not know: new sets get the default
+            kwargs.pop("feature_dtype")
         return cls(**kwargs)
 
 
