@@ -12,6 +12,12 @@ Run: nice -n 10 python3 benchmarks/bench_feature_sets.py [--items 70000] [--sess
    Printed: the server's RSS after each, and the growth per extra session [goal < 5 MB]. The set's
    rows are memory-mapped: every session reads the same pages, none copies them.
 The load average is printed with the figures.
+
+``--dtypes``: instead, float32 against float16 storage of the same set (``write_feature_set(dtype=)``),
+in the same run: a project of ``--items`` items (8 import features) with the same 1280-d rows in two
+sets; each set written (seconds, MB on disk), then read whole the way a retrain does
+(``read_features``: 16,384 ids a call, float32 out) in a fresh process per read, alternating the
+two sets ``--repeats`` times: seconds, the result's MB, the process's RSS growth and peak.
 """
 
 from __future__ import annotations
@@ -113,13 +119,78 @@ def session_figures(path: str, sessions: int) -> list[float]:
     return rss
 
 
+def _read_child(path: str, name: str) -> None:
+    """In a fresh process: read the whole pool of set ``name`` as a retrain does; print a JSON line."""
+    import json
+    import resource
+
+    from superintendent_core.learning.training import read_features
+    from superintendent_core.store.folder import FolderStore
+
+    with FolderStore(path, create=False) as store:
+        store.update_settings(feature_set=name)
+        ids = np.arange(len(store), dtype=np.int64)
+        before = _rss()
+        t = time.perf_counter()
+        X = read_features(store, ids)
+        seconds = time.perf_counter() - t
+        print(json.dumps({"s": seconds, "mb": X.nbytes / 2**20, "dtype": str(X.dtype), "rss_growth": _rss() - before,
+                          "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def compare_dtypes(n: int, repeats: int) -> None:
+    import json
+    import statistics
+    import subprocess
+
+    from superintendent_core.store import ItemBatch, ProjectSettings
+    from superintendent_core.store.folder import FolderStore
+
+    rng = np.random.default_rng(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "p")
+        with FolderStore(path, settings=ProjectSettings(kind="table", classes=("a", "b"))) as store:
+            store.add_items(ItemBatch(names=tuple(f"r{i}" for i in range(n)), kind="table",
+                                      features=rng.standard_normal((n, 8), dtype=np.float32),
+                                      payloads=[{"r": i} for i in range(n)]))
+            for dtype in ("float32", "float16"):
+                rng = np.random.default_rng(2)  # the same rows in both sets
+                t = time.perf_counter()
+                for start in range(0, n, 4096):
+                    ids = np.arange(start, min(n, start + 4096))
+                    rows = rng.normal(0.0, 1.5, (len(ids), 1280)).astype(np.float32)
+                    store.write_feature_set(dtype, ids, rows, dtype=dtype)
+                seconds = time.perf_counter() - t
+                size = sum(f.stat().st_size for f in (Path(path) / "featuresets" / dtype).iterdir()) / 2**20
+                print(f"  {dtype} set written in {seconds:.1f} s (chunks of 4,096), {size:.1f} MB on disk   [{_load()}]")
+        runs: dict[str, list[dict]] = {"float32": [], "float16": []}
+        for _ in range(repeats):
+            for dtype in ("float16", "float32"):
+                out = subprocess.run([sys.executable, __file__, "--read-child", path, dtype], capture_output=True,
+                                     text=True, check=True)
+                runs[dtype].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        for dtype, rs in runs.items():
+            each = ", ".join(f"{r['s']:.2f}" for r in rs)
+            print(f"  read_features(all {n:,} ids) from the {dtype} set: median {statistics.median(r['s'] for r in rs):.2f} s "
+                  f"(runs {each}), result {rs[0]['mb']:.0f} MB {rs[0]['dtype']}, "
+                  f"RSS growth median {statistics.median(r['rss_growth'] for r in rs):.0f} MB, "
+                  f"peak RSS median {statistics.median(r['peak'] for r in rs):.0f} MB")
+        ratio = statistics.median(r["s"] for r in runs["float16"]) / statistics.median(r["s"] for r in runs["float32"])
+        print(f"  read time float16 / float32: {ratio:.2f}   [{_load()}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=70_000)
     parser.add_argument("--sessions", type=int, default=6)
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--dtypes", action="store_true", help="float32 against float16 storage of one set")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(f"# bench_feature_sets — {args.items:,} items, {os.cpu_count()} CPUs, {_load()}")
+    if args.dtypes:
+        compare_dtypes(args.items, args.repeats)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["SUPERINTENDENT_PROJECT_DIR"] = str(Path(tmp) / "default")
         big = bench_app.build_project(str(Path(tmp) / "big"), args.items)
@@ -139,4 +210,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 4 and sys.argv[1] == "--read-child":
+        _read_child(sys.argv[2], sys.argv[3])
+    else:
+        main()

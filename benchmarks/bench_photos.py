@@ -27,6 +27,18 @@ Prints both tables and saves ``benchmarks/results/photos_table.csv``.
 (``images_from_files(files)`` on PNG bytes, ``featurize="auto"``: the extractor rule) and
 the accuracy at 5 labels per class (20 draws) is printed with the extractor the rule picked,
 beside the 8×8 digits (which must keep their pixels).
+
+``--float16``: instead, what storing the pretrained 1280-d features as float16
+(``settings.feature_dtype="float16"``) changes, float32 vs float16 side by side on the same
+draws: the features go through a folder project's float16 feature set and back (what the model
+reads; checked equal to ``X.astype(float16).astype(float32)``), then (1) test accuracy at 2 / 5 /
+10 labels per class, 20 draws x 5 splits (paired: mean difference and its spread, and the share
+of draws whose test predictions are identical), (2) learning curves of ``simulate`` (default
+strategy and margin, seeds 0..4, initial 10, batch 5, budget 150 or the pool): the largest
+accuracy difference at any point and the mean absolute one, beside the peer: float32 against
+float32 run with another seed (how far two runs drift apart anyway), (3) the order one retrain gives
+(Learner, 5 labels per class, default strategy and margin): how many of the first 100 items
+differ, and how many of the items labelled by the 100th label of the simulation differ.
 """
 
 from __future__ import annotations
@@ -189,12 +201,167 @@ def print_table(tab: pd.DataFrame) -> None:
               f"{r['acc@10/class']:>6.1%}   {f(r['to90 default']):>7} {f(r['to90 margin']):>7} {f(r['to90 random']):>7}")
 
 
+def _through_float16_set(X: np.ndarray) -> np.ndarray:
+    """``X`` written to a folder project's float16 feature set and read back (what the model sees)."""
+    import tempfile
+
+    from superintendent_core.store import ItemBatch, ProjectSettings
+    from superintendent_core.store.folder import FolderStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        n = len(X)
+        with FolderStore(Path(tmp) / "p", settings=ProjectSettings(classes=("a", "b"), feature_dtype="float16")) as st:
+            st.add_items(ItemBatch(names=tuple(f"{i}.png" for i in range(n)), kind="image",
+                                   features=np.zeros((n, 4), dtype=np.uint8), image_shape=(2, 2)))
+            st.write_feature_set("efficientnet_lite0", np.arange(n), X)
+            assert st.feature_set_dtypes() == {"efficientnet_lite0": "float16"}
+            got = st._feature_set_rows("efficientnet_lite0", np.arange(n))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, X.astype(np.float16).astype(np.float32))
+    return got
+
+
+def _hard_blobs() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 0.12, (6, 1280))
+    y = rng.integers(0, 6, 600)
+    return (centres[y] + rng.normal(0, 1, (600, 1280))).astype(np.float32), y.astype(str)
+
+
+def float16_effect(quick: bool, only: str | None = None) -> None:
+    from sklearn.base import clone
+    from sklearn.model_selection import train_test_split
+
+    from superintendent_core.features import image_features
+    from superintendent_core.learning.learner import Learner
+    from superintendent_core.learning.models import make_model
+    from superintendent_core.learning.simulation import simulate
+
+    sets = {
+        "textures": lambda: photo_standins.textures(60 if quick else 120),
+        "textures5": lambda: photo_standins.textures(60 if quick else 120, classes=photo_standins.MORE_TEXTURES),
+        "faces": photo_standins.faces,
+        "photo crops": lambda: photo_standins.photo_crops(25 if quick else 50),
+        # not photos: 6 overlapping Gaussian blobs in 1280-d, |x| like the embeddings', about 60 % at
+        # 10 labels per class — a set far from the ceiling, where rounding could show if it mattered
+        "blobs 1280-d": _hard_blobs,
+    }
+    sets = {k: v for k, v in sets.items() if only is None or only in k}
+    splits = (0,) if quick else (0, 1, 2, 3, 4)
+    draws = 5 if quick else 20
+    seeds = (0,) if quick else (0, 1, 2, 3, 4)
+    rows = []
+    for set_name, make in sets.items():
+        images, labels = make()
+        labels = np.asarray(labels)
+        if isinstance(images, np.ndarray):  # features already
+            X32 = images.astype(np.float32)
+        else:
+            X32 = image_features(images, "efficientnet_lite0").astype(np.float32)
+        X16 = _through_float16_set(X32)
+        rel = np.abs(X16 - X32).max() / max(float(np.abs(X32).max()), 1e-30)
+        print(f"\n{set_name}: {len(images)} images, {X32.shape[1]}-d, |x| <= {np.abs(X32).max():.3g}; "
+              f"float16 round trip: largest error {np.abs(X16 - X32).max():.3g} ({rel:.2e} of the largest value)")
+        row: dict = {"set": set_name, "n": len(images)}
+        model = make_model("logistic_regression")
+        with threadpool_limits(1):
+            for shots in SHOTS:
+                diffs, same, acc32 = [], [], []
+                for split in splits:
+                    tr, te = train_test_split(np.arange(len(labels)), test_size=0.5, stratify=labels,
+                                              random_state=split)
+                    y_pool, y_test = labels[tr], labels[te]
+                    rng = np.random.default_rng(split)
+                    for _ in range(draws):
+                        idx = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), shots, replace=False)
+                                              for c in np.unique(y_pool)])
+                        p32 = clone(model).fit(X32[tr][idx], y_pool[idx]).predict(X32[te])
+                        p16 = clone(model).fit(X16[tr][idx], y_pool[idx]).predict(X16[te])
+                        diffs.append(float((p16 == y_test).mean() - (p32 == y_test).mean()))
+                        acc32.append(float((p32 == y_test).mean()))
+                        same.append(bool((p16 == p32).all()))
+                d = np.asarray(diffs)
+                row[f"d@{shots}"] = (float(d.mean()), float(d.std(ddof=1)) if len(d) > 1 else 0.0,
+                                     float(np.abs(d).max()))
+                row[f"same@{shots}"] = float(np.mean(same))
+                row[f"acc32@{shots}"] = float(np.mean(acc32))
+            tr, te = train_test_split(np.arange(len(labels)), test_size=0.5, stratify=labels, random_state=0)
+            y_pool, y_test = labels[tr], labels[te]
+            budget = min(150, len(y_pool))
+            for strat in ("default", "margin"):
+                strategy = None if strat == "default" else strat
+                gaps, first100, peer_gaps = [], [], []
+                for seed in seeds:
+                    res = {}
+                    for name, X in (("32", X32), ("16", X16)):
+                        res[name] = simulate(X[tr], y_pool, X[te], y_test, make_model("logistic_regression"),
+                                             strategy=strategy, initial=10, batch_size=5, budget=budget,
+                                             random_state=seed)
+                    c = res["32"].curve.merge(res["16"].curve, on="n_labels", suffixes=("32", "16"))
+                    gaps.append((c["accuracy16"] - c["accuracy32"]).to_numpy())
+                    # the peer: float32 against float32 with another seed (how far two runs drift anyway)
+                    other = simulate(X32[tr], y_pool, X32[te], y_test, make_model("logistic_regression"),
+                                     strategy=strategy, initial=10, batch_size=5, budget=budget,
+                                     random_state=seed + 100).curve
+                    c = res["32"].curve.merge(other, on="n_labels", suffixes=("32", "other"))
+                    peer_gaps.append((c["accuracyother"] - c["accuracy32"]).to_numpy())
+                    k = min(100, budget)
+                    first100.append(len(set(res["32"].queried[:k].tolist()) - set(res["16"].queried[:k].tolist())))
+                g = np.concatenate(gaps)
+                row[f"curve {strat}"] = (float(np.abs(g).max()), float(np.abs(g).mean()), float(g.mean()))
+                g = np.concatenate(peer_gaps)
+                row[f"peer {strat}"] = (float(np.abs(g).max()), float(np.abs(g).mean()), float(g.mean()))
+                row[f"sim100 {strat}"] = first100
+                # one retrain from the same 5 labels per class: the order itself
+                rng = np.random.default_rng(0)
+                diff_orders, diff_positions = [], []
+                for _ in range(len(seeds)):
+                    idx = np.concatenate([rng.choice(np.flatnonzero(y_pool == c), 5, replace=False)
+                                          for c in np.unique(y_pool)])
+                    rest = np.setdiff1d(np.arange(len(tr)), idx)
+                    orders = {}
+                    for name, X in (("32", X32), ("16", X16)):
+                        learner = Learner(make_model("logistic_regression"), strategy=strategy, cv=None,
+                                          batch_size=5, random_state=0, audit_share=0.0)
+                        orders[name] = rest[learner.retrain(X[tr][idx], y_pool[idx], X[tr][rest]).order[:100]]
+                    diff_orders.append(len(set(orders["32"].tolist()) - set(orders["16"].tolist())))
+                    diff_positions.append(int((orders["32"] != orders["16"]).sum()))
+                row[f"order100 {strat}"] = diff_orders
+                row[f"position100 {strat}"] = diff_positions
+        rows.append(row)
+        for key, value in row.items():
+            if key.startswith("d@"):
+                shots = key[2:]
+                print(f"    accuracy at {shots}/class (float32 {100 * row['acc32@' + shots]:.1f} %), "
+                      f"float16 - float32 over {len(splits) * draws} draws: "
+                      f"mean {100 * value[0]:+.2f} pts, sd {100 * value[1]:.2f}, largest |diff| "
+                      f"{100 * value[2]:.2f} pts; identical test predictions in {100 * row['same@' + shots]:.0f} % "
+                      "of draws")
+            elif key.startswith("curve"):
+                print(f"    learning curve ({key[6:]}, seeds {list(seeds)}), float16 - float32: largest |diff| "
+                      f"{100 * value[0]:.2f} pts, mean |diff| {100 * value[1]:.2f} pts, mean diff {100 * value[2]:+.2f} pts")
+            elif key.startswith("peer"):
+                print(f"      peer, float32 with seed+100 - float32: largest |diff| {100 * value[0]:.2f} pts, "
+                      f"mean |diff| {100 * value[1]:.2f} pts, mean diff {100 * value[2]:+.2f} pts")
+            elif key.startswith(("sim100", "order100", "position100")):
+                what = {"sim100": "items labelled by the 100th label that differ (per seed)",
+                        "order100": "of the first 100 of one retrain's order (5 labels/class) not in the other's",
+                        "position100": "of the first 100 positions of that order holding another item"}[key.split()[0]]
+                print(f"    {key.split()[1]}: {what}: {value}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sets, one seed")
     parser.add_argument("--default-path", action="store_true", help="the importers' default extractor, 5/class")
+    parser.add_argument("--float16", action="store_true", help="what float16 storage of the features changes")
+    parser.add_argument("--only", default=None, help="with --float16: only the sets whose name contains this")
     args = parser.parse_args()
     start = time.perf_counter()
+    if args.float16:
+        float16_effect(args.quick, args.only)
+        print(f"\n{time.perf_counter() - start:.0f} s in all")
+        return
     if args.default_path:
         default_path()
         print(f"\n{time.perf_counter() - start:.0f} s in all")

@@ -3,6 +3,12 @@
 Run: python3 benchmarks/bench_scale.py [--sizes 10k,100k,1m,100kx1280] [--clicks 30] [--sessions 3]
                                         [--peer-root /work/main]
 
+A size ending in ``s32`` or ``s16`` (``100kx1280s32,100kx1280s16``) keeps the d features not as the
+items' import features but as a *feature set* (what the background extractor or a feature file
+makes) stored float32 or float16 (``settings.feature_dtype``), made the project's features; the
+items keep 8 import features. The build then also reports the set's write time and its size on
+disk; run both in one call to compare float16 with float32 in the same conditions.
+
 For each size, in this order (issue 17's goals at 1M in brackets):
 
 1. **build**: ``table_batch`` + ``create_project`` of a synthetic table (a display column
@@ -69,9 +75,17 @@ def load() -> str:
     return "load " + "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``10k`` → (10_000, 64); ``100kx1280`` → (100_000, 1280)."""
+def set_dtype_of(text: str) -> str:
+    """``100kx1280s16`` → ``"float16"``, ``…s32`` → ``"float32"``, else ``""`` (import features)."""
     text = text.strip().lower()
+    return {"s16": "float16", "s32": "float32"}.get(text[-3:], "")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``10k`` → (10_000, 64); ``100kx1280`` → (100_000, 1280); a ``s16``/``s32`` suffix is ignored here."""
+    text = text.strip().lower()
+    if set_dtype_of(text):
+        text = text[:-3]
     n_text, _, d_text = text.partition("x")
     scale = {"k": 1_000, "m": 1_000_000}.get(n_text[-1:], 1)
     n = int(float(n_text.rstrip("km")) * scale)
@@ -85,7 +99,7 @@ def quantile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- child processes
 
 
-def child_build(path: str, n: int, d: int) -> dict:
+def child_build(path: str, n: int, d: int, set_dtype: str = "") -> dict:
     sys.path.insert(0, str(ROOT))
     import pandas as pd
 
@@ -97,6 +111,8 @@ def child_build(path: str, n: int, d: int) -> dict:
     centres = rng.normal(0, 1, (N_CLASSES, d)).astype(np.float32)
     y = rng.integers(0, N_CLASSES, n)
     X = centres[y] + rng.normal(0, 2.0, (n, d)).astype(np.float32)
+    if set_dtype:
+        return _build_with_set(path, X, set_dtype)
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(d)], copy=False)
     df.insert(0, "title", [f"row {i}" for i in range(n)])
     del X
@@ -109,6 +125,31 @@ def child_build(path: str, n: int, d: int) -> dict:
     create_project(path, settings, batch)
     return {"batch_s": batch_s, "create_s": time.perf_counter() - start,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _build_with_set(path: str, X: np.ndarray, dtype: str) -> dict:
+    """Items with 8 import features, and ``X`` as the feature set ``emb`` stored as ``dtype``, in use."""
+    from superintendent_core.service import create_project
+    from superintendent_core.store import ItemBatch, ProjectSettings
+    from superintendent_core.store.folder import FolderStore
+
+    n, d = X.shape
+    start = time.perf_counter()
+    batch = ItemBatch(names=tuple(f"row {i}" for i in range(n)), kind="table", features=X[:, :8].copy(),
+                      payloads=[{"title": f"row {i}"} for i in range(n)])
+    settings = ProjectSettings(name=f"scale {n}x{d} set {dtype}", kind="table", feature_dtype=dtype,
+                               classes=tuple(str(i) for i in range(N_CLASSES)))
+    create_project(path, settings, batch)
+    batch_s = time.perf_counter() - start
+    start = time.perf_counter()
+    with FolderStore(path, create=False) as store:
+        for lo in range(0, n, 8192):
+            store.write_feature_set("emb", np.arange(lo, min(n, lo + 8192)), X[lo:lo + 8192])
+        store.update_settings(feature_set="emb")
+        assert store.feature_set_dtypes() == {"emb": dtype}
+    set_bytes = sum(f.stat().st_size for f in Path(path, "featuresets", "emb").iterdir())
+    return {"batch_s": batch_s, "create_s": time.perf_counter() - start, "set_dtype": dtype,
+            "set_mb": set_bytes / 2**20, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def make_files(folder: str, n: int, d: int) -> None:
@@ -405,10 +446,16 @@ def engine_retrain(project: str, repeats: int) -> dict:
 
 def report(size: str, build: dict, opened: dict, app: dict, peer: dict | None, engine: dict) -> None:
     n, d = parse_size(size)
-    feat_mb = n * d * 4 / 2**20
-    print(f"\n## {n:,} items × {d} float32 features ({feat_mb:,.0f} MB of features)")
-    print(f"  build: table_batch {build['batch_s']:.2f} s + create_project {build['create_s']:.2f} s "
-          f"= {build['batch_s'] + build['create_s']:.2f} s, peak RSS {build['peak_mb']:,.0f} MB   (peer: none)")
+    if build.get("set_dtype"):
+        print(f"\n## {n:,} items × {d} features in a {build['set_dtype']} feature set "
+              f"({build['set_mb']:,.1f} MB on disk; float32 would be {n * d * 4 / 2**20:,.1f} MB) + 8 import features")
+        print(f"  build: create_project {build['batch_s']:.2f} s + the set written in chunks of 8,192 "
+              f"{build['create_s']:.2f} s, peak RSS {build['peak_mb']:,.0f} MB   (peer: none)   [{load()}]")
+    else:
+        feat_mb = n * d * 4 / 2**20
+        print(f"\n## {n:,} items × {d} float32 features ({feat_mb:,.0f} MB of features)")
+        print(f"  build: table_batch {build['batch_s']:.2f} s + create_project {build['create_s']:.2f} s "
+              f"= {build['batch_s'] + build['create_s']:.2f} s, peak RSS {build['peak_mb']:,.0f} MB   (peer: none)")
     print(f"  open (fresh process): open_project {opened['open_s']:.2f} s, first item at {opened['first_item_s']:.2f} s "
           f"(RSS {opened['rss_first_mb']:,.0f} MB), cold start {opened['cold_start_s']:.2f} s"
           + (f" FAILED: {opened['cold_start_error']}" if opened["cold_start_error"] else "")
@@ -477,7 +524,7 @@ def main() -> None:
             for size in args.sizes.split(","):
                 n, d = parse_size(size)
                 base = str(Path(tmp) / f"p{n}x{d}")
-                build = run_child("build", base, str(n), str(d))
+                build = run_child("build", base, str(n), str(d), set_dtype_of(size))
                 opened = run_child("open", _copy(base, tmp, "open"), str(ROOT))
                 served = _copy(base, tmp, "app")
                 app = app_figures(browser, ROOT, served, args.clicks, args.sessions, args.retrains)
@@ -505,7 +552,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
         kind, *rest = sys.argv[2:]
         if kind == "build":
-            result = child_build(rest[0], int(rest[1]), int(rest[2]))
+            result = child_build(rest[0], int(rest[1]), int(rest[2]), *rest[3:4])
         elif kind == "file-build":
             result = child_file_build(rest[0], rest[1], rest[2], int(rest[3]))
         else:

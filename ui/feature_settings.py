@@ -6,8 +6,13 @@ import streamlit as st
 
 from superintendent_core.data.vectors import import_feature_set, read_feature_file
 from superintendent_core.features import EXTRACTORS, PIXELS_MAX_SIDE
-from superintendent_core.service.featurize import FeaturizeStatus
+from superintendent_core.service.featurize import (
+    FLOAT16_EFFECT,
+    FeaturizeStatus,
+    feature_storage_note,
+)
 from superintendent_core.store import StoreError
+from superintendent_core.store.feature_sets import FEATURE_DTYPES
 
 from . import state as S
 from .featurize import ensure_features, retrain_soon, status
@@ -52,6 +57,25 @@ def _choice_label(name: str) -> str:
     return f"{name}: your own vectors"
 
 
+DTYPE_LABELS = {"float32": "float32 (exact)", "float16": "float16 (half the disk)"}
+
+
+def storage_form(store) -> None:
+    """How feature sets made from now on are stored (``settings.feature_dtype``)."""
+    with st.form("features_dtype_form", border=False):
+        current = store.settings.feature_dtype
+        choice = st.radio("Store new feature sets as", FEATURE_DTYPES, index=FEATURE_DTYPES.index(current),
+                          format_func=lambda d: DTYPE_LABELS.get(d, d), horizontal=True, key=S.DATA_FEATURES_DTYPE)
+        st.caption(text_label(FLOAT16_EFFECT + " " + feature_storage_note(store)))
+        if st.form_submit_button("Save storage", key=S.DATA_FEATURES_DTYPE_SAVE):
+            try:
+                store.update_settings(feature_dtype=choice)
+            except (StoreError, ValueError) as exc:
+                say("error", exc)
+            else:
+                st.success(text_label(f"Saved: feature sets made from now on are stored as {choice}."))
+
+
 def features_section(project) -> None:
     store = project.store
     settings = store.settings
@@ -86,10 +110,11 @@ def features_section(project) -> None:
                         say("error", exc)
                     else:
                         st.success("Saved. The model is retrained on them once every item has them.")
+        storage_form(store)
         st.markdown("**Bring your own vectors** — an `.npy` matrix with a names file (one item name per line, "
                     "in row order), or a parquet with a `name` column and one vector column. Every item of "
                     "the project needs a vector; a file with a missing item, an unknown or repeated name, "
-                    "another length or NaN is refused whole.")
+                    "another length or NaN (or, stored as float16, a value beyond ±65504) is refused whole.")
         upload = st.file_uploader("Vectors", type=["npy", "parquet"], key=S.DATA_FEATURES_FILE)
         names = st.file_uploader("Names file (for an .npy)", type=["txt", "csv", "parquet"],
                                  key=S.DATA_FEATURES_NAMES)

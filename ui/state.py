@@ -150,6 +150,8 @@ DATA_FEATURES_FILE = "data_features_file"  # bring your own: .npy or parquet of 
 DATA_FEATURES_NAMES = "data_features_names"  # the .npy's names file
 DATA_FEATURES_SET_NAME = "data_features_set_name"
 DATA_FEATURES_IMPORT = "data_features_import"
+DATA_FEATURES_DTYPE = "data_features_dtype"  # how new feature sets are stored: float32 or float16
+DATA_FEATURES_DTYPE_SAVE = "data_features_dtype_save"
 
 # Review page
 REVIEW_CLASSES = "review_classes"

@@ -130,7 +130,8 @@ def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_00
     Items (names, display, features, hidden true labels), every label in force
     (labeller, time, seconds) and the retrain history are copied; undone labels,
     skips and the serving order are not (the next retrain re-ranks). Array
-    features are copied as float32, and so are the feature sets; the copy uses the
+    features are copied as float32, and the feature sets in the dtype each is stored in
+    (float16 rows widen to float32 and back exactly); the copy uses the
     source's feature set when that set holds every item (else its own features, as
     the source does). A store without the internal readers of items' own features
     and of sets' rows gets a copy of what ``features`` returns and no feature set.
@@ -155,11 +156,12 @@ def copy_project(src: LabelStore, dest: str | os.PathLike, *, chunk: int = 20_00
                 true_labels=None if truth is None else list(truth),
             ))
         if copy_sets:
+            dtypes = src.feature_set_dtypes() if hasattr(src, "feature_set_dtypes") else {}
             for name in src.feature_sets():
                 stored = np.setdiff1d(np.arange(n, dtype=np.int64), src.missing_feature_ids(name))
                 for start in range(0, len(stored), chunk):
                     part = stored[start:start + chunk]
-                    out.write_feature_set(name, part, set_rows(name, part))
+                    out.write_feature_set(name, part, set_rows(name, part), dtype=dtypes.get(name, "float32"))
             if settings.feature_set and out.feature_sets().get(settings.feature_set, (0, 0))[1] >= n:
                 out.update_settings(feature_set=settings.feature_set)
         out.restore_labels(src.labels())

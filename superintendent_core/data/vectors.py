@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..store.errors import InvalidInput
-from ..store.feature_sets import check_feature_rows, check_set_name
+from ..store.feature_sets import check_feature_dtype, check_feature_rows, check_set_name
 
 __all__ = ["MAX_FEATURE_FILE_BYTES", "import_feature_set", "is_vector_column", "read_feature_file", "vector_column"]
 
@@ -191,12 +191,13 @@ def read_feature_file(
     raise InvalidInput(f"{filename}: feature files are .npy (with a names file) or .parquet (name, vector).")
 
 
-def import_feature_set(store: Any, name: str, names: Sequence[str], matrix: Any) -> int:
+def import_feature_set(store: Any, name: str, names: Sequence[str], matrix: Any, *, dtype: str | None = None) -> int:
     """Store vectors matched by item name as the feature set ``name``; all or nothing.
 
     Every check runs before anything is written: the name is new, names are
     distinct and each is an item of the project, every item of the project has
-    a vector, the matrix is 2-D, numeric and finite.
+    a vector, the matrix is 2-D, numeric and finite (within ±65504 when the set is
+    float16: ``dtype``, or else the project's ``feature_dtype``).
 
     Returns
     -------
@@ -228,9 +229,10 @@ def import_feature_set(store: Any, name: str, names: Sequence[str], matrix: Any)
             "nothing was stored."
         )
     ids = np.fromiter((index[n] for n in names), dtype=np.int64, count=len(names))
-    ids, rows = check_feature_rows(ids, matrix, n_items=n_items, dim=None)  # whole file first
+    dtype = check_feature_dtype(dtype if dtype is not None else store.settings.feature_dtype)
+    ids, rows = check_feature_rows(ids, matrix, n_items=n_items, dim=None, dtype=dtype)  # whole file first
     order = np.argsort(ids)
     ids, rows = ids[order], rows[order]
     for start in range(0, len(ids), WRITE_ROWS):
-        store.write_feature_set(name, ids[start:start + WRITE_ROWS], rows[start:start + WRITE_ROWS])
+        store.write_feature_set(name, ids[start:start + WRITE_ROWS], rows[start:start + WRITE_ROWS], dtype=dtype)
     return len(ids)

@@ -1,7 +1,8 @@
 """Feature sets: named, alternative feature matrices of a project's items (shared by every backend).
 
-A *feature set* holds one float32 row per item, of one dimension fixed by the
-first write, for some or all of a project's items: the features a pretrained
+A *feature set* holds one row per item, of one dimension and one storage
+dtype fixed by the first write (float32, or float16 for big embeddings: half
+the disk and page cache; read back as float32 a chunk at a time), for some or all of a project's items: the features a pretrained
 network computed in the background, or features a user brought
 (:mod:`superintendent_core.data.feature_files`). The setting
 ``ProjectSettings.feature_set`` names the set :meth:`LabelStore.features` and
@@ -12,8 +13,9 @@ Rules every backend follows (this module states them; backends only store):
 
 - rows are written in *chunks* (one durable write each); a chunk is validated
   whole first: ids in the pool and distinct, a 2-D real matrix of the set's
-  dimension, finite — any fault refuses the chunk whole (``InvalidInput``) and
-  nothing is written;
+  dimension, finite, and finite in the set's dtype (|x| <= 65504 for float16,
+  never rounded to inf) — any fault refuses the chunk whole (``InvalidInput``)
+  and nothing is written;
 - an id written again is ignored (the first write wins): a background job that
   resumes after a crash may recompute a chunk without harm;
 - a set may become the project's features only once it holds every item
@@ -33,10 +35,67 @@ import numpy as np
 
 from .errors import InvalidInput
 
-__all__ = ["FEATURE_SET_NAME", "FeatureSetIndex", "check_feature_rows", "check_set_name"]
+__all__ = [
+    "FEATURE_DTYPES",
+    "FEATURE_SET_NAME",
+    "FLOAT16_MAX",
+    "FeatureSetIndex",
+    "check_feature_dtype",
+    "check_feature_rows",
+    "check_set_name",
+    "chunk_dtype",
+    "set_dtype",
+]
 
 #: Allowed feature-set names: letters, digits, ``_ . -``, 1 to 64 characters, starting with a letter or digit.
 FEATURE_SET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+
+
+#: How a feature set's rows may be stored: float32 (the default) or float16 (half the bytes;
+#: about 3 significant digits, |x| <= 65504). Every read returns float32.
+FEATURE_DTYPES: tuple[str, ...] = ("float32", "float16")
+#: The largest finite float16 (``np.finfo(np.float16).max``); a value beyond it would become inf.
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+def check_feature_dtype(dtype: Any) -> str:
+    """``dtype`` as one of :data:`FEATURE_DTYPES` (``"float32"``/``"float16"``), else ``InvalidInput``."""
+    try:
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    except TypeError:
+        name = None
+    if name not in FEATURE_DTYPES:
+        raise InvalidInput(
+            f"A feature set is stored as one of {list(FEATURE_DTYPES)}; got {str(dtype)[:40]!r}."
+        )
+    return name
+
+
+def chunk_dtype(n_bytes: int, n: int, dim: int) -> str:
+    """The dtype of a stored chunk of ``n`` rows of ``dim`` numbers from its size in bytes.
+
+    A chunk's byte count says its dtype (``n * dim * 4`` float32, ``* 2`` float16); any
+    other size is damage (``ValueError``).
+    """
+    for name in FEATURE_DTYPES:
+        if n_bytes == n * dim * np.dtype(name).itemsize:
+            return name
+    raise ValueError(f"a chunk of {n} x {dim} numbers holds {n_bytes} bytes")
+
+
+def set_dtype(name: str, existing: str | None, asked: Any, default: str) -> str:
+    """The dtype a write to the set ``name`` stores: the set's own (``existing``), or for a new set
+    ``asked`` or else the project's ``default``; asking an existing set for another is ``InvalidInput``."""
+    if asked is not None:
+        asked = check_feature_dtype(asked)
+    if existing is None:
+        return check_feature_dtype(asked if asked is not None else default)
+    if asked is not None and asked != existing:
+        raise InvalidInput(
+            f"The feature set {name!r} is stored as {existing}; its rows cannot be written as {asked}. "
+            "Nothing was written."
+        )
+    return existing
 
 
 def check_set_name(name: Any) -> str:
@@ -50,9 +109,9 @@ def check_set_name(name: Any) -> str:
 
 
 def check_feature_rows(
-    ids: Sequence[int] | np.ndarray, matrix: Any, *, n_items: int, dim: int | None
+    ids: Sequence[int] | np.ndarray, matrix: Any, *, n_items: int, dim: int | None, dtype: str = "float32"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate one chunk of a feature set; return ``(ids int64, matrix float32 C-ordered)``.
+    """Validate one chunk of a feature set; return ``(ids int64, matrix of dtype, C-ordered)``.
 
     Parameters
     ----------
@@ -64,12 +123,16 @@ def check_feature_rows(
         Items in the pool.
     dim : int or None
         The set's dimension (None: the set is new, any d >= 1).
+    dtype : {"float32", "float16"}
+        How the set stores its rows: a value that would not be finite in it
+        (|x| > 65504 for float16) refuses the chunk whole, never becomes inf.
 
     Raises
     ------
     InvalidInput
         The message names the fault; nothing may be written.
     """
+    dtype = check_feature_dtype(dtype)
     try:
         id_arr = np.asarray(ids)
     except (TypeError, ValueError):
@@ -117,17 +180,30 @@ def check_feature_rows(
             f"{int(too_big.sum())} feature row(s) hold values too large for 32-bit floats (e.g. item id {first}); "
             "nothing was written."
         )
+    if dtype == "float16":
+        too_big = (np.abs(out) > FLOAT16_MAX).any(axis=1)  # 65504 < |x| < 65520 would round down: refused too
+        if too_big.any():
+            k = int(np.flatnonzero(too_big)[0])
+            worst = float(np.abs(out[k]).max())
+            raise InvalidInput(
+                f"{int(too_big.sum())} feature row(s) hold values beyond float16's range of ±{FLOAT16_MAX:g} "
+                f"(e.g. item id {int(id_arr[k])}: {worst:.6g}); nothing was written. Store this feature set "
+                "as float32, or scale the features first."
+            )
+        out = out.astype(np.float16)
     return id_arr, out
 
 
 class FeatureSetIndex:
     """One set's rows as stored: a list of chunks ``(ids, matrix)`` and where each id sits.
 
-    ``matrix`` may be a read-only memory map; :meth:`gather` copies only the rows asked for.
+    ``matrix`` may be a read-only memory map, float32 or float16 (``dtype``); :meth:`gather`
+    copies only the rows asked for, as float32, one chunk at a time.
     """
 
-    def __init__(self, dim: int) -> None:
+    def __init__(self, dim: int, dtype: str = "float32") -> None:
         self.dim = int(dim)
+        self.dtype = check_feature_dtype(dtype)
         self.chunks: list[tuple[np.ndarray, Any]] = []
         self._chunk = np.full(0, -1, dtype=np.int32)
         self._row = np.zeros(0, dtype=np.int32)
@@ -179,5 +255,5 @@ class FeatureSetIndex:
         for k in np.unique(which).tolist():
             pos = np.flatnonzero(which == k)
             order = np.argsort(rows[pos], kind="stable")  # ascending rows: a memory map reads forward
-            out[pos[order]] = self.chunks[k][1][rows[pos][order]]
+            out[pos[order]] = self.chunks[k][1][rows[pos][order]]  # float16 rows widen here, per chunk
         return out

@@ -117,6 +117,11 @@ class ProjectSettings:
         (:data:`superintendent_core.features.EXTRACTORS`; ``""``: none chosen,
         the import's features). Its features are computed into the feature set
         of the same name in the background (:mod:`superintendent_core.service.featurize`).
+    feature_dtype : {"float32", "float16"}
+        How feature sets created from now on store their rows (the background
+        extractor's, a feature file's): float16 halves their disk and memory,
+        refuses values beyond ±65504 and keeps about 3 significant digits; the
+        model always reads float32. A set keeps the dtype it was created with.
     """
 
     name: str = "project"
@@ -135,6 +140,7 @@ class ProjectSettings:
     audit_share: float = 0.2  # = learning.estimate.DEFAULT_AUDIT_SHARE (a test keeps them equal)
     feature_set: str = ""
     feature_extractor: str = ""
+    feature_dtype: str = "float32"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
@@ -155,6 +161,7 @@ class ProjectSettings:
             "audit_share": self.audit_share,
             "feature_set": self.feature_set,
             "feature_extractor": self.feature_extractor,
+            "feature_dtype": self.feature_dtype,
         }
 
     @classmethod
@@ -171,6 +178,9 @@ class ProjectSettings:
             kwargs.pop("audit_share", None)  # not a share it could have saved: the default
         else:
             kwargs["audit_share"] = float(share)
+        # a dtype this version does not know: new sets get the default
+        if kwargs.get("feature_dtype", "float32") not in ("float32", "float16"):
+            kwargs.pop("feature_dtype")
         return cls(**kwargs)
 
 
@@ -363,12 +373,14 @@ class LabelStore(Protocol):
         ...
 
     # --- feature sets (:mod:`superintendent_core.store.feature_sets`) --------------
-    def write_feature_set(self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any) -> int:
-        """Store float32 features for some items in the feature set ``name`` (one durable write).
+    def write_feature_set(
+        self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any, *, dtype: str | None = None
+    ) -> int:
+        """Store features for some items in the feature set ``name`` (one durable write).
 
-        The set is created by its first write, which fixes its dimension. Ids
-        already stored in the set are ignored (the first write wins), so
-        writing a chunk again is harmless.
+        The set is created by its first write, which fixes its dimension and
+        its storage dtype. Ids already stored in the set are ignored (the first
+        write wins), so writing a chunk again is harmless.
 
         Parameters
         ----------
@@ -377,6 +389,9 @@ class LabelStore(Protocol):
         ids : sequence of int, shape (k,)
             Distinct item ids of the project.
         matrix : array-like of real numbers, shape (k, d)
+        dtype : {"float32", "float16"} or None
+            How a new set stores its rows; None: ``settings.feature_dtype``. For
+            a set that exists, None or its own dtype (another is refused).
 
         Returns
         -------
@@ -387,8 +402,13 @@ class LabelStore(Protocol):
         ------
         InvalidInput
             A bad name, an unknown or repeated id, a dimension other than the
-            set's, NaN/inf, a non-numeric dtype: nothing is written.
+            set's, NaN/inf, a value beyond ±65504 in a float16 set, a
+            non-numeric dtype, a dtype other than the set's: nothing is written.
         """
+        ...
+
+    def feature_set_dtypes(self) -> dict[str, str]:
+        """``{name: "float32" | "float16"}``: how each feature set stores its rows (reads are float32)."""
         ...
 
     def feature_sets(self) -> dict[str, tuple[int, int]]:

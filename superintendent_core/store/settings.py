@@ -9,6 +9,7 @@ from typing import Any
 
 from ..labels import SEPARATOR
 from .errors import InvalidInput
+from .feature_sets import check_feature_dtype
 from .protocol import DATA_KINDS, FEATURE_KINDS, ProjectSettings
 
 __all__ = ["check_classes", "validate_settings"]
@@ -120,6 +121,12 @@ def validate_settings(
     for key in ("feature_set", "feature_extractor"):
         if key in new and not isinstance(new[key], str):
             raise InvalidInput(f"{key} must be a name (text); \"\" means the features given at import.")
+    if "feature_dtype" in new:
+        try:
+            new["feature_dtype"] = check_feature_dtype(new["feature_dtype"])
+        except InvalidInput:
+            raise InvalidInput(f"feature_dtype must be 'float32' or 'float16', got {str(new['feature_dtype'])[:40]!r}; "
+                               "it says how feature sets made from now on are stored.") from None
     if new.get("feature_set") and new.get("feature_kind", old.feature_kind) != "array":
         raise InvalidInput("A feature set replaces numeric features; this project's model reads "
                            f"{new.get('feature_kind', old.feature_kind)} features, so it cannot use one.")

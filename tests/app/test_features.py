@@ -18,6 +18,7 @@ from superintendent_core.store import ProjectSettings
 from ui import runtime
 from ui import state as S
 from ui.project import open_project
+from ui.widgets import text_label
 
 from .conftest import APP, ok
 
@@ -148,3 +149,29 @@ def test_the_digits_demo_keeps_its_pixels_when_pixels_is_saved(app, project_dir)
     assert _jobs(project.path) == []  # nothing computed
     assert store.features_in_use() == "" and store.features([0]).shape == (1, 64)
     assert store.feature_sets() == {}
+
+
+def test_the_admin_stores_the_extractor_features_as_float16_and_the_model_reads_float32(photo_project, held):
+    at = ok(AppTest.from_file(APP, default_timeout=60).run())
+    project = open_project(photo_project)
+    (job,) = _jobs(project.path)  # held before its first chunk: the set does not exist yet
+    at.switch_page("pages/data.py").run()
+    ok(at)
+    assert at.radio(key=S.DATA_FEATURES_DTYPE).value == "float32"
+    captions = " ".join(c.value for c in at.caption)
+    assert text_label(featurize.FLOAT16_EFFECT) in captions and "from now on" in captions
+    at.radio(key=S.DATA_FEATURES_DTYPE).set_value("float16")
+    at.button(key=S.DATA_FEATURES_DTYPE_SAVE).click().run()
+    ok(at)
+    assert project.store.settings.feature_dtype == "float16"
+    assert any("stored as float16" in s.value for s in at.success)
+    held.set()
+    job.join(120)
+    store = project.store
+    assert store.feature_set_dtypes() == {"efficientnet_lite0": "float16"}
+    assert store.features_in_use() == "efficientnet_lite0"
+    got = store.features([0, 5])
+    assert got.dtype == np.float32 and got.shape == (2, 1280)
+    at.run()
+    ok(at)
+    assert text_label("Feature sets now: efficientnet_lite0: float16.") in " ".join(c.value for c in at.caption)

@@ -1,9 +1,10 @@
-"""Feature sets of a folder project: float32 ``.npy`` chunks, memory-mapped on read.
+"""Feature sets of a folder project: float32 (or float16) ``.npy`` chunks, memory-mapped on read.
 
 Layout, under the project folder::
 
-    featuresets/<name>/meta.json          {"dim": d}  (written once, by the first chunk)
-    featuresets/<name>/c000001.npy        float32 (k, d): the chunk's rows
+    featuresets/<name>/meta.json          {"dim": d} or {"dim": d, "dtype": "float16"}
+                                          (written once, by the first chunk; no "dtype": float32)
+    featuresets/<name>/c000001.npy        float32 or float16 (k, d): the chunk's rows
     featuresets/<name>/c000001.ids.npy    int64 (k,): the chunk's item ids
 
 A chunk is committed when its ids file exists: the rows file is written
@@ -11,7 +12,9 @@ atomically first (temporary file, fsync, rename), then the ids file the same way
 so a crash leaves either a whole chunk or an orphan rows file (ignored;
 the next chunk takes a later number). Reading maps the rows files (``np.load(mmap_mode="r")``):
 a process never decodes a set whole; the pages it touches are shared with
-every session through the OS page cache. The rules are in
+every session through the OS page cache; a float16 set is widened to float32
+only for the rows a read asks for. An earlier version refuses a float16 set
+with a message (its rows are not float32) and reads the rest of the project. The rules are in
 :mod:`superintendent_core.store.feature_sets`.
 """
 
@@ -26,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidInput, VersionError
-from ..feature_sets import FeatureSetIndex, check_feature_rows, check_set_name
+from ..feature_sets import FeatureSetIndex, check_feature_rows, check_set_name, set_dtype
 from .files import fsync_dir, write_atomic
 
 __all__ = ["FolderFeatureSets"]
@@ -60,16 +63,17 @@ class FolderFeatureSets:
     def _load_set(self, folder: Path) -> FeatureSetIndex:
         try:
             meta = json.loads((folder / "meta.json").read_text())
-            index = FeatureSetIndex(int(meta["dim"]))
+            index = FeatureSetIndex(int(meta["dim"]), meta.get("dtype", "float32"))
             chunks = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := _CHUNK.match(p.name)))
             for _, ids_path in chunks:
                 rows_path = ids_path.with_name(ids_path.name[: -len(".ids.npy")] + ".npy")
                 ids = np.load(ids_path, allow_pickle=False)
                 rows = np.load(rows_path, mmap_mode="r", allow_pickle=False)
-                if rows.dtype != np.float32 or rows.shape != (len(ids), index.dim):
-                    raise ValueError(f"{rows_path.name} has shape {rows.shape}, expected ({len(ids)}, {index.dim})")
+                if rows.dtype != np.dtype(index.dtype) or rows.shape != (len(ids), index.dim):
+                    raise ValueError(f"{rows_path.name} holds {rows.dtype} {rows.shape}, "
+                                     f"expected {index.dtype} ({len(ids)}, {index.dim})")
                 index.add(ids.astype(np.int64, copy=False), rows)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, InvalidInput) as exc:
             raise VersionError(
                 f"The feature set {folder.name!r} of the project cannot be read ({exc}). Delete the folder "
                 f"{folder} to compute it again; labels are not affected."
@@ -81,6 +85,11 @@ class FolderFeatureSets:
             self._check_open()
             return {name: (s.dim, s.n_stored) for name, s in self._fsets_state().items()}
 
+    def feature_set_dtypes(self) -> dict[str, str]:
+        with self._lock:
+            self._check_open()
+            return {name: s.dtype for name, s in self._fsets_state().items()}
+
     def missing_feature_ids(self, name: str) -> np.ndarray:
         with self._lock:
             self._check_open()
@@ -88,20 +97,24 @@ class FolderFeatureSets:
             s = self._fsets_state().get(name)
             return np.arange(len(self), dtype=np.int64) if s is None else s.missing(len(self))
 
-    def write_feature_set(self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any) -> int:
+    def write_feature_set(
+        self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any, *, dtype: str | None = None
+    ) -> int:
         with self._lock:
             self._check_open()
             check_set_name(name)
             state = self._fsets_state()
             s = state.get(name)
-            id_arr, rows = check_feature_rows(ids, matrix, n_items=len(self), dim=None if s is None else s.dim)
+            dtype = set_dtype(name, None if s is None else s.dtype, dtype, self._settings.feature_dtype)
+            id_arr, rows = check_feature_rows(ids, matrix, n_items=len(self), dim=None if s is None else s.dim,
+                                              dtype=dtype)
             folder = self.path / FOLDER / name
             if s is None:
                 folder.mkdir(parents=True, exist_ok=True)
                 fsync_dir(folder.parent)
-                meta = json.dumps({"dim": int(rows.shape[1])}).encode()
-                write_atomic(folder / "meta.json", lambda p: p.write_bytes(meta))
-                s = state[name] = FeatureSetIndex(rows.shape[1])
+                meta = json.dumps({"dim": int(rows.shape[1])} | ({} if dtype == "float32" else {"dtype": dtype}))
+                write_atomic(folder / "meta.json", lambda p: p.write_bytes(meta.encode()))
+                s = state[name] = FeatureSetIndex(rows.shape[1], dtype)
             new = s.new_ids(id_arr)
             if not new.any():
                 return 0

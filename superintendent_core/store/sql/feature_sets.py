@@ -1,4 +1,4 @@
-"""Feature sets in the SQL store: one row per written chunk (ids and float32 rows as raw bytes).
+"""Feature sets in the SQL store: one row per written chunk (ids and float32/float16 rows as raw bytes).
 
 Tables (created by :func:`create_feature_set_tables`, ``CREATE TABLE IF NOT
 EXISTS``, when a store opens; older databases gain them the same way)::
@@ -6,8 +6,14 @@ EXISTS``, when a store opens; older databases gain them the same way)::
     si_feature_sets        (name TEXT PRIMARY KEY, dim INTEGER NOT NULL, created DOUBLE NOT NULL)
     si_feature_set_chunks  (name TEXT NOT NULL, seq BIGINT NOT NULL, n BIGINT NOT NULL,
                             ids BLOB/BYTEA NOT NULL,   -- int64 little-endian, n values
-                            data BLOB/BYTEA NOT NULL,  -- float32 little-endian, n x dim, C order
+                            data BLOB/BYTEA NOT NULL,  -- float32 or float16 little-endian, n x dim, C order
                             PRIMARY KEY (name, seq))
+
+A chunk's dtype is its byte count (``n * dim * 4`` float32, ``* 2`` float16:
+:func:`~superintendent_core.store.feature_sets.chunk_dtype`), so float16 sets
+need no new column nor schema version; a set's dtype is its first chunk's, and
+every later chunk is written in it. (An earlier version cannot read a float16
+chunk: it fails on its size rather than misreading it.)
 
 A chunk is one transaction; the set's row is locked (``FOR UPDATE`` on
 PostgreSQL, the write lock on SQLite) while a chunk is numbered and checked
@@ -27,8 +33,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from ..errors import InvalidInput
-from ..feature_sets import FeatureSetIndex, check_feature_rows, check_set_name
+from ..errors import InvalidInput, VersionError
+from ..feature_sets import (
+    FeatureSetIndex,
+    check_feature_rows,
+    check_set_name,
+    chunk_dtype,
+    set_dtype,
+)
 from .engine import Dialect
 
 __all__ = ["FEATURE_SET_DDL", "SQLFeatureSets", "create_feature_set_tables"]
@@ -78,7 +90,19 @@ class SQLFeatureSets:
             ).all()
             for seq, n, ids_blob, data_blob in rows:
                 ids = np.frombuffer(bytes(ids_blob), dtype="<i8", count=int(n)).astype(np.int64, copy=False)
-                data = np.frombuffer(bytes(data_blob), dtype="<f4").reshape(int(n), index.dim)
+                data_blob = bytes(data_blob)
+                try:
+                    dtype = chunk_dtype(len(data_blob), int(n), index.dim)
+                    if index.chunks and dtype != index.dtype:
+                        raise ValueError(f"chunk {seq} is {dtype}, the set's first chunk {index.dtype}")
+                except ValueError as exc:
+                    raise VersionError(
+                        f"The feature set {name!r} of the project cannot be read ({exc}); delete it to compute "
+                        "it again. Labels are not affected."
+                    ) from None
+                if not index.chunks:
+                    index.dtype = dtype  # a set's dtype is its first chunk's
+                data = np.frombuffer(data_blob, dtype=np.dtype(dtype).newbyteorder("<")).reshape(int(n), index.dim)
                 index.add(ids, data)
                 last = int(seq)
             cache[name] = (index, last)
@@ -97,6 +121,14 @@ class SQLFeatureSets:
         self._check_open()
         return self._read(work)
 
+    def feature_set_dtypes(self) -> dict[str, str]:
+        def work(conn: Connection) -> dict[str, str]:
+            names = [r[0] for r in self._x(conn, "SELECT name FROM si_feature_sets ORDER BY name").all()]
+            return {name: index.dtype for name in names if (index := self._refresh_set(conn, name)) is not None}
+
+        self._check_open()
+        return self._read(work)
+
     def missing_feature_ids(self, name: str) -> np.ndarray:
         check_set_name(name)
         self._check_open()
@@ -108,7 +140,9 @@ class SQLFeatureSets:
 
         return self._read(work)
 
-    def write_feature_set(self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any) -> int:
+    def write_feature_set(
+        self, name: str, ids: Sequence[int] | np.ndarray, matrix: Any, *, dtype: str | None = None
+    ) -> int:
         check_set_name(name)
         self._check_open()
 
@@ -116,13 +150,23 @@ class SQLFeatureSets:
             n_items = int(self._x(conn, "SELECT n_items FROM si_project WHERE id = 1").scalar_one())
             row = self._x(conn, "SELECT dim FROM si_feature_sets WHERE name = :n {d.for_update}",
                           {"n": name}).first()
-            id_arr, rows = check_feature_rows(ids, matrix, n_items=n_items, dim=None if row is None else int(row[0]))
+            default = self._parse_settings(
+                self._x(conn, "SELECT settings FROM si_project WHERE id = 1").scalar_one()).feature_dtype
+
+            def stored_dtype() -> str | None:  # None: no chunk yet, the set's dtype is not fixed
+                index = self._refresh_set(conn, name)
+                return index.dtype if index is not None and index.chunks else None
+
+            want = set_dtype(name, None if row is None else stored_dtype(), dtype, default)
+            id_arr, rows = check_feature_rows(ids, matrix, n_items=n_items, dim=None if row is None else int(row[0]),
+                                              dtype=want)
             if row is None:  # a new set; another process may be creating it at this moment
                 self._x(conn, "INSERT INTO si_feature_sets (name, dim, created) VALUES (:n, :d, :t) "
                         "ON CONFLICT (name) DO NOTHING", {"n": name, "d": int(rows.shape[1]), "t": time.time()})
                 row = self._x(conn, "SELECT dim FROM si_feature_sets WHERE name = :n {d.for_update}",
                               {"n": name}).first()
-                id_arr, rows = check_feature_rows(id_arr, rows, n_items=n_items, dim=int(row[0]))
+                want = set_dtype(name, stored_dtype(), dtype, want)  # the other process's, if it won
+                id_arr, rows = check_feature_rows(ids, matrix, n_items=n_items, dim=int(row[0]), dtype=want)
             index = self._refresh_set(conn, name)
             if index is None:  # created in this transaction
                 last = 0
@@ -136,7 +180,7 @@ class SQLFeatureSets:
             seq = max(int(top or 0), last) + 1
             self._x(conn, "INSERT INTO si_feature_set_chunks (name, seq, n, ids, data) VALUES (:n, :s, :k, :i, :x)",
                     {"n": name, "s": seq, "k": len(id_arr), "i": id_arr.astype("<i8").tobytes(),
-                     "x": rows.astype("<f4").tobytes()})
+                     "x": rows.astype(rows.dtype.newbyteorder("<")).tobytes()})
             return len(id_arr)
 
         return self._run(work)

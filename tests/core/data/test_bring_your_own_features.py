@@ -101,6 +101,27 @@ def test_a_second_file_of_another_dimension_goes_to_a_new_set_and_a_taken_name_i
     assert store.feature_sets() == {"one": (2, 3)}
 
 
+def test_a_float16_project_stores_a_file_as_float16_and_refuses_it_whole_beyond_65504(store, monkeypatch):
+    from superintendent_core.data import vectors
+
+    monkeypatch.setattr(vectors, "WRITE_ROWS", 1)  # one write per row: only the whole-file check keeps it whole
+    store.update_settings(feature_dtype="float16")
+    names = ["x.png", "y.png", "z.png"]
+    bad = np.ones((3, 2))
+    bad[2, 1] = 70000.0  # the last row written
+    with pytest.raises(InvalidInput, match="float16's range.*nothing was written"):
+        import_feature_set(store, "big", names, bad)
+    assert store.feature_sets() == {}
+    assert import_feature_set(store, "big", names, bad, dtype="float32") == 3  # the same file as float32
+    X = np.array([[0.1, -2.5], [3.14159, 1e-3], [65504.0, -65504.0]])
+    assert import_feature_set(store, "half", names, X) == 3
+    assert store.feature_set_dtypes() == {"big": "float32", "half": "float16"}
+    store.update_settings(feature_set="half")
+    got = store.features([0, 1, 2])
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, X.astype(np.float16).astype(np.float32))
+
+
 @pytest.mark.parametrize(
     ("data", "kwargs", "match"),
     [

@@ -1161,6 +1161,97 @@ def test_items_added_after_a_set_was_chosen_fall_back_to_import_features_until_i
         assert store.settings.feature_set == "s"
 
 
+def test_float16_feature_set_round_trips_within_half_precision_and_the_model_sees_float32(store_factory):
+    rng = np.random.default_rng(1)
+    X = rng.normal(scale=3.0, size=(6, 7)).astype(np.float32)
+    X[0, 0] = 65504.0  # the largest float16: stored, not refused
+    store = new_store(store_factory, 6)
+    assert store.settings.feature_dtype == "float32"
+    assert store.write_feature_set("half", [3, 1, 5], X[[3, 1, 5]], dtype="float16") == 3
+    assert store.write_feature_set("full", np.arange(6), X) == 6
+    # a later write keeps the set's dtype, whatever the project's default says
+    store.update_settings(feature_dtype="float16")
+    assert store.write_feature_set("half", [0, 2, 4], X[[0, 2, 4]].astype(np.float64)) == 3
+    assert store.feature_set_dtypes() == {"full": "float32", "half": "float16"}
+    with pytest.raises(InvalidInput, match="stored as float16"):
+        store.write_feature_set("half", [0], X[[0]], dtype="float32")
+    store = store_factory.reopen(store)
+    assert store.settings.feature_dtype == "float16"
+    assert store.feature_set_dtypes() == {"full": "float32", "half": "float16"}
+    assert store.feature_sets() == {"full": (7, 6), "half": (7, 6)}
+    store.update_settings(feature_set="half")
+    got = store.features([5, 0, 3])
+    assert got.dtype == np.float32 and got.shape == (3, 7)
+    np.testing.assert_array_equal(got, X[[5, 0, 3]].astype(np.float16).astype(np.float32))
+    np.testing.assert_allclose(got, X[[5, 0, 3]], rtol=2**-11, atol=0)  # float16: 11 significant bits
+    store.submit(store.next_item("ann"), "cat", "ann")
+    ids, Xt, _ = store.training_data()
+    assert Xt.dtype == np.float32
+    np.testing.assert_array_equal(Xt, X[ids].astype(np.float16).astype(np.float32))
+    store.update_settings(feature_set="full")
+    np.testing.assert_array_equal(store.features(np.arange(6)), X)
+    store.close()
+
+
+def test_float16_feature_dtype_is_the_default_for_new_sets_only(store_factory):
+    with new_store(store_factory, 3, feature_dtype="float16") as store:
+        store.write_feature_set("a", [0, 1, 2], np.ones((3, 2)))
+        store.write_feature_set("b", [0, 1, 2], np.ones((3, 2)), dtype="float32")
+        assert store.feature_set_dtypes() == {"a": "float16", "b": "float32"}
+        for bad in ("float64", "half", 16, None, "int8"):
+            with pytest.raises(InvalidInput, match="float32"):
+                store.update_settings(feature_dtype=bad)
+            with pytest.raises(InvalidInput, match="float32"):
+                store.write_feature_set("c", [0], np.ones((1, 2)), dtype=bad if bad is not None else "x")
+        assert store.settings.feature_dtype == "float16"
+        assert set(store.feature_sets()) == {"a", "b"}
+
+
+@pytest.mark.parametrize("big", [65504.5, 65520.0, 70000.0, -1e6, 3e38])
+def test_float16_out_of_range_is_refused_whole_and_the_project_is_unchanged(store_factory, big):
+    with new_store(store_factory, 5) as store:
+        store.write_feature_set("s", [2], np.ones((1, 3)), dtype="float16")
+        before = store.revision()
+        rows = np.ones((3, 3))
+        rows[1, 2] = big
+        with pytest.raises(InvalidInput, match="float16's range") as err:
+            store.write_feature_set("s", [0, 1, 3], rows)
+        assert "item id 1" in str(err.value) and "nothing was written" in str(err.value)
+        assert store.feature_sets() == {"s": (3, 1)}
+        assert store.missing_feature_ids("s").tolist() == [0, 1, 3, 4]
+        # a new set is not created by a refused first write
+        with pytest.raises(InvalidInput, match="float16's range"):
+            store.write_feature_set("t", [0, 1, 3], rows, dtype="float16")
+        assert set(store.feature_sets()) == {"s"}
+        assert store.revision() == before
+        # NaN is refused as for float32
+        with pytest.raises(InvalidInput, match="NaN or infinite"):
+            store.write_feature_set("s", [0], np.array([[1.0, np.nan, 2.0]]))
+        # the same values fit a float32 set
+        assert store.write_feature_set("u", [0, 1, 3], rows, dtype="float32") == 3
+
+
+def test_a_copy_of_a_project_keeps_each_feature_set_dtype(store_factory, tmp_path):
+    from superintendent_core.data.export import copy_project, export_project_zip, import_project_zip
+    from superintendent_core.store.folder import FolderStore
+
+    X = np.random.default_rng(2).normal(size=(4, 5)).astype(np.float32)
+    with new_store(store_factory, 4) as store:
+        store.write_feature_set("half", np.arange(4), X, dtype="float16")
+        store.write_feature_set("full", np.arange(4), X)
+        store.update_settings(feature_set="half", feature_dtype="float16")
+        copy = copy_project(store, tmp_path / "copy")
+        export_project_zip(store, tmp_path / "p.zip")
+    import_project_zip(tmp_path / "p.zip", tmp_path / "unzipped")
+    with copy, FolderStore(tmp_path / "unzipped", create=False) as unzipped:
+        for out in (copy, unzipped):
+            assert out.feature_set_dtypes() == {"full": "float32", "half": "float16"}
+            assert out.settings.feature_set == "half" and out.settings.feature_dtype == "float16"
+            np.testing.assert_array_equal(out.features(np.arange(4)), X.astype(np.float16).astype(np.float32))
+            out.update_settings(feature_set="full")
+            np.testing.assert_array_equal(out.features(np.arange(4)), X)
+
+
 # --------------------------------------------------------------------------- bulk labels
 
 

@@ -86,7 +86,7 @@ class _Opener:
 
 
 #: Settings added after a fixture was written, and the value an older project reads for each.
-ADDED_SETTINGS = {"audit_share": 0.2, "feature_set": "", "feature_extractor": ""}
+ADDED_SETTINGS = {"audit_share": 0.2, "feature_set": "", "feature_extractor": "", "feature_dtype": "float32"}
 #: History columns added after (issue 12's estimate): None in rows written before them.
 ADDED_HISTORY = ("estimate_target", "estimate_note")
 
