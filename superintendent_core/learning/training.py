@@ -220,7 +220,7 @@ class PoolBuffer:
 
 
 def read_features(
-    store: LabelStore, ids: np.ndarray, chunk: int = FEATURE_CHUNK, buffer: PoolBuffer | None = None
+    store: LabelStore, ids: np.ndarray, chunk: int | None = None, buffer: PoolBuffer | None = None
 ) -> Any:
     """``store.features(ids)``, read ``chunk`` ids at a time (the same value, whatever the chunk).
 
@@ -232,9 +232,11 @@ def read_features(
 
     With ``buffer``, numeric features (an array, or a table's columns of one dtype) are
     filled into its kept memory instead of a new array: the value returned is then a view
-    of it, valid until the buffer's next use.
+    of it, valid until the buffer's next use. ``chunk`` defaults to :data:`FEATURE_CHUNK`
+    (read when called). A pool of one chunk or less is returned as the store gives it.
     """
     ids = np.asarray(ids, dtype=np.int64)
+    chunk = FEATURE_CHUNK if chunk is None else int(chunk)
     if len(ids) <= chunk:
         return store.features(ids)
     first = store.features(ids[:chunk])
@@ -507,12 +509,16 @@ def retrain_project(store: LabelStore, *, random_state: Any = None, source: str 
     return run_retrain(store, random_state=random_state, source=source).result
 
 
-def cold_start_project(store: LabelStore, *, random_state: Any = None) -> np.ndarray:
+def cold_start_project(
+    store: LabelStore, *, random_state: Any = None, buffer: PoolBuffer | None = None
+) -> np.ndarray:
     """Order a project's unlabelled items before any model exists.
 
     The project's strategy chooses representative items when it has a cold
     start (the default strategy does); otherwise the order is random. The order
-    is written with ``store.set_order``.
+    is written with ``store.set_order``. With ``buffer`` the pool's features are
+    read into it (:func:`read_features`): the scheduler passes its own, so the
+    first retrain finds that memory already in use.
 
     Returns
     -------
@@ -523,7 +529,7 @@ def cold_start_project(store: LabelStore, *, random_state: Any = None) -> np.nda
     pool_ids = np.asarray(store.unlabelled_ids(), dtype=np.int64)
     if len(pool_ids) == 0:
         return pool_ids
-    order = learner.cold_start(read_features(store, pool_ids))
+    order = learner.cold_start(read_features(store, pool_ids, buffer=buffer))
     ordered = pool_ids[np.asarray(order, dtype=np.int64)]
     store.set_order(ordered)
     return ordered
@@ -692,7 +698,9 @@ class RetrainScheduler:
             self._warm_active = True
             try:
                 if self.store.revision().order == 0:
-                    cold_start_project(self.store, random_state=self.random_state)
+                    cold_start_project(
+                        self.store, random_state=self.random_state, buffer=self.pool_buffer
+                    )
                 else:
                     restore = self.snapshot is None and len(self.store.history()) > 0
                 self.cold_start_error = None

@@ -230,3 +230,27 @@ def test_many_mixed_numeric_columns_round_trip(tmp_path):
         assert list(X.columns) == list(df.columns)
         assert X["c3"].dtype == np.int64 and X["c3"].tolist() == [18, 3]
         np.testing.assert_allclose(X["c4"].to_numpy(), df["c4"].to_numpy()[[6, 1]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        np.arange(0, 1000),  # one run
+        np.setdiff1d(np.arange(1000), [0, 17, 18, 500, 999]),  # a pool: long runs, a few gaps
+        np.r_[np.arange(500, 800), np.arange(0, 300)],  # runs out of order
+        np.r_[np.arange(100, 300), np.arange(100, 300)],  # a run twice
+        np.arange(0, 1000, 3),  # no runs: gathered row by row
+        np.array([5]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_take_rows_copies_runs_as_slices_with_the_value_of_a_gather(rows):
+    from superintendent_core.store.folder.batches import take_rows
+
+    arr = np.arange(1000 * 3, dtype=np.float32).reshape(1000, 3)
+    got = take_rows(arr, rows)
+    np.testing.assert_array_equal(got, arr[rows])
+    assert got.dtype == arr.dtype and got.flags.c_contiguous and not np.shares_memory(got, arr)
+    fields = np.zeros(1000, dtype=[("a", np.float32), ("b", np.int64)])  # mixed npy columns: 1-D records
+    fields["a"], fields["b"] = np.arange(1000), -np.arange(1000)
+    np.testing.assert_array_equal(take_rows(fields, rows), fields[rows])
