@@ -244,12 +244,21 @@ def read_features(
     def new_block(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
         return np.empty(shape, dtype=dtype) if buffer is None else buffer.take(shape, dtype)
 
+    # A folder store copies numeric features straight from its mapped files into the block
+    # (no frame and no second copy per chunk); other stores, or other features, say no.
+    into = getattr(store, "features_into", None)
+
+    def fill(part: np.ndarray, rows: np.ndarray) -> bool:
+        return into is not None and bool(into(part, rows))
+
     if isinstance(first, np.ndarray):
         out = new_block((len(ids), *first.shape[1:]), first.dtype)
         out[:chunk] = first
         del first
         for start in range(chunk, len(ids), chunk):
-            out[start : start + chunk] = store.features(ids[start : start + chunk])
+            part = ids[start : start + chunk]
+            if not fill(part, out[start : start + chunk]):
+                out[start : start + chunk] = store.features(part)
         return out
     if isinstance(first, pd.DataFrame) and len(first.columns) and len(set(first.dtypes)) == 1 \
             and first.dtypes.iloc[0].kind in "fiub" and isinstance(first.index, pd.RangeIndex):
@@ -261,7 +270,9 @@ def read_features(
         columns = first.columns
         del first
         for start in range(chunk, len(ids), chunk):
-            block[start : start + chunk] = store.features(ids[start : start + chunk]).to_numpy()
+            part = ids[start : start + chunk]
+            if not fill(part, block[start : start + chunk]):
+                block[start : start + chunk] = store.features(part).to_numpy()
         return pd.DataFrame(block, columns=columns, copy=False)
     parts = [first]
     for start in range(chunk, len(ids), chunk):

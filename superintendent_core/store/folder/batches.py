@@ -28,7 +28,7 @@ from ..errors import VersionError
 from ..items import FEATURE_CACHE_BYTES, PoolShape
 from .files import restore_hint
 
-__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size", "take_rows"]
+__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "copy_rows", "decoded_size", "take_rows"]
 
 #: Decoded features a store keeps by default (every backend's ``feature_cache_bytes``).
 DEFAULT_CACHE_BYTES = FEATURE_CACHE_BYTES
@@ -58,21 +58,28 @@ def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     of a gather per row (1M × 64 float32: about 3× less CPU).
     """
     rows = np.asarray(rows)
+    if len(rows) < 2:
+        return arr[rows]
+    out = np.empty((len(rows), *arr.shape[1:]), dtype=arr.dtype)
+    copy_rows(arr, rows, out)
+    return out
+
+
+def copy_rows(arr: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = arr[rows]`` (cast to ``out``'s dtype), runs of consecutive rows copied as slices."""
+    rows = np.asarray(rows)
     n = len(rows)
-    if n < 2:
-        return arr[rows]
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    if len(breaks) == 0:
-        return np.array(arr[int(rows[0]) : int(rows[-1]) + 1])
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1 if n > 1 else np.empty(0, dtype=np.intp)
+    if n == 0:
+        return
     if n < MIN_MEAN_RUN * (len(breaks) + 1):
-        return arr[rows]
-    out = np.empty((n, *arr.shape[1:]), dtype=arr.dtype)
+        out[...] = arr[rows]
+        return
     lo = 0
     for hi in [*breaks.tolist(), n]:
         first = int(rows[lo])
         out[lo:hi] = arr[first : first + hi - lo]
         lo = hi
-    return out
 
 
 class DecodedCache:
