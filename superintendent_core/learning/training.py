@@ -560,6 +560,9 @@ class RetrainScheduler:
         ``runner(store, random_state=..., version=...) -> ModelSnapshot``;
         defaults to :func:`run_retrain` reading the pool into :attr:`pool_buffer`
         (tests pass a fake).
+    keep_pool : bool, optional
+        Keep the pool's features' memory between retrains (:attr:`pool_buffer`);
+        None: :attr:`KEEP_POOL` (True).
 
     Attributes
     ----------
@@ -567,9 +570,10 @@ class RetrainScheduler:
         The latest successful retrain (manual or automatic).
     error : str or None
         Why the latest retrain failed, or None if it succeeded.
-    pool_buffer : PoolBuffer
-        The memory the default runner reads the pool's features into, kept between
-        retrains (at 1M × 64 float32: 256 MB once the first retrain ran).
+    pool_buffer : PoolBuffer or None
+        The memory the default runner and the cold start read the pool's features into,
+        kept between retrains (at 1M × 64 float32: 256 MB once the cold start or the first
+        retrain ran); None with ``keep_pool=False``.
 
     Notes
     -----
@@ -578,11 +582,25 @@ class RetrainScheduler:
     starts a daemon thread. It never waits for a retrain.
     """
 
-    def __init__(self, store: LabelStore, *, random_state: Any = None, runner: Callable | None = None):
+    #: Whether schedulers keep the pool's features' memory between retrains (:class:`PoolBuffer`):
+    #: faster retrains on our machines (see there), at the cost of holding that memory (1M × 64:
+    #: 256 MB) while the project is open. False: each retrain and cold start allocates its own.
+    KEEP_POOL = True
+
+    def __init__(
+        self,
+        store: LabelStore,
+        *,
+        random_state: Any = None,
+        runner: Callable | None = None,
+        keep_pool: bool | None = None,
+    ):
         self.store = store
         self.random_state = random_state
-        #: The pool's features are read into this memory at every retrain (see :class:`PoolBuffer`).
-        self.pool_buffer = PoolBuffer()
+        keep = self.KEEP_POOL if keep_pool is None else bool(keep_pool)
+        #: The pool's features are read into this memory at every retrain (see :class:`PoolBuffer`);
+        #: None when the scheduler does not keep it (``keep_pool=False``).
+        self.pool_buffer: PoolBuffer | None = PoolBuffer() if keep else None
         self.runner = runner or functools.partial(run_retrain, buffer=self.pool_buffer)
         self.snapshot: ModelSnapshot | None = None
         self.error: str | None = None

@@ -470,3 +470,11 @@ def test_a_failed_suggestions_write_fails_the_retrain(digits_store, monkeypatch)
     with pytest.raises(StoreError, match="disk full"):
         run_retrain(digits_store, random_state=0)
     assert len(digits_store.history()) == 0  # no history entry for a retrain whose writes failed
+
+
+def test_a_scheduler_that_keeps_no_pool_memory_retrains_the_same(digits_store):
+    _label(digits_store, 40)
+    kept = RetrainScheduler(digits_store, random_state=0).run()
+    plain = RetrainScheduler(digits_store, random_state=0, keep_pool=False)
+    assert plain.pool_buffer is None
+    np.testing.assert_array_equal(plain.run().result.order, kept.result.order)
