@@ -147,6 +147,9 @@ class Project:
     def close(self, timeout: float | None = 60.0) -> None:
         """Wait (up to ``timeout`` seconds) for background work, then close the store."""
         self.scheduler.wait(timeout)
+        buffer = self.scheduler.pool_buffer
+        if buffer is not None and not self.scheduler.running:  # a running retrain keeps it until it ends
+            buffer.release()
         self.store.close()
 
     def __enter__(self) -> Project:

@@ -35,7 +35,7 @@ else:  # imported on first use (superintendent_core/_lazy.py): not on the first 
     pa = lazy_module("pyarrow")
     pq = lazy_module("pyarrow.parquet")
 
-__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size", "take_rows"]
+__all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "copy_rows", "decoded_size", "take_rows"]
 
 #: Decoded features a store keeps by default (every backend's ``feature_cache_bytes``).
 DEFAULT_CACHE_BYTES = FEATURE_CACHE_BYTES
@@ -52,12 +52,41 @@ def decoded_size(value: Any) -> int:
     return sum(len(v) for v in value) + 56 * len(value)
 
 
+#: :func:`take_rows` copies runs of consecutive rows as slices when the runs are at least this
+#: long on average; shorter runs are gathered row by row (numpy's fancy indexing).
+MIN_MEAN_RUN = 64
+
+
 def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``arr[rows]`` as a new array; a run of consecutive rows is one copy of a slice (no gather)."""
+    """``arr[rows]`` as a new array; runs of consecutive rows are copied as slices (no gather).
+
+    A retrain reads the unlabelled items in id order: long runs broken only where an item is
+    labelled. Copying each run as one slice of the mapped file is a ``memcpy`` per run instead
+    of a gather per row (1M × 64 float32: about 3× less CPU).
+    """
     rows = np.asarray(rows)
-    if len(rows) > 1 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all()):
-        return np.array(arr[int(rows[0]):int(rows[-1]) + 1])
-    return arr[rows]
+    if len(rows) < 2:
+        return arr[rows]
+    out = np.empty((len(rows), *arr.shape[1:]), dtype=arr.dtype)
+    copy_rows(arr, rows, out)
+    return out
+
+
+def copy_rows(arr: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[:] = arr[rows]`` (cast to ``out``'s dtype), runs of consecutive rows copied as slices."""
+    rows = np.asarray(rows)
+    n = len(rows)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1 if n > 1 else np.empty(0, dtype=np.intp)
+    if n == 0:
+        return
+    if n < MIN_MEAN_RUN * (len(breaks) + 1):
+        out[...] = arr[rows]
+        return
+    lo = 0
+    for hi in [*breaks.tolist(), n]:
+        first = int(rows[lo])
+        out[lo:hi] = arr[first : first + hi - lo]
+        lo = hi
 
 
 class DecodedCache:

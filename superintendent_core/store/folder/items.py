@@ -16,7 +16,7 @@ from ..errors import InvalidInput
 from ..items import PreparedBatch, StreamState, batch_table, render_grey_png
 from ..protocol import Item, ItemBatch
 from . import files as folder_files
-from .batches import ItemsFile, take_rows
+from .batches import ItemsFile, copy_rows, take_rows
 from .files import DISPLAY_GROUP_BYTES, npy_header, write_atomic, write_rows
 
 if TYPE_CHECKING:
@@ -165,6 +165,51 @@ class FolderItems:
             self._check_open()
             ids = self._check_ids(ids)
             return self._features(ids)
+
+    def features_into(self, ids: Sequence[int] | np.ndarray, out: np.ndarray) -> bool:
+        """Copy the features of ``ids`` into ``out`` (one row per id) when they are numbers in ``.npy`` files.
+
+        The value is what :meth:`features` gives (its array, or its frame's ``to_numpy()``),
+        copied straight from the mapped files without an intermediate array or frame. Only when
+        every batch involved holds these features as one 2-D ``.npy`` block in the pool's
+        column order and ``out`` has their dtype; otherwise returns False and writes nothing
+        (the caller reads :meth:`features`). A retrain reads the pool this way.
+        """
+        with self._lock:
+            self._check_open()
+            ids = self._check_ids(ids)
+            shape = self._shape
+            if shape is None or len(ids) != len(out) or (self._settings.feature_set and self._set_in_use()):
+                return False
+            kind = shape.feature_kind
+            width = shape.n_features if kind == "array" else len(shape.feature_columns)
+            if kind not in ("array", "table") or out.ndim != 2 or out.shape[1] != width:
+                return False
+            if len(ids) == 0:
+                return True
+            which = self._batch_of(ids)
+            one = bool((which == which[0]).all())
+            batches = [int(which[0])] if one else np.unique(which).tolist()
+            sources = []
+            for k in batches:
+                b = self._batches[k]
+                if b.features_file is None:
+                    return False
+                if kind == "table" and (list(b.npy_columns or ()) != list(shape.feature_columns)
+                                        or b._parquet_table_columns(shape)):
+                    return False
+                arr = b.mapped(shape)
+                want = np.float32 if kind == "array" else arr.dtype
+                if arr.ndim != 2 or out.dtype != want:
+                    return False
+                sources.append((k, b, arr))
+            for k, b, arr in sources:
+                if len(sources) == 1:
+                    copy_rows(arr, ids - b.start, out)
+                else:
+                    pos = np.flatnonzero(which == k)
+                    out[pos] = take_rows(arr, ids[pos] - b.start)
+            return True
 
     def _base_features(self, ids: Sequence[int] | np.ndarray) -> Any:
         """The features the items were added with, whatever feature set is active (for copies)."""

@@ -13,6 +13,7 @@ from superintendent_core.data.demo import digits_batch
 from superintendent_core.learning.learner import TrainingError
 from superintendent_core.learning.models import DEFAULT_MODEL
 from superintendent_core.learning.training import (
+    PoolBuffer,
     RetrainScheduler,
     cold_start_project,
     retrain_project,
@@ -371,3 +372,109 @@ def test_background_work_runs_at_a_lower_priority_than_the_app(digits_store):
         scheduler.run()  # the caller's thread: its own priority, unchanged
     assert seen[0] == min(19, mine + 5) and seen[1] == mine
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
+
+
+def test_read_features_into_a_pool_buffer_reuses_its_memory(tmp_path):
+    """The scheduler's buffer: the same values as a new array, the same memory from one read to the next."""
+    import pandas as pd
+
+    from superintendent_core.data.tables import table_batch
+    from superintendent_core.learning.training import read_features
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.normal(size=(300, 3)).astype(np.float32), columns=["a", "b", "c"])
+    df["text"] = [f"row {i}" for i in range(300)]
+    batch = table_batch(df, kind="table", display_columns=["text"], feature_columns=["a", "b", "c"])
+    store = open_store(tmp_path / "t", settings=ProjectSettings(name="t", kind="table", classes=("x", "y")))
+    try:
+        store.add_items(batch)
+        buffer = PoolBuffer()
+        pool = np.setdiff1d(np.arange(300), [3, 150])
+        first = read_features(store, pool, chunk=64, buffer=buffer)
+        pd.testing.assert_frame_equal(first, store.features(pool))
+        kept = buffer.nbytes
+        assert kept == len(pool) * 3 * 4
+        smaller = np.setdiff1d(pool, [10, 11])  # the pool after two more labels: the same memory
+        second = read_features(store, smaller, chunk=64, buffer=buffer)
+        pd.testing.assert_frame_equal(second, store.features(smaller))
+        assert np.shares_memory(first.to_numpy(), second.to_numpy()) and buffer.nbytes == kept
+        whole = read_features(store, np.arange(300), chunk=64, buffer=buffer)  # larger: new memory
+        pd.testing.assert_frame_equal(whole, store.features(np.arange(300)))
+        assert buffer.nbytes == 300 * 3 * 4
+        buffer.release()
+        assert buffer.nbytes == 0
+    finally:
+        store.close()
+
+
+def test_pool_buffer_makes_new_memory_for_another_width_or_dtype():
+    buffer = PoolBuffer()
+    a = buffer.take((10, 4), np.float32)
+    assert a.shape == (10, 4) and a.dtype == np.float32
+    assert np.shares_memory(buffer.take((8, 4), np.float32), a)
+    assert not np.shares_memory(buffer.take((8, 5), np.float32), a)
+    b = buffer.take((8, 5), np.float64)
+    assert b.dtype == np.float64 and b.shape == (8, 5)
+
+
+def test_scheduler_retrains_give_what_a_retrain_without_the_buffer_gives(digits_store, monkeypatch):
+    """The kept pool memory changes no result: the same order, suggestions and estimate as a plain retrain."""
+    from superintendent_core.learning import training
+
+    monkeypatch.setattr(training, "FEATURE_CHUNK", 64)  # the digits' pool is read in several chunks
+    _label(digits_store, 40)
+    scheduler = RetrainScheduler(digits_store, random_state=0)
+    assert scheduler.pool_buffer.nbytes == 0
+    snapshots = [scheduler.run()]
+    assert scheduler.pool_buffer.nbytes > 0
+    _label(digits_store, 5)
+    snapshots.append(scheduler.run())
+    plain = run_retrain(digits_store, random_state=0)
+    for got in (snapshots[1], plain):
+        assert got.pool_ids.tolist() == digits_store.unlabelled_ids().tolist()
+    np.testing.assert_array_equal(snapshots[1].result.order, plain.result.order)
+    np.testing.assert_array_equal(snapshots[1].pool_probability, plain.pool_probability)
+    assert snapshots[1].pool_labels.tolist() == plain.pool_labels.tolist()
+    assert snapshots[1].estimate.to_entry() == plain.estimate.to_entry()
+
+
+def test_the_snapshot_seconds_cover_the_writes(digits_store, monkeypatch):
+    """The app's "Retrained on ... in X s" is the whole retrain: the order, suggestions and history writes too."""
+    import time
+
+    _label(digits_store, 30)
+    slow = 0.3
+    for name in ("set_order", "record_retrain"):
+        original = getattr(digits_store, name)
+
+        def delayed(*args, _original=original, **kwargs):
+            time.sleep(slow)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(digits_store, name, delayed)
+    snapshot = run_retrain(digits_store, random_state=0)
+    recorded = float(digits_store.history()["seconds"].iloc[-1])
+    assert snapshot.seconds >= recorded + 2 * slow
+
+
+def test_a_failed_suggestions_write_fails_the_retrain(digits_store, monkeypatch):
+    """The suggestions are written beside the order, in another thread: its error still reaches the caller."""
+    from superintendent_core.store import StoreError
+
+    _label(digits_store, 30)
+
+    def refuse(*args, **kwargs):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(digits_store, "save_suggestions", refuse)
+    with pytest.raises(StoreError, match="disk full"):
+        run_retrain(digits_store, random_state=0)
+    assert len(digits_store.history()) == 0  # no history entry for a retrain whose writes failed
+
+
+def test_a_scheduler_that_keeps_no_pool_memory_retrains_the_same(digits_store):
+    _label(digits_store, 40)
+    kept = RetrainScheduler(digits_store, random_state=0).run()
+    plain = RetrainScheduler(digits_store, random_state=0, keep_pool=False)
+    assert plain.pool_buffer is None
+    np.testing.assert_array_equal(plain.run().result.order, kept.result.order)

@@ -16,7 +16,7 @@ import pytest
 
 from superintendent_core.data.tables import table_batch
 from superintendent_core.store import ItemBatch, ProjectSettings
-from superintendent_core.store.errors import VersionError
+from superintendent_core.store.errors import UnknownItem, VersionError
 from superintendent_core.store.folder import FolderStore
 from superintendent_core.store.folder import files as files_mod
 from superintendent_core.store.items import TableRows, _clean_json, _json_default
@@ -230,3 +230,56 @@ def test_many_mixed_numeric_columns_round_trip(tmp_path):
         assert list(X.columns) == list(df.columns)
         assert X["c3"].dtype == np.int64 and X["c3"].tolist() == [18, 3]
         np.testing.assert_allclose(X["c4"].to_numpy(), df["c4"].to_numpy()[[6, 1]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        np.arange(0, 1000),  # one run
+        np.setdiff1d(np.arange(1000), [0, 17, 18, 500, 999]),  # a pool: long runs, a few gaps
+        np.r_[np.arange(500, 800), np.arange(0, 300)],  # runs out of order
+        np.r_[np.arange(100, 300), np.arange(100, 300)],  # a run twice
+        np.arange(0, 1000, 3),  # no runs: gathered row by row
+        np.array([5]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_take_rows_copies_runs_as_slices_with_the_value_of_a_gather(rows):
+    from superintendent_core.store.folder.batches import take_rows
+
+    arr = np.arange(1000 * 3, dtype=np.float32).reshape(1000, 3)
+    got = take_rows(arr, rows)
+    np.testing.assert_array_equal(got, arr[rows])
+    assert got.dtype == arr.dtype and got.flags.c_contiguous and not np.shares_memory(got, arr)
+    fields = np.zeros(1000, dtype=[("a", np.float32), ("b", np.int64)])  # mixed npy columns: 1-D records
+    fields["a"], fields["b"] = np.arange(1000), -np.arange(1000)
+    np.testing.assert_array_equal(take_rows(fields, rows), fields[rows])
+
+
+def test_features_into_copies_what_features_gives_or_says_no(tmp_path):
+    """The retrain's direct read: the same values as ``features`` where it can, False (nothing written) elsewhere."""
+    with FolderStore(tmp_path / "a", settings=ProjectSettings(classes=CLASSES)) as store:
+        store.add_items(array_batch(300))
+        store.add_items(array_batch(200, start=300, seed=1))  # two .npy files
+        for ids in (np.setdiff1d(np.arange(500), [4, 250, 301]), np.arange(290, 310), np.array([450, 3, 3, 7])):
+            out = np.full((len(ids), 5), np.nan, dtype=np.float32)
+            assert store.features_into(ids, out)
+            np.testing.assert_array_equal(out, store.features(ids))
+        assert store.features_into(np.array([], dtype=np.int64), np.empty((0, 5), np.float32))
+        untouched = np.zeros((3, 5), dtype=np.float64)
+        assert not store.features_into([1, 2, 3], untouched)  # another dtype than features gives
+        assert not untouched.any()
+        assert not store.features_into([1, 2, 3], np.zeros((3, 4), np.float32))  # another width
+        with pytest.raises(UnknownItem):
+            store.features_into([10_000], np.zeros((1, 5), np.float32))  # the ids are checked as always
+    df = pd.DataFrame(np.random.default_rng(2).normal(size=(100, 3)).astype(np.float32), columns=["a", "b", "c"])
+    df.insert(0, "title", [f"row {i}" for i in range(100)])
+    with FolderStore(tmp_path / "t", settings=ProjectSettings(kind="table", classes=CLASSES)) as store:
+        store.add_items(table_batch(df, kind="table", display_columns=["title"], feature_columns=["a", "b", "c"]))
+        ids = np.setdiff1d(np.arange(100), [0, 50])
+        out = np.empty((len(ids), 3), dtype=np.float32)
+        assert store.features_into(ids, out)
+        np.testing.assert_array_equal(out, store.features(ids).to_numpy())
+    with FolderStore(tmp_path / "m", settings=ProjectSettings(kind="table", classes=CLASSES)) as store:
+        store.add_items(table_batch(frame(10), kind="table", display_columns=["title"]))  # a text column too
+        assert not store.features_into(np.arange(10), np.empty((10, 3), np.float32))
