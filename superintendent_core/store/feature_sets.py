@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInput
+from .mapped import release_rows
 
 __all__ = ["FEATURE_SET_NAME", "FeatureSetIndex", "check_feature_rows", "check_set_name"]
 
@@ -123,7 +124,8 @@ def check_feature_rows(
 class FeatureSetIndex:
     """One set's rows as stored: a list of chunks ``(ids, matrix)`` and where each id sits.
 
-    ``matrix`` may be a read-only memory map; :meth:`gather` copies only the rows asked for.
+    ``matrix`` may be a read-only memory map; :meth:`gather` copies only the rows asked for,
+    then drops the map's pages it read from the process (:func:`~.mapped.release_rows`).
     """
 
     def __init__(self, dim: int) -> None:
@@ -179,5 +181,9 @@ class FeatureSetIndex:
         for k in np.unique(which).tolist():
             pos = np.flatnonzero(which == k)
             order = np.argsort(rows[pos], kind="stable")  # ascending rows: a memory map reads forward
-            out[pos[order]] = self.chunks[k][1][rows[pos][order]]
+            chunk_rows = rows[pos][order]
+            matrix = self.chunks[k][1]
+            out[pos[order]] = matrix[chunk_rows]
+            # a map's pages go back to the kernel's cache (mapped.py)
+            release_rows(matrix, int(chunk_rows[0]), int(chunk_rows[-1]) + 1)
         return out

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from ..errors import VersionError
 from ..items import FEATURE_CACHE_BYTES, PoolShape
+from ..mapped import release_rows
 from .files import restore_hint
 
 __all__ = ["DEFAULT_CACHE_BYTES", "DecodedCache", "ItemsFile", "decoded_size", "take_rows"]
@@ -46,11 +47,20 @@ def decoded_size(value: Any) -> int:
 
 
 def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``arr[rows]`` as a new array; a run of consecutive rows is one copy of a slice (no gather)."""
+    """``arr[rows]`` as a new array; a run of consecutive rows is one copy of a slice (no gather).
+
+    When ``arr`` is a read-only memory map, the pages the copy read are then dropped
+    from this process (:func:`~superintendent_core.store.mapped.release_rows`): the
+    caller's copy is the only memory the read leaves behind.
+    """
     rows = np.asarray(rows)
     if len(rows) > 1 and rows[-1] - rows[0] == len(rows) - 1 and bool((np.diff(rows) == 1).all()):
-        return np.array(arr[int(rows[0]):int(rows[-1]) + 1])
-    return arr[rows]
+        out = np.array(arr[int(rows[0]):int(rows[-1]) + 1])
+    else:
+        out = arr[rows]
+    if len(rows):
+        release_rows(arr, int(rows.min()), int(rows.max()) + 1)
+    return out
 
 
 class DecodedCache:
@@ -247,6 +257,7 @@ class ItemsFile:
                 if part.dtype.kind == "f" and not np.isfinite(part).all():
                     bad = lo + int(np.flatnonzero(~np.isfinite(part.reshape(len(part), -1)).all(axis=1))[0])
                     raise self._npy_error(f"row {bad} holds NaN or infinite values")
+            release_rows(arr, lo, lo + step)  # read once: the pages go back as the check moves on
 
     def features(self, shape: PoolShape) -> Any:
         """All features of this file: mapped array (array kind), list of str (text) or DataFrame (table).
@@ -287,9 +298,11 @@ class ItemsFile:
         parts: dict[str, Any] = {}
         if self.features_file is not None and self.npy_columns:
             arr = self.mapped(shape)
-            block = arr if rows is None else take_rows(arr, rows)
             if rows is None:
-                block = np.array(block)  # decoded: a copy the caller owns (the mapping is read-only)
+                block = np.array(arr)  # decoded: a copy the caller owns (the mapping is read-only)
+                release_rows(arr)
+            else:
+                block = take_rows(arr, rows)
             if block.ndim == 2 and not self._parquet_table_columns(shape):  # one 2-D block, no copy
                 df = pd.DataFrame(block, columns=list(self.npy_columns), copy=False)
                 return df if list(self.npy_columns) == list(shape.feature_columns) else df[list(shape.feature_columns)]
