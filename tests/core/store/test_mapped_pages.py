@@ -20,7 +20,9 @@ from superintendent_core.store import ItemBatch, ProjectSettings
 from superintendent_core.store.folder import FolderStore
 from superintendent_core.store.mapped import release_rows
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/smaps")
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc/self/smaps"
+)
 
 N, D = 20_000, 64  # 5 MB of float32: far above what a few boundary pages hold
 CLASSES = ("a", "b")
@@ -41,21 +43,31 @@ def resident_kb(file_name: str) -> int:
 def array_project(path: Path) -> np.ndarray:
     X = np.random.default_rng(0).standard_normal((N, D)).astype(np.float32)
     with FolderStore(path, settings=ProjectSettings(classes=CLASSES)) as store:
-        store.add_items(ItemBatch(names=tuple(f"r{i}" for i in range(N)), kind="table", features=X,
-                                  payloads=[{"i": i} for i in range(N)]))
+        store.add_items(
+            ItemBatch(
+                names=tuple(f"r{i}" for i in range(N)),
+                kind="table",
+                features=X,
+                payloads=[{"i": i} for i in range(N)],
+            )
+        )
     return X
 
 
 def test_reading_every_item_leaves_no_mapped_pages_behind(tmp_path):
     X = array_project(tmp_path / "p")
     with FolderStore(tmp_path / "p", create=False) as store:
-        first = store.features([5])  # maps the file and checks every row (finite): all pages read once
+        first = store.features(
+            [5]
+        )  # maps the file and checks every row (finite): all pages read once
         np.testing.assert_array_equal(first, X[[5]])
         assert resident_kb("items-000001.npy") <= 64
         ids = np.arange(N)
-        out = np.concatenate([store.features(ids[i:i + 4096]) for i in range(0, N, 4096)])
+        out = np.concatenate([store.features(ids[i : i + 4096]) for i in range(0, N, 4096)])
         np.testing.assert_array_equal(out, X)
-        assert resident_kb("items-000001.npy") <= 64, "the copies are the caller's; the pages went back"
+        assert resident_kb("items-000001.npy") <= 64, (
+            "the copies are the caller's; the pages went back"
+        )
         gathered = store.features(ids[::-3])  # a gather in any order
         np.testing.assert_array_equal(gathered, X[::-3])
         assert resident_kb("items-000001.npy") <= 64
@@ -64,9 +76,13 @@ def test_reading_every_item_leaves_no_mapped_pages_behind(tmp_path):
 
 def test_table_features_and_feature_sets_give_their_pages_back_too(tmp_path):
     rng = np.random.default_rng(1)
-    df = pd.DataFrame(rng.standard_normal((N, D)).astype(np.float32), columns=[f"f{i}" for i in range(D)])
+    df = pd.DataFrame(
+        rng.standard_normal((N, D)).astype(np.float32), columns=[f"f{i}" for i in range(D)]
+    )
     df.insert(0, "title", [f"row {i}" for i in range(N)])
-    batch = table_batch(df, kind="table", display_columns=["title"], feature_columns=[f"f{i}" for i in range(D)])
+    batch = table_batch(
+        df, kind="table", display_columns=["title"], feature_columns=[f"f{i}" for i in range(D)]
+    )
     with FolderStore(tmp_path / "p", settings=ProjectSettings(classes=CLASSES)) as store:
         store.add_items(batch)
         emb = rng.standard_normal((N, 32)).astype(np.float32)
