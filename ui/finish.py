@@ -3,14 +3,17 @@
 The engine (:mod:`superintendent_core.data.finish`) decides what the table holds
 and says what its accuracy is; this section shows that summary, a format choice
 and a download. The file is made only when asked ("Prepare the download"), never
-on a rerun, and kept in the session until the next one. Like every download of
-labels it needs :attr:`ui.auth.Access.may_download` (admins; everyone in
-single-user mode): without it the section draws nothing.
+on a rerun, and kept in the session until the next one. The summary it is made
+from (the plan) is computed once per change of labels or model and shared by
+every session of the process. Like every download of labels it needs
+:attr:`ui.auth.Access.may_download` (admins; everyone in single-user mode):
+without it the section draws nothing.
 """
 
 from __future__ import annotations
 
 import io
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +31,15 @@ from superintendent_core.data.finish import (
 )
 from superintendent_core.store import StoreError
 
+from . import runtime
 from . import state as S
 from .auth import current_access
 from .project import Project
 from .widgets import say, text_label
 
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet"}
+#: The process registry's key of a project's latest plan (:func:`_plan`).
+_PLAN_KEY = "ui.finish.plan"
 
 
 @dataclass(frozen=True)
@@ -65,13 +71,31 @@ def _key(project: Project, model: Any) -> tuple:
     return (project.path, revision.items, revision.events, which, len(store.history()))
 
 
+class _LatestPlan:
+    """A project's latest plan and its key, shared by every session of the process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.key: tuple | None = None
+        self.plan: FinishPlan | None = None
+
+
 def _plan(project: Project, model: Any, key: tuple) -> FinishPlan:
-    """The plan of the current labels and model, read once per change (not on every rerun)."""
-    cached = st.session_state.get(S.FINISH_PLAN)
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    """The plan of the current labels and model, read once per change (not on every rerun).
+
+    Kept once per open project in the process registry (:mod:`ui.runtime`), not in each
+    session's state: a plan holds the model's prediction for every item (1M items: about
+    24 MB), and a session kept its plan, and with it an old model's arrays, for as long as
+    the session lived, whatever retrains came since. The plan depends only on the project
+    and its model, so every session may share it.
+    """
+    latest = runtime.registry().get((_PLAN_KEY, project.path, id(project.store)), _LatestPlan)
+    with latest.lock:
+        if latest.plan is not None and latest.key == key:
+            return latest.plan
     plan = plan_finish(project.store, model)
-    st.session_state[S.FINISH_PLAN] = (key, plan)
+    with latest.lock:
+        latest.key, latest.plan = key, plan  # the previous plan (and its arrays) is dropped here
     return plan
 
 

@@ -198,11 +198,10 @@ def review_error_keep_key(item_id: int) -> str:
 FINISH_FORMAT = "finish_format"
 FINISH_PREPARE = "finish_prepare"
 FINISH_DOWNLOAD = "finish_download"
-#: ``(cache key, FinishPlan)``: the summary of the current labels and model (non-widget).
-FINISH_PLAN = "finish_plan"
 #: ``PreparedFile`` (ui/finish.py): the file made on request, kept until the next one (non-widget).
+#: (The plan it is made from is shared by every session: ui/finish.py keeps it in the process registry.)
 FINISH_FILE = "finish_file"
-DEFAULTS.update({FINISH_PLAN: lambda: None, FINISH_FILE: lambda: None})
+DEFAULTS.update({FINISH_FILE: lambda: None})
 
 
 def init_state(state: MutableMapping[str, Any]) -> None:

@@ -171,11 +171,15 @@ def model_predictions(model: Any) -> Predictions | None:
         at, seconds = _number(meta.get("time")), _number(meta.get("seconds"))
         n_labels = _number(meta.get("n_labels"))
         ids = np.asarray(model.ids, dtype=np.int64)
-        order = np.argsort(ids, kind="stable")  # the store keeps them sorted; a caller's may not be
+        labels = np.asarray(model.labels, dtype=object)
+        probabilities = np.asarray(model.probabilities, dtype=np.float64)
+        if len(ids) > 1 and not bool((ids[1:] >= ids[:-1]).all()):  # the store keeps them sorted; a caller's
+            order = np.argsort(ids, kind="stable")  # may not be (sorted ones are shared, not copied)
+            ids, labels, probabilities = ids[order], labels[order], probabilities[order]
         return Predictions(
-            ids=ids[order],
-            labels=np.asarray(model.labels, dtype=object)[order],
-            probabilities=np.asarray(model.probabilities, dtype=np.float64)[order],
+            ids=ids,
+            labels=labels,
+            probabilities=probabilities,
             made=None if at is None else at - (seconds or 0.0),
             n_labels=None if n_labels is None else int(n_labels),
             estimate=_estimate_keys(meta),

@@ -35,6 +35,7 @@ import numpy as np
 
 from .._lazy import lazy_module
 from ..labels import join_labels
+from ..memory import trim
 from ..store.audit import AuditDraws
 from .models import DEFAULT_MODEL, MODELS, make_model
 
@@ -742,6 +743,7 @@ class RetrainScheduler:
                 self.cold_start_error = f"{type(exc).__name__}: {exc}"
             finally:
                 self._warm_active = False
+                trim()  # what the pass over the pool freed goes back to the system (memory.py)
         if restore:
             try:
                 self.run()
@@ -781,11 +783,13 @@ class RetrainScheduler:
                 snapshot = self.runner(self.store, **kwargs)
             except Exception as exc:
                 self.error = str(exc)
+                trim()
                 raise
             with self._state:
                 self.snapshot = snapshot
                 self.error = None
                 self._trained_at = max(self._trained_at, len(snapshot.labelled_ids))
+            trim()  # the pool's copies and the previous snapshot go back to the system
             return snapshot
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InvalidInput
+from .mapped import release_rows
 
 __all__ = [
     "FEATURE_DTYPES",
@@ -198,7 +199,8 @@ class FeatureSetIndex:
     """One set's rows as stored: a list of chunks ``(ids, matrix)`` and where each id sits.
 
     ``matrix`` may be a read-only memory map, float32 or float16 (``dtype``); :meth:`gather`
-    copies only the rows asked for, as float32, one chunk at a time.
+    copies only the rows asked for, as float32, one chunk at a time, then drops the map's pages
+    it read from the process (:func:`~.mapped.release_rows`).
     """
 
     def __init__(self, dim: int, dtype: str = "float32") -> None:
@@ -255,5 +257,9 @@ class FeatureSetIndex:
         for k in np.unique(which).tolist():
             pos = np.flatnonzero(which == k)
             order = np.argsort(rows[pos], kind="stable")  # ascending rows: a memory map reads forward
-            out[pos[order]] = self.chunks[k][1][rows[pos][order]]  # float16 rows widen here, per chunk
+            chunk_rows = rows[pos][order]
+            matrix = self.chunks[k][1]
+            out[pos[order]] = matrix[chunk_rows]  # float16 rows widen here, per chunk
+            # a map's pages go back to the kernel's cache (mapped.py)
+            release_rows(matrix, int(chunk_rows[0]), int(chunk_rows[-1]) + 1)
         return out

@@ -144,3 +144,22 @@ def test_in_team_mode_the_admin_has_it_and_a_labeller_never_reaches_it(team):  #
     for at in (labeller, asked):
         assert _section_keys(ok(at)) == set()
         assert "Finish with the model" not in [s.value for s in at.subheader]
+
+
+def test_the_plan_is_shared_by_the_sessions_and_replaced_after_a_retrain(app, project):
+    """The plan holds a prediction per item: kept once per project, never in a session's state."""
+    from superintendent_core.data.finish import FinishPlan
+    from ui import finish as F
+    from ui import runtime
+
+    label_correctly(app, project, 30)
+    first = project.scheduler.run()
+    _model_page(app)
+    state = app.session_state
+    assert not any(isinstance(v, FinishPlan) or (isinstance(v, tuple) and any(isinstance(x, FinishPlan) for x in v))
+                   for v in (state[k] for k in state))
+    latest = runtime.registry().peek((F._PLAN_KEY, project.path, id(project.store)))
+    assert latest is not None and latest.plan.predictions.ids is first.pool_ids  # shared with the model, no copy
+    second = project.scheduler.run()
+    _model_page(app)
+    assert latest.plan.predictions.ids is second.pool_ids  # the old model's arrays are no longer held

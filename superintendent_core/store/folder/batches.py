@@ -24,6 +24,7 @@ import numpy as np
 from ..._lazy import lazy_module
 from ..errors import VersionError
 from ..items import FEATURE_CACHE_BYTES, PoolShape
+from ..mapped import release_rows
 from .files import restore_hint
 
 if TYPE_CHECKING:
@@ -62,7 +63,10 @@ def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
     A retrain reads the unlabelled items in id order: long runs broken only where an item is
     labelled. Copying each run as one slice of the mapped file is a ``memcpy`` per run instead
-    of a gather per row (1M × 64 float32: about 3× less CPU).
+    of a gather per row (1M × 64 float32: about 3× less CPU). When ``arr`` is a read-only
+    memory map, the pages the copy read are then dropped from this process
+    (:func:`~superintendent_core.store.mapped.release_rows`): the caller's copy is the only
+    memory the read leaves behind.
     """
     rows = np.asarray(rows)
     if len(rows) < 2:
@@ -73,7 +77,11 @@ def take_rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def copy_rows(arr: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
-    """``out[:] = arr[rows]`` (cast to ``out``'s dtype), runs of consecutive rows copied as slices."""
+    """``out[:] = arr[rows]`` (cast to ``out``'s dtype), runs of consecutive rows copied as slices.
+
+    A read-only memory map's pages that were read are dropped from the process afterwards
+    (:func:`~superintendent_core.store.mapped.release_rows`).
+    """
     rows = np.asarray(rows)
     n = len(rows)
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1 if n > 1 else np.empty(0, dtype=np.intp)
@@ -81,12 +89,13 @@ def copy_rows(arr: np.ndarray, rows: np.ndarray, out: np.ndarray) -> None:
         return
     if n < MIN_MEAN_RUN * (len(breaks) + 1):
         out[...] = arr[rows]
-        return
-    lo = 0
-    for hi in [*breaks.tolist(), n]:
-        first = int(rows[lo])
-        out[lo:hi] = arr[first : first + hi - lo]
-        lo = hi
+    else:
+        lo = 0
+        for hi in [*breaks.tolist(), n]:
+            first = int(rows[lo])
+            out[lo:hi] = arr[first : first + hi - lo]
+            lo = hi
+    release_rows(arr, int(rows.min()), int(rows.max()) + 1)
 
 
 class DecodedCache:
@@ -283,6 +292,7 @@ class ItemsFile:
                 if part.dtype.kind == "f" and not np.isfinite(part).all():
                     bad = lo + int(np.flatnonzero(~np.isfinite(part.reshape(len(part), -1)).all(axis=1))[0])
                     raise self._npy_error(f"row {bad} holds NaN or infinite values")
+            release_rows(arr, lo, lo + step)  # read once: the pages go back as the check moves on
 
     def features(self, shape: PoolShape) -> Any:
         """All features of this file: mapped array (array kind), list of str (text) or DataFrame (table).
@@ -323,9 +333,11 @@ class ItemsFile:
         parts: dict[str, Any] = {}
         if self.features_file is not None and self.npy_columns:
             arr = self.mapped(shape)
-            block = arr if rows is None else take_rows(arr, rows)
             if rows is None:
-                block = np.array(block)  # decoded: a copy the caller owns (the mapping is read-only)
+                block = np.array(arr)  # decoded: a copy the caller owns (the mapping is read-only)
+                release_rows(arr)
+            else:
+                block = take_rows(arr, rows)
             if block.ndim == 2 and not self._parquet_table_columns(shape):  # one 2-D block, no copy
                 df = pd.DataFrame(block, columns=list(self.npy_columns), copy=False)
                 return df if list(self.npy_columns) == list(shape.feature_columns) else df[list(shape.feature_columns)]

@@ -136,7 +136,8 @@ class FolderItems:
             if kind == "image":
                 if display is None:
                     assert b.image_shape is not None and self._shape is not None
-                    display = render_grey_png(b.features(self._shape)[row], b.image_shape, b.pixel_max)
+                    values = take_rows(b.features(self._shape), np.array([row]))[0]
+                    display = render_grey_png(values, b.image_shape, b.pixel_max)
                 mime = "image/jpeg" if display[:3] == b"\xff\xd8\xff" else "image/png"
                 return Item(item_id, name, "image", display, mime)
             if kind == "table":
@@ -238,7 +239,7 @@ class FolderItems:
             for k in batches:
                 pos = np.flatnonzero(which == k)
                 b = self._batches[k]
-                out[pos] = b.features(shape)[ids[pos] - b.start]
+                out[pos] = take_rows(b.features(shape), ids[pos] - b.start)
             return out
         if kind == "text":
             out_text = np.empty(len(ids), dtype=object)
