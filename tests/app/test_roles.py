@@ -16,6 +16,7 @@ from superintendent_core.auth import Capability, Role
 from superintendent_core.kinds.formatting import escape_markdown
 from superintendent_core.store import ProjectSettings, open_store
 from ui import auth as A
+from ui import runtime
 from ui import state as S
 from ui.project import open_project
 
@@ -152,7 +153,17 @@ def test_a_wrong_passcode_is_refused_and_opens_nothing(team, role):
             at.switch_page(page)
 
 
-def test_guessing_passcodes_is_slowed_down_even_for_the_right_one(team):
+def _limiter_with_a_still_clock():
+    from superintendent_core.attempts import AttemptLimiter
+
+    return AttemptLimiter(clock=lambda: 0.0)
+
+
+def test_guessing_passcodes_is_slowed_down_even_for_the_right_one(team, monkeypatch):
+    # The first wait is 2 s of real time; on a loaded machine (tests run in parallel) the runs below
+    # can take longer and the wait would end mid-test. With a clock that stands still the wait stays
+    # in force until the test ends it (clear); the waits' arithmetic is tests/core/test_attempts.py's.
+    monkeypatch.setattr(A, "attempt_limiter", runtime.process_wide()(_limiter_with_a_still_clock))
     limiter = A.attempt_limiter()
     at = team().run()
     for _ in range(limiter.free):

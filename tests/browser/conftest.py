@@ -95,11 +95,22 @@ def chromium():
             browser.close()
 
 
-@pytest.fixture
-def browser():
+@pytest.fixture(scope="package")
+def _shared_chromium():
+    """One Chromium for the browser tests (starting one costs seconds); each test gets fresh contexts."""
     require(chromium_available(), "chromium")
     with chromium() as b:
         yield b
+
+
+@pytest.fixture
+def browser(_shared_chromium):
+    """The shared Chromium; the pages (contexts: cookies, storage) a test opens are closed after it."""
+    before = set(_shared_chromium.contexts)
+    yield _shared_chromium
+    for context in _shared_chromium.contexts:
+        if context not in before:
+            context.close()
 
 
 @pytest.fixture

@@ -159,7 +159,10 @@ def test_duplicate_names_in_zip_refused():
 
 @pytest.mark.parametrize("data,message", [(b"", "empty"), (b"hello, not a zip", "not a zip"),
                                           (make_zip({}), "No images found"),
-                                          (make_zip({"readme.md": b"x"}), "only other files")])
+                                          (make_zip({"readme.md": b"x"}), "only other files")],
+                         # ids, not the bytes: a zip holds the time it was made, and pytest-xdist's
+                         # workers must collect the same test names
+                         ids=["empty", "not-a-zip", "zip-without-files", "zip-of-other-files"])
 def test_empty_or_wrong_uploads(data, message):
     with pytest.raises(InvalidInput, match=message):
         images_from_zip(data)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from forked_python import Zygote
 from sql_helpers import POSTGRES_URL, drop_schemas, fresh_schema, postgres_available, require
 from store_contract import CLASSES, image_batch
 
@@ -65,6 +63,9 @@ def test_sigkill_leaves_each_bulk_label_whole_or_absent(tmp_path, kind):
         require(postgres_available(), "PostgreSQL")
         where, schema = POSTGRES_URL, fresh_schema()
         store = SQLStore(where, settings=ProjectSettings(classes=CLASSES), schema=schema)
+    # Each writer is a child forked from an interpreter that imported the engine once
+    # (tests/core/forked_python.py): a separate process, killed with SIGKILL, without the import.
+    zygote = Zygote(["superintendent_core.store.folder", "superintendent_core.store.sql"])
     try:
         store.add_items(image_batch(N))
         store.close()
@@ -73,11 +74,7 @@ def test_sigkill_leaves_each_bulk_label_whole_or_absent(tmp_path, kind):
         undone_acked: set[int] = set()
         start = 0
         while start < N // CHUNK:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", textwrap.dedent(WRITER), kind, where, str(start), str(schema)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-            )
+            proc = zygote.spawn(textwrap.dedent(WRITER), kind, where, str(start), str(schema))
             assert proc.stdout.readline().strip() == "open", proc.stderr.read()
             time.sleep(rng.uniform(0.0, 0.4))
             proc.send_signal(signal.SIGKILL)
@@ -105,6 +102,7 @@ def test_sigkill_leaves_each_bulk_label_whole_or_absent(tmp_path, kind):
                 start = max([*done, *labelled_acked, -1]) + 1
         assert len(labelled_acked) >= N // CHUNK - 3  # the writers really got through the pool
     finally:
+        zygote.close()
         if schema is not None:
             drop_schemas([schema])
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
+from forked_python import Zygote
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sql_helpers import POSTGRES_URL, drop_schemas, fresh_schema, postgres_available, require
@@ -352,24 +351,23 @@ def test_sigkill_loses_no_acknowledged_label(tmp_path):
         store.add_items(batch(400))
     root = str(Path(__file__).resolve().parents[3])
     acknowledged: set[int] = set()
-    for round_ in range(8):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", _WRITER.format(root=root, url=url)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert proc.stdout is not None
-        for _ in range(5 + 3 * round_):  # kill after a varying number of acknowledged labels
-            line = proc.stdout.readline()
-            if not line:
-                break
-            acknowledged.add(int(line))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        with SQLStore(url, create=False) as store:
-            labelled = set(store.labels()["item_id"].tolist())
-            assert acknowledged <= labelled
-            assert store.check() == []
+    # Each writer is a child forked from an interpreter that imported the engine once
+    # (tests/core/forked_python.py): a separate process, killed with SIGKILL, without the import.
+    with Zygote(["superintendent_core.store.sql"]) as zygote:
+        for round_ in range(8):
+            proc = zygote.spawn(_WRITER.format(root=root, url=url))
+            for _ in range(5 + 3 * round_):  # kill after a varying number of acknowledged labels
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                acknowledged.add(int(line))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            assert proc.returncode == -signal.SIGKILL
+            with SQLStore(url, create=False) as store:
+                labelled = set(store.labels()["item_id"].tolist())
+                assert acknowledged <= labelled
+                assert store.check() == []
     assert len(acknowledged) >= 8 * 5
 
 
@@ -532,22 +530,22 @@ def test_sigkill_writes_the_audit_record_with_its_label_or_neither(tmp_path):
         _all_audit(store, 300)  # every slot is an audit slot: every label of the writer has a record
     root = str(Path(__file__).resolve().parents[3])
     acknowledged: set[int] = set()
-    for round_ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", _AUDIT_WRITER.format(root=root, url=url)],
-                                stdout=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        for _ in range(3 + 2 * round_):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            acknowledged.add(int(line))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        with SQLStore(url, create=False) as store:
-            labelled = set(store.labels()["item_id"].tolist())
-            assert acknowledged <= labelled
-            assert set(store.audit_records()["item_id"].tolist()) == labelled
-            assert store.check() == []
+    with Zygote(["superintendent_core.store.sql"]) as zygote:  # forks each writer (see above)
+        for round_ in range(8):
+            proc = zygote.spawn(_AUDIT_WRITER.format(root=root, url=url))
+            for _ in range(3 + 2 * round_):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                acknowledged.add(int(line))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            assert proc.returncode == -signal.SIGKILL
+            with SQLStore(url, create=False) as store:
+                labelled = set(store.labels()["item_id"].tolist())
+                assert acknowledged <= labelled
+                assert set(store.audit_records()["item_id"].tolist()) == labelled
+                assert store.check() == []
     assert len(acknowledged) >= 8 * 3
 
 

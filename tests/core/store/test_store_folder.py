@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from forked_python import Zygote
 from fresh_python import run_fresh
 from store_contract import CLASSES, image_batch
 
@@ -65,29 +66,33 @@ print("end", flush=True)
 def test_sigkill_never_loses_an_acknowledged_label(tmp_path):
     """SIGKILL a labelling subprocess at random moments, 30 times; every acknowledged label survives.
 
-    Small ``compact_every`` values make many kills land during a compaction too.
+    Small ``compact_every`` values make many kills land during a compaction too. Each writer is
+    forked from an interpreter that imported the engine once (tests/core/forked_python.py).
     """
     path = tmp_path / "p"
     make_project(path, n=600)
     rng = random.Random(0)
     acked: set[int] = set()
-    for round_ in range(30):
-        proc = spawn(WRITER, str(path), str(rng.choice([2, 3, 7, 50])))
-        assert proc.stdout.readline().strip() == "open", proc.stderr.read()
-        for _ in range(rng.randrange(0, 25)):
-            line = proc.stdout.readline().strip()
-            if not line.isdigit():
-                break
-            acked.add(int(line))
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate()
-        assert proc.returncode == -signal.SIGKILL
-        acked.update(int(x) for x in rest.split() if x.isdigit())
-        with FolderStore(path, create=False) as store:  # opens cleanly
-            df = store.labels()
-            assert not (acked - set(df["item_id"])), f"round {round_}: lost {sorted(acked - set(df['item_id']))}"
-            assert all(row.label == CLASSES[row.item_id % 3] for row in df.itertuples())
-            assert df["item_id"].is_unique
+    with Zygote(["superintendent_core.store.folder"]) as zygote:
+        for round_ in range(30):
+            proc = zygote.spawn(WRITER, str(path), str(rng.choice([2, 3, 7, 50])))
+            assert proc.stdout.readline().strip() == "open", proc.stderr.read()
+            for _ in range(rng.randrange(0, 25)):
+                line = proc.stdout.readline().strip()
+                if not line.isdigit():
+                    break
+                acked.add(int(line))
+            proc.send_signal(signal.SIGKILL)
+            rest, _ = proc.communicate()
+            assert proc.returncode == -signal.SIGKILL
+            acked.update(int(x) for x in rest.split() if x.isdigit())
+            with FolderStore(path, create=False) as store:  # opens cleanly
+                df = store.labels()
+                assert not (acked - set(df["item_id"])), (
+                    f"round {round_}: lost {sorted(acked - set(df['item_id']))}"
+                )
+                assert all(row.label == CLASSES[row.item_id % 3] for row in df.itertuples())
+                assert df["item_id"].is_unique
     assert len(acked) > 100  # the writer really labelled many items
 
 
@@ -102,23 +107,24 @@ def test_sigkill_writes_the_audit_record_with_its_label_or_neither(tmp_path):
         store.set_order(ids, audit=AuditDraws(ids, np.full(400, 0.5), np.full(400, 4, dtype=np.int64)))
     rng = random.Random(1)
     acked: set[int] = set()
-    for round_ in range(15):
-        proc = spawn(WRITER, str(path), str(rng.choice([2, 3, 7, 50])))
-        assert proc.stdout.readline().strip() == "open", proc.stderr.read()
-        for _ in range(rng.randrange(0, 20)):
-            line = proc.stdout.readline().strip()
-            if not line.isdigit():
-                break
-            acked.add(int(line))
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate()
-        acked.update(int(x) for x in rest.split() if x.isdigit())
-        with FolderStore(path, create=False) as store:
-            labelled = set(store.labels()["item_id"].tolist())
-            assert acked <= labelled, f"round {round_}"
-            records = store.audit_records()
-            assert set(records["item_id"].tolist()) == labelled, f"round {round_}"
-            assert (records["probability"] == 0.5).all() and (records["support"] == 4).all()
+    with Zygote(["superintendent_core.store.folder"]) as zygote:  # forks each writer (see above)
+        for round_ in range(15):
+            proc = zygote.spawn(WRITER, str(path), str(rng.choice([2, 3, 7, 50])))
+            assert proc.stdout.readline().strip() == "open", proc.stderr.read()
+            for _ in range(rng.randrange(0, 20)):
+                line = proc.stdout.readline().strip()
+                if not line.isdigit():
+                    break
+                acked.add(int(line))
+            proc.send_signal(signal.SIGKILL)
+            rest, _ = proc.communicate()
+            acked.update(int(x) for x in rest.split() if x.isdigit())
+            with FolderStore(path, create=False) as store:
+                labelled = set(store.labels()["item_id"].tolist())
+                assert acked <= labelled, f"round {round_}"
+                records = store.audit_records()
+                assert set(records["item_id"].tolist()) == labelled, f"round {round_}"
+                assert (records["probability"] == 0.5).all() and (records["support"] == 4).all()
     assert len(acked) > 50
 
 
