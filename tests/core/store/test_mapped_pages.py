@@ -28,13 +28,18 @@ N, D = 20_000, 64  # 5 MB of float32: far above what a few boundary pages hold
 CLASSES = ("a", "b")
 
 
-def resident_kb(file_name: str) -> int:
-    """Resident kB of this process's mappings of files named ``file_name``."""
+def resident_kb(file_name: str, under: Path) -> int:
+    """Resident kB of this process's mappings of files named ``file_name`` inside the folder ``under``.
+
+    Only this test's files: other tests in the same process (a pytest-xdist worker runs many)
+    may keep projects open whose files have the same names.
+    """
+    prefix = str(Path(under).resolve()) + "/"
     total, inside = 0, False
     for line in Path("/proc/self/smaps").read_text().splitlines():
         head = line.split()
         if head and "-" in head[0] and ":" not in head[0]:  # a mapping's first line
-            inside = len(head) >= 6 and head[-1].endswith("/" + file_name)
+            inside = len(head) >= 6 and head[-1].startswith(prefix) and head[-1].endswith("/" + file_name)
         elif inside and head and head[0] == "Rss:":
             total += int(head[1])
     return total
@@ -61,16 +66,16 @@ def test_reading_every_item_leaves_no_mapped_pages_behind(tmp_path):
             [5]
         )  # maps the file and checks every row (finite): all pages read once
         np.testing.assert_array_equal(first, X[[5]])
-        assert resident_kb("items-000001.npy") <= 64
+        assert resident_kb("items-000001.npy", tmp_path) <= 64
         ids = np.arange(N)
         out = np.concatenate([store.features(ids[i : i + 4096]) for i in range(0, N, 4096)])
         np.testing.assert_array_equal(out, X)
-        assert resident_kb("items-000001.npy") <= 64, (
+        assert resident_kb("items-000001.npy", tmp_path) <= 64, (
             "the copies are the caller's; the pages went back"
         )
         gathered = store.features(ids[::-3])  # a gather in any order
         np.testing.assert_array_equal(gathered, X[::-3])
-        assert resident_kb("items-000001.npy") <= 64
+        assert resident_kb("items-000001.npy", tmp_path) <= 64
         np.testing.assert_array_equal(store.features(ids), X)  # read again: the same values
 
 
@@ -90,10 +95,10 @@ def test_table_features_and_feature_sets_give_their_pages_back_too(tmp_path):
     with FolderStore(tmp_path / "p", create=False) as store:
         table = store.features(np.arange(N))
         np.testing.assert_array_equal(table.to_numpy(), df.iloc[:, 1:].to_numpy())
-        assert resident_kb("items-000001.npy") <= 64
+        assert resident_kb("items-000001.npy", tmp_path) <= 64
         rows = store._feature_set_rows("emb", np.arange(N)[::-1])
         np.testing.assert_array_equal(rows, emb[::-1])
-        assert resident_kb("c000001.npy") <= 64
+        assert resident_kb("c000001.npy", tmp_path) <= 64
 
 
 def test_release_touches_only_read_only_maps_and_never_changes_data(tmp_path):
@@ -102,12 +107,12 @@ def test_release_touches_only_read_only_maps_and_never_changes_data(tmp_path):
     np.save(path, data)
     mapped = np.asarray(np.load(path, mmap_mode="r"))
     assert float(mapped.sum()) == float(data.sum())
-    assert resident_kb("a.npy") > 1000
+    assert resident_kb("a.npy", tmp_path) > 1000
     release_rows(mapped[100:200])  # a view: only its rows (and their pages)
     release_rows(mapped, 10, 5)  # an empty span, and spans past the end, are fine
     release_rows(mapped, N - 3, N + 100)
     release_rows(mapped)
-    assert resident_kb("a.npy") <= 64
+    assert resident_kb("a.npy", tmp_path) <= 64
     np.testing.assert_array_equal(mapped, data)  # faulted back in, unchanged
     del mapped
     private = np.load(path, mmap_mode="c")  # copy-on-write: dropping its pages would lose the write
