@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import importlib
 import types
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["lazy_module"]
+__all__ = ["lazy_exports", "lazy_module"]
 
 
 class _LazyModule(types.ModuleType):
@@ -48,3 +49,25 @@ class _LazyModule(types.ModuleType):
 def lazy_module(name: str) -> Any:
     """A stand-in for the module ``name`` that imports it when an attribute is first read."""
     return _LazyModule(name)
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], namespace: dict[str, Any]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """A package's PEP 562 ``__getattr__`` and ``__dir__``: each name imported from its module on first use.
+
+    ``exports`` maps a public name to the submodule (relative to ``package``) that defines it;
+    ``namespace`` is the package's ``globals()``, where a name is kept once imported.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            value = getattr(importlib.import_module(f".{exports[name]}", package), name)
+            namespace[name] = value
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(namespace.get("__all__", exports)))
+
+    return __getattr__, __dir__

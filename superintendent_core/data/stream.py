@@ -32,7 +32,7 @@ from ..labels import classes_in
 from ..store.errors import InvalidInput
 from ..store.items import TableRows
 from ..store.protocol import ItemBatch
-from .tables import _PARQUET_MAGIC, _marked_encoding, table_batch
+from .tables import _PARQUET_MAGIC, _marked_encoding, sniff_separator, table_batch
 
 __all__ = ["CHUNK_ROWS", "TableChunks", "VectorChunks", "table_chunks", "vector_chunks"]
 
@@ -144,12 +144,7 @@ class TableChunks:
             if not text.strip():
                 raise InvalidInput(f"{self.name} has no columns or rows.")
             if sep is None:
-                import csv
-
-                try:
-                    sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-                except csv.Error:
-                    sep = ","
+                sep = sniff_separator(text)
             self.sep = sep
             self.total = self._count_lines() - 1
             self.preview = self._frame(

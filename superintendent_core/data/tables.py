@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 else:  # imported on first use (superintendent_core/_lazy.py): not on the first item's path
     pd = lazy_module("pandas")
 
-__all__ = ["check_frame", "read_table", "suggest_columns", "table_batch", "table_import"]
+__all__ = ["check_frame", "read_table", "sniff_separator", "suggest_columns", "table_batch", "table_import"]
 
 _PARQUET_MAGIC = b"PAR1"
 
@@ -129,10 +129,7 @@ def read_table(
         if not text.strip():
             raise InvalidInput(f"{name} has no columns or rows.")
         if sep is None:
-            try:
-                sep = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
-            except csv.Error:
-                sep = ","
+            sep = sniff_separator(text)
         try:
             df = pd.read_csv(io.StringIO(text), sep=sep)
         except pd.errors.EmptyDataError:
@@ -148,6 +145,14 @@ def read_table(
 
 
 _MIXED = ("mixed", "mixed-integer")
+
+
+def sniff_separator(text: str) -> str:
+    """The delimiter of a CSV text (``,`` ``;`` tab or ``|``) guessed from its first 64 kB; ``,`` if unclear."""
+    try:
+        return csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def check_frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> None:
