@@ -18,7 +18,10 @@ For each size, in this order (issue 17's goals at 1M in brackets):
    background cold start to its end, in a fresh process; RSS after each.
 3. **first item after ``streamlit run``**: the browser is started first, then the server
    (``streamlit run app.py`` on a copy of the project); time from starting the server to
-   the first item's label buttons and progress shown in Chromium [≤ 2.5 s].
+   the first item's label buttons and progress shown in Chromium [≤ 2.5 s]; then
+   ``--first-item-runs`` more launches (each on a fresh copy, in a fresh page), median and range.
+   The checkouts' modules are byte-compiled first, as pip does for an installed package
+   (``--no-compile``: each launch compiles them, as the very first launch of a checkout does).
 4. **click → next**: a key press (classes 1, 2, 3 in turn) until the next item is drawn
    (the progress count changed and the script stopped running); the clicks begin as soon
    as the first item shows, so the first ones run *during the cold start* (read from the
@@ -357,6 +360,33 @@ def click_next(page, key: str) -> float:
     return time.perf_counter() - start
 
 
+def first_items(browser, root: Path, base: str, tmp: str, runs: int) -> list[float]:
+    """Seconds from ``streamlit run`` to the first item in Chromium, ``runs`` times, each on a fresh copy."""
+    seconds = []
+    for k in range(runs):
+        project = _copy(base, tmp, f"first{k}")
+        with server(root, project) as (url, _process, started):
+            page = browser.new_page()  # a fresh page: nothing of the app cached from an earlier launch
+            page.goto(url)
+            wait_item(page)
+            seconds.append(time.perf_counter() - started)
+            page.close()
+        shutil.rmtree(project, ignore_errors=True)
+    return seconds
+
+
+def compile_sources(root: Path) -> None:
+    """Byte-compile a checkout's modules, as pip does for an installed package.
+
+    The engine and ``ui/`` are run from the checkout, not installed: without ``.pyc`` files (this
+    machine sets ``PYTHONDONTWRITEBYTECODE=1``) every launch would compile them again, which no second
+    launch of the app on a user's machine does. Page scripts are compiled by Streamlit on each launch
+    either way.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", str(root / "ui"),
+                    str(root / "superintendent_core")], check=True, stdout=subprocess.DEVNULL)
+
+
 def app_figures(browser, root: Path, project: str, clicks: int, sessions: int, retrains: int) -> dict:
     """First item, clicks (during / after the cold start), Retrain now, memory; for the app at ``root``."""
     out: dict = {"clicks_cold": [], "clicks_warm": []}
@@ -468,6 +498,13 @@ def report(size: str, build: dict, opened: dict, app: dict, peer: dict | None, e
         return f"   peer {theirs:.3g}, ratio {ours / theirs:.2f}" if theirs == theirs and theirs else "   (peer: n/a)"
 
     print(f"  first item after `streamlit run`: {app['first_item_s']:.2f} s" + ratio("first_item_s"))
+    runs = app.get("first_items_s") or []
+    if runs:
+        med = statistics.median(runs)
+        theirs = statistics.median(peer["first_items_s"]) if peer and peer.get("first_items_s") else None
+        print(f"    {len(runs)} more launches: median {med:.2f} s, range {min(runs):.2f}–{max(runs):.2f} s"
+              + (f"   peer median {theirs:.2f} s, ratio {med / theirs:.2f}" if theirs else "   (peer: none)")
+              + f"   [{load()}]")
     for part, label in (("clicks_cold", "during the cold start"), ("clicks_warm", "after it")):
         values = [1000 * v for v in app[part]]
         if not values:
@@ -507,6 +544,10 @@ def main() -> None:
                         help="only the builds from a parquet file and an .npy + names, streamed against "
                              "today's in-memory path (e.g. 1m)")
     parser.add_argument("--repeats", type=int, default=2, help="builds of each kind with --from-files")
+    parser.add_argument("--first-item-runs", type=int, default=5,
+                        help="extra launches timed to the first item (median and range), beside the one in step 3")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="do not byte-compile the checkouts first (each launch then compiles them)")
     args = parser.parse_args()
     if args.from_files:
         n, d = parse_size(args.from_files)
@@ -516,6 +557,11 @@ def main() -> None:
     peer_root = Path(args.peer_root).resolve() if args.peer_root else None
     print(f"# bench_scale — Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {load()}; "
           f"this checkout {ROOT}" + (f", peer {peer_root}" if peer_root else ", no peer checkout"))
+    if not args.no_compile:
+        for root in (ROOT, peer_root):
+            if root is not None:
+                compile_sources(root)
+        print("# the checkouts' modules were byte-compiled first (.pyc), as pip does for installed packages")
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp, sync_playwright() as p:
@@ -528,11 +574,13 @@ def main() -> None:
                 opened = run_child("open", _copy(base, tmp, "open"), str(ROOT))
                 served = _copy(base, tmp, "app")
                 app = app_figures(browser, ROOT, served, args.clicks, args.sessions, args.retrains)
+                app["first_items_s"] = first_items(browser, ROOT, base, tmp, args.first_item_runs)
                 engine = engine_retrain(served, args.retrains)
                 peer = None
                 if peer_root is not None:
                     peer = app_figures(browser, peer_root, _copy(base, tmp, "peer"), args.clicks, args.sessions,
                                        args.retrains)
+                    peer["first_items_s"] = first_items(browser, peer_root, base, tmp, args.first_item_runs)
                 report(size, build, opened, app, peer, engine)
                 sys.stdout.flush()
                 for name in os.listdir(tmp):
