@@ -67,7 +67,7 @@ def vm(field: str) -> float:
 
 
 def emit(step: str, **values) -> None:
-    print(json.dumps({"step": step, "load": os.getloadavg()[0], **values}), flush=True)
+    print(json.dumps({"step": step, "load": os.getloadavg()[0], "hwm": vm("VmHWM"), **values}), flush=True)
 
 
 def du_mb(path: Path) -> float:
@@ -222,7 +222,10 @@ def run_phase(system: str, phase: str, path: Path, n: int, labels: int, steps: l
                 line = proc.stdout.readline()
                 if not line:
                     err.seek(0)
-                    out[step] = "failed: " + (err.read().strip().splitlines() or ["?"])[-1][:200]
+                    lines = err.read().strip().splitlines() or ["?"]
+                    # the exception's own line (SQLAlchemy ends with a link to its docs)
+                    said = [x for x in lines if x[:1].isalpha() and ("Error" in x or "Exception" in x)]
+                    out[step] = "failed: " + (said or lines)[-1][:160]
                     break
                 got = json.loads(line)
                 out[got.pop("step")] = got
@@ -280,7 +283,8 @@ def peak_of(phase: dict) -> tuple[float, str] | None:
         return phase["end"]["peak_mb"], ""
     if phase.get("killed_peak_mb"):
         return phase["killed_peak_mb"], " when killed"
-    return None
+    seen = [v["hwm"] for v in phase.values() if isinstance(v, dict) and "hwm" in v]
+    return (max(seen), " before it failed") if seen else None
 
 
 def fmt_time(s: float) -> str:
@@ -338,13 +342,14 @@ def report(n: int, ours: dict, peer: dict | None, cap: float, labels: int) -> No
             ratio = "—"
         elif vb == float("inf"):
             bound = va / (cap * 1000 if key.startswith("label") else cap)
-            ratio = "—" if va == float("inf") else f"< {bound:.4f}"
+            ratio = "—" if va == float("inf") else f"< {bound:.2g}"
         elif va == float("inf") or not vb:
             ratio = "—"
         else:
-            ratio = f"{va / vb:.3f}" if va / vb < 0.1 else f"{va / vb:.2f}"
-            # a peak read when a process was killed is a lower bound of its peak
-            ratio = ("≥ " if "killed" in a else "≤ " if "killed" in b else "") + ratio
+            ratio = f"{va / vb:.2g}" if va / vb < 0.1 else f"{va / vb:.2f}"
+            # a peak read when a process was killed or failed is a lower bound of its peak
+            ratio = ("≥ " if " when killed" in a or " before it failed" in a else
+                     "≤ " if " when killed" in b or " before it failed" in b else "") + ratio
         print(f"{label:<{width}}  {a:<40} {b:<52} {ratio}")
     if peer is not None and isinstance(peer.get("bulk"), dict):
         print(f"  the peer's enqueue did not finish in {cap:.0f} s; its file was then made by one bulk INSERT of the "
