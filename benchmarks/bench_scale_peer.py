@@ -6,7 +6,7 @@ Run (the peer is installed only in the bench venv; plain ``python3`` measures ou
                                                     [--labels 200] [--cap 120] [--workdir DIR]
 
 For each size, ``n`` table items × 64 float32 features (``bench_scale.synthetic_features``: the same
-numbers as ``bench_scale.py``), and for each system, two fresh processes, so each one's peak RSS
+numbers as ``bench_scale.py``), and for each system, fresh processes, so each one's peak RSS
 (``VmHWM``) is its own:
 
 1. **build**: ours ``table_batch`` + ``create_project`` of the table (a title column + the 64
@@ -18,6 +18,9 @@ numbers as ``bench_scale.py``), and for each system, two fresh processes, so eac
    commit each), median and p90; a new full order of the unlabelled items (ours ``set_order``
    with 300 audit draws, as a retrain writes it; the peer ``reorder({id: rank})``, what its
    ``retrain`` calls).
+3. **the pool's features**, what a retrain reads before it predicts, in a third fresh process:
+   ours ``store.features(store.unlabelled_ids())``; the peer ``list_uncompleted()`` (every
+   unlabelled row's JSON decoded into an array, then stacked).
 
 Each step may take at most ``--cap`` seconds (default 120): past that its process is killed and the
 step reads "did not finish in 120 s". When the peer's ``enqueue`` does not finish, its file is made
@@ -188,8 +191,35 @@ def peer_serve(path: str, n: int, labels: int, steps: list[str]) -> None:
     q.engine.dispose()
 
 
+def ours_pool(path: str) -> None:
+    import pandas  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+    from superintendent_core.service import open_project
+
+    emit("ready", base_mb=vm("VmRSS"))
+    with open_project(path) as project:
+        start = time.perf_counter()
+        pool = project.store.unlabelled_ids()
+        X = project.store.features(pool)
+        emit("pool", s=time.perf_counter() - start, ids=len(pool), shape=list(np.shape(X)))
+
+
+def peer_pool(path: str) -> None:
+    from superintendent.db_queue import DatabaseQueue
+
+    emit("ready", base_mb=vm("VmRSS"))
+    q = DatabaseQueue(f"sqlite:///{path}")
+    start = time.perf_counter()
+    ids, X = q.list_uncompleted()  # what its retrain reads before predict_proba
+    emit("pool", s=time.perf_counter() - start, ids=len(ids), shape=list(np.shape(X)))
+    q.engine.dispose()
+
+
 def child(system: str, phase: str, path: str, n: int, labels: int, steps: list[str]) -> None:
-    if phase == "serve":
+    if phase == "pool":
+        (ours_pool if system == "ours" else peer_pool)(path)
+    elif phase == "serve":
         (ours_serve if system == "ours" else peer_serve)(path, n, labels, steps)
     elif system == "ours":
         ours_build(path, n)
@@ -272,6 +302,8 @@ def measure(system: str, n: int, workdir: Path, labels: int, cap: float) -> dict
                 break
         result["disk_served"] = du_mb(path)
         result["serve_peak"] = max(peaks, key=lambda p: p[0]) if peaks else None
+        pooled = run_phase(system, "pool", path, n, labels, [], cap)
+        result.update(pool=pooled.get("pool", "not run"), pool_peak=peak_of(pooled), base_pool=pooled.get("ready"))
         return result
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
@@ -301,12 +333,12 @@ def cell(result: dict | None, key: str, cap: float) -> tuple[str, float | None]:
             ms = np.asarray(got["times"]) * 1000
             v = float(np.median(ms) if key == "label_median" else np.percentile(ms, 90))
             return f"{v:.2f} ms [{got['load']:.1f}]", v
-    elif key in ("build_peak", "serve_peak"):
+    elif key in ("build_peak", "serve_peak", "pool_peak"):
         got = result.get(key)
         if got is None:
             return "—", None
         raw, note = got
-        base = result.get("base_build" if key == "build_peak" else "base_serve")
+        base = result.get("base_" + key.removesuffix("_peak"))
         start = base["base_mb"] if isinstance(base, dict) else float("nan")
         over = f", +{raw - start:,.0f} over {start:,.0f} after imports" if start == start else ""
         return f"{raw:,.0f} MB{note}{over}", raw
@@ -328,8 +360,10 @@ def report(n: int, ours: dict, peer: dict | None, cap: float, labels: int) -> No
             ("first item (next_item + item / pop)", "first"),
             (f"label, serve + submit, median of {labels}", "label_median"), (f"label, p90 of {labels}", "label_p90"),
             ("a new full order (set_order / reorder)", "order"),
+            ("the pool's features (features(unlabelled) / list_uncompleted)", "pool"),
             ("peak RSS, build process (VmHWM)", "build_peak"),
             ("peak RSS, open + serve process (VmHWM)", "serve_peak"),
+            ("peak RSS, pool process (VmHWM)", "pool_peak"),
             ("on disk after the build", "disk_built"), ("on disk after the labels and the order", "disk_served")]
     print(f"\n## {n:,} items × {D} float32 features ({n * D * 4 / 2**20:,.1f} MB of features)   "
           f"[load {' '.join(f'{x:.1f}' for x in os.getloadavg())}]")

@@ -18,7 +18,7 @@ def test_a_small_run_without_the_peer_prints_every_row(tmp_path):
     out = run("--sizes", "2k", "--labels", "5", tmp_path=tmp_path)
     rows = [line for line in out.splitlines()
             if "peer not installed here: run with .bench-venv/bin/python" in line and not line.startswith("#")]
-    assert len(rows) == 10, out  # every figure's row names the missing peer
+    assert len(rows) == 12, out  # every figure's row names the missing peer
     for name in ("build", "reopen", "first item", "label, serve + submit, median of 5", "a new full order"):
         row = next(line for line in rows if line.startswith(name))
         assert " [" in row, row  # a figure with its load average
