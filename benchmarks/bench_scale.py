@@ -102,6 +102,14 @@ def quantile(values: list[float], q: float) -> float:
 # --------------------------------------------------------------------------- child processes
 
 
+def synthetic_features(n: int, d: int) -> np.ndarray:
+    """The scale curve's table features: ``n`` × ``d`` float32, 10 classes of Gaussian blobs (seed 0)."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 1, (N_CLASSES, d)).astype(np.float32)
+    y = rng.integers(0, N_CLASSES, n)
+    return centres[y] + rng.normal(0, 2.0, (n, d)).astype(np.float32)
+
+
 def child_build(path: str, n: int, d: int, set_dtype: str = "") -> dict:
     sys.path.insert(0, str(ROOT))
     import pandas as pd
@@ -110,10 +118,7 @@ def child_build(path: str, n: int, d: int, set_dtype: str = "") -> dict:
     from superintendent_core.service import create_project
     from superintendent_core.store import ProjectSettings
 
-    rng = np.random.default_rng(0)
-    centres = rng.normal(0, 1, (N_CLASSES, d)).astype(np.float32)
-    y = rng.integers(0, N_CLASSES, n)
-    X = centres[y] + rng.normal(0, 2.0, (n, d)).astype(np.float32)
+    X = synthetic_features(n, d)
     if set_dtype:
         return _build_with_set(path, X, set_dtype)
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(d)], copy=False)
