@@ -19,7 +19,10 @@ For each size, in this order (issue 17's goals at 1M in brackets):
 3. **first item after ``streamlit run``**: the browser is started first, then the server
    (``streamlit run app.py`` on a copy of the project); time from starting the server to
    the first item's label buttons and progress shown in Chromium [≤ 2.5 s]; then
-   ``--first-item-runs`` more launches (each on a fresh copy, in a fresh page), median and range.
+   ``--first-item-runs`` more launches (each on a fresh copy, in a fresh page), median and range,
+   each followed by a launch of the *floor*: a Streamlit app that draws the Label page's widgets and
+   nothing else (no project, no engine), same config, same harness — what Streamlit and the browser
+   take on this machine before the app does anything (``--no-floor`` skips it).
    The checkouts' modules are byte-compiled first, as pip does for an installed package
    (``--no-compile``: each launch compiles them, as the very first launch of a checkout does).
 4. **click → next**: a key press (classes 1, 2, 3 in turn) until the next item is drawn
@@ -365,19 +368,77 @@ def click_next(page, key: str) -> float:
     return time.perf_counter() - start
 
 
-def first_items(browser, root: Path, base: str, tmp: str, runs: int) -> list[float]:
-    """Seconds from ``streamlit run`` to the first item in Chromium, ``runs`` times, each on a fresh copy."""
-    seconds = []
+#: The floor for the first item: a Streamlit app that draws what the Label page draws for a table item
+#: (navigation, sidebar input, progress, a markdown table, 10 class buttons with shortcuts, skip / undo, a
+#: toggle) and does nothing else: no project, no engine, no numpy. Launched the same way, same config.
+FLOOR_APP = """
+import streamlit as st
+
+st.set_page_config(page_title="floor", page_icon=":material/label:", layout="wide")
+
+
+def label():
+    st.progress(0.0, text="0 / 1,000,000 labelled")
+    st.caption(" · ".join(f"{i}: 0" for i in range(10)))
+    left, right = st.columns([2, 3], vertical_alignment="top")
+    with left:
+        st.markdown("| column | value |\\n| --- | --- |\\n| title | row 0 |")
+        st.caption("0")
+    with right:
+        st.caption("No model yet: the suggestion appears after the first retrain.")
+        cols = st.columns(5)
+        for i in range(10):
+            cols[i % 5].button(str(i), key=f"label_class_{i}", shortcut=str(i), width="stretch")
+        skip, undo = st.columns(2)
+        skip.button("Skip", key="skip", shortcut="S", width="stretch")
+        undo.button("Undo", key="undo", shortcut="Backspace", width="stretch")
+    st.toggle("Show similar", help="the items most like this one")
+
+
+page = st.navigation([st.Page(label, title="Label", icon=":material/label:", default=True),
+                      st.Page(lambda: None, title="Model", icon=":material/monitoring:", url_path="model"),
+                      st.Page(lambda: None, title="Data", icon=":material/folder_open:", url_path="data"),
+                      st.Page(lambda: None, title="Review & export", icon=":material/fact_check:",
+                              url_path="review")])
+with st.sidebar:
+    st.caption("Project: **scale**")
+    st.text_input("Labelling as", "me", help="your name in the project's records")
+    st.caption("Single-user mode: every page is open.")
+page.run()
+"""
+
+
+def floor_root(tmp: str) -> Path:
+    """A folder holding :data:`FLOOR_APP` as ``app.py`` and this checkout's ``.streamlit/config.toml``."""
+    root = Path(tmp) / "floor-app"
+    (root / ".streamlit").mkdir(parents=True, exist_ok=True)
+    (root / "app.py").write_text(FLOOR_APP)
+    shutil.copy(ROOT / ".streamlit" / "config.toml", root / ".streamlit" / "config.toml")
+    return root
+
+
+def first_item_once(browser, root: Path, project: str) -> float:
+    """Seconds from ``streamlit run`` (the app at ``root``) to its first item drawn in a fresh page."""
+    with server(root, project) as (url, _process, started):
+        page = browser.new_page()  # a fresh page: nothing of the app cached from an earlier launch
+        page.goto(url)
+        wait_item(page)
+        seconds = time.perf_counter() - started
+        page.close()
+    return seconds
+
+
+def first_items(browser, root: Path, base: str, tmp: str, runs: int, floor: Path | None = None
+                ) -> tuple[list[float], list[float]]:
+    """``runs`` launches to the first item, each on a fresh copy; with ``floor``, each followed by the floor app's."""
+    ours, floors = [], []
     for k in range(runs):
         project = _copy(base, tmp, f"first{k}")
-        with server(root, project) as (url, _process, started):
-            page = browser.new_page()  # a fresh page: nothing of the app cached from an earlier launch
-            page.goto(url)
-            wait_item(page)
-            seconds.append(time.perf_counter() - started)
-            page.close()
+        ours.append(first_item_once(browser, root, project))
         shutil.rmtree(project, ignore_errors=True)
-    return seconds
+        if floor is not None:
+            floors.append(first_item_once(browser, floor, str(Path(tmp) / "no-project")))
+    return ours, floors
 
 
 def compile_sources(root: Path) -> None:
@@ -510,6 +571,12 @@ def report(size: str, build: dict, opened: dict, app: dict, peer: dict | None, e
         print(f"    {len(runs)} more launches: median {med:.2f} s, range {min(runs):.2f}–{max(runs):.2f} s"
               + (f"   peer median {theirs:.2f} s, ratio {med / theirs:.2f}" if theirs else "   (peer: none)")
               + f"   [{load()}]")
+    floors = app.get("floor_s") or []
+    if floors:
+        med_floor = statistics.median(floors)
+        print(f"    the floor, a Streamlit app drawing the same widgets and nothing else, launched after each: "
+              f"median {med_floor:.2f} s, range {min(floors):.2f}–{max(floors):.2f} s; "
+              f"ratio {statistics.median(runs) / med_floor:.2f}, the app's own share {statistics.median(runs) - med_floor:+.2f} s")
     for part, label in (("clicks_cold", "during the cold start"), ("clicks_warm", "after it")):
         values = [1000 * v for v in app[part]]
         if not values:
@@ -551,6 +618,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="builds of each kind with --from-files")
     parser.add_argument("--first-item-runs", type=int, default=5,
                         help="extra launches timed to the first item (median and range), beside the one in step 3")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="do not launch the floor app (the Label page's widgets and nothing else) after each launch")
     parser.add_argument("--no-compile", action="store_true",
                         help="do not byte-compile the checkouts first (each launch then compiles them)")
     args = parser.parse_args()
@@ -579,13 +648,14 @@ def main() -> None:
                 opened = run_child("open", _copy(base, tmp, "open"), str(ROOT))
                 served = _copy(base, tmp, "app")
                 app = app_figures(browser, ROOT, served, args.clicks, args.sessions, args.retrains)
-                app["first_items_s"] = first_items(browser, ROOT, base, tmp, args.first_item_runs)
+                app["first_items_s"], app["floor_s"] = first_items(
+                    browser, ROOT, base, tmp, args.first_item_runs, None if args.no_floor else floor_root(tmp))
                 engine = engine_retrain(served, args.retrains)
                 peer = None
                 if peer_root is not None:
                     peer = app_figures(browser, peer_root, _copy(base, tmp, "peer"), args.clicks, args.sessions,
                                        args.retrains)
-                    peer["first_items_s"] = first_items(browser, peer_root, base, tmp, args.first_item_runs)
+                    peer["first_items_s"], _ = first_items(browser, peer_root, base, tmp, args.first_item_runs)
                 report(size, build, opened, app, peer, engine)
                 sys.stdout.flush()
                 for name in os.listdir(tmp):
