@@ -278,16 +278,17 @@ def downloads(project: Project) -> None:
     store = project.store
     slug = Path(project.path).name
     cols = st.columns(3)
-    try:
-        cols[0].download_button(
-            "Labels (CSV)", labels_csv(store), f"{slug}-labels.csv", "text/csv", key=S.REVIEW_CSV, on_click="ignore"
-        )
-        cols[1].download_button(
-            "Labels (parquet)", labels_parquet(store), f"{slug}-labels.parquet", "application/octet-stream",
-            key=S.REVIEW_PARQUET, on_click="ignore",
-        )
-    except (StoreError, ValueError) as exc:
-        say("error", exc)
+    # Written when the button is clicked (Streamlit runs the callable then, off the script thread), not on
+    # every rerun of this page: at a million items each file is a pass over every label. If writing fails,
+    # the browser says the file could not be made and the server log has the reason.
+    cols[0].download_button(
+        "Labels (CSV)", lambda: labels_csv(store), f"{slug}-labels.csv", "text/csv", key=S.REVIEW_CSV,
+        on_click="ignore",
+    )
+    cols[1].download_button(
+        "Labels (parquet)", lambda: labels_parquet(store), f"{slug}-labels.parquet", "application/octet-stream",
+        key=S.REVIEW_PARQUET, on_click="ignore",
+    )
     with cols[2]:
         if st.button("Prepare the project zip", key=S.REVIEW_ZIP_BUILD, help="Items, labels, order and history"):
             try:

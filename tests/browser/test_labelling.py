@@ -106,6 +106,7 @@ def test_label_undo_retrain_download_refresh(server, browser, tmp_path):
     page.locator(".st-key-review_csv button").wait_for(timeout=TIMEOUT)
     with page.expect_download(timeout=TIMEOUT) as download:
         page.locator(".st-key-review_csv button").click()
+    assert download.value.suggested_filename.endswith("-labels.csv")  # written on the click (deferred)
     csv = pd.read_csv(io.BytesIO(open(download.value.path(), "rb").read()))
     assert len(csv) == n
     assert sorted(csv["item_id"]) == sorted(labelled)
