@@ -11,7 +11,7 @@ page, which shows nothing but the sign-in form.
 
 import streamlit as st
 
-from ui import auth, first_run, heap
+from ui import auth, first_run, foreground, heap
 from ui import state as S
 from ui.errors import reported_failures
 from ui.featurize import ensure_features
@@ -22,6 +22,7 @@ first_run.skip_use_warning_check()  # before any element: a check that costs ~50
 st.set_page_config(page_title="superintendent", page_icon=":material/label:", layout="wide")
 S.init_state(st.session_state)
 heap.start()  # keeps Streamlit's collection after each rerun cheap (ui/heap.py)
+foreground.register()  # background imports wait while a page is drawn (ui/foreground.py)
 
 access = auth.resolve()  # first: an invitation token leaves the URL before anything else runs
 if not access.single_user and not access.is_admin:

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import foreground
 from .._lazy import lazy_module
 from ..labels import join_labels
 from ..memory import trim
@@ -77,6 +78,11 @@ def _noop(fraction: float, message: str) -> None:
 #: steps; each step is ~1.25× less CPU when both want it). Moderate on purpose: a thread that
 #: can hardly run would keep the GIL waiting for it between its numpy calls.
 BACKGROUND_NICENESS = 5
+
+
+#: What a cold start and the first retrain import (pandas for the store's frames, scikit-learn and
+#: SciPy through the learner), imported first in the warm-up thread, giving way to page runs.
+WARM_UP_MODULES = ("pandas", "pyarrow.pandas_compat", "superintendent_core.learning.learner")
 
 
 def _lower_priority() -> None:
@@ -728,6 +734,13 @@ class RetrainScheduler:
 
     def _warm_up(self) -> None:
         _lower_priority()
+        with foreground.background():  # its imports wait while a page is drawn (foreground.py)
+            # Here, holding no lock, not inside a store call that would hold the store's lock
+            # while its first DataFrame imports pandas (0.8 s of imports in all).
+            foreground.preload(WARM_UP_MODULES)
+            self._warm_up_work()
+
+    def _warm_up_work(self) -> None:
         restore = False
         with self._run:
             self._warm_active = True
@@ -753,7 +766,8 @@ class RetrainScheduler:
     def _background(self) -> None:
         _lower_priority()
         try:
-            self.run()
+            with foreground.background():
+                self.run()
         except Exception:  # recorded in self.error by run(); a thread has no one to raise to
             pass
 
