@@ -123,7 +123,10 @@ class _GiveWay:
         left = getattr(_local, "left", None)
         if not left or left <= 0 or _probe is None:
             return None
-        spent = _give_way(left)
+        try:
+            spent = _give_way(left)
+        except Exception:  # never let the waiting break an import (e.g. no sys._current_frames)
+            return None
         _local.left = left - spent
         _local.waited = getattr(_local, "waited", 0.0) + spent
         return None
