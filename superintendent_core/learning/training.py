@@ -82,7 +82,7 @@ BACKGROUND_NICENESS = 5
 
 #: What a cold start and the first retrain import (pandas for the store's frames, scikit-learn and
 #: SciPy through the learner), imported first in the warm-up thread, giving way to page runs.
-WARM_UP_MODULES = ("pandas", "pyarrow.pandas_compat", "superintendent_core.learning.learner")
+WARM_UP_MODULES = ("pandas", "pyarrow.pandas_compat", "superintendent_core.learning.learner", "sklearn.linear_model")
 
 
 def _lower_priority() -> None:

@@ -153,3 +153,21 @@ def test_the_warm_up_preloads_what_the_cold_start_and_first_retrain_import():
 
     assert "superintendent_core.learning.learner" in training.WARM_UP_MODULES
     assert foreground.preload(training.WARM_UP_MODULES) == []
+
+
+def test_preload_gives_way_inside_a_long_module_too(tmp_path, modules, monkeypatch):
+    """A module that runs 0.3 s of Python between two imports (as SciPy's distributions do) still gives way."""
+    monkeypatch.setattr(foreground, "MAX_WAIT_S", 0.01)  # each wait short: only many of them add up
+    name = modules()
+    (tmp_path / f"{name}.py").write_text(
+        "import time\nend = time.monotonic() + 0.3\nx = 0\nwhile time.monotonic() < end:\n    x += 1\n"
+    )
+    importlib.invalidate_caches()
+    with Busy() as busy:
+        foreground.set_probe(lambda: [busy.thread.ident])
+        with foreground.background():
+            before = foreground.waited()
+            assert foreground.preload([name]) == []
+            waited = foreground.waited() - before
+    assert waited > 0.05  # before the module: at most 0.01 s; the rest in the middle of its loop
+    assert sys.getprofile() is None  # the hook is gone afterwards
