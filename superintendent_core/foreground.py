@@ -1,4 +1,4 @@
-"""Background threads give way, at each module import, while the app draws a page.
+"""Background threads give way, while they import modules, whenever the app draws a page.
 
 Why: the app's cold start and retrains run in background threads of the same
 process as the pages. Most of their work is numpy and scikit-learn code that lets
@@ -27,7 +27,8 @@ bounded, so background work is delayed, never starved:
 :func:`preload` imports modules at a point of the caller's choosing (one holding
 no lock), so the waits happen there rather than inside later calls.
 
-Only imports wait: the rest of a background thread's work runs as before.
+Only imports wait (before each module, and in :func:`preload` every :data:`CHECK_S` inside
+one): the rest of a background thread's work runs as before.
 Without a probe (a notebook, a test, ``orchestrate``) nothing waits.
 
 This module never imports streamlit.

@@ -26,6 +26,5 @@ def script_threads() -> list[int]:
 
 
 def register() -> None:
-    """Make :func:`script_threads` the engine's foreground probe (idempotent; cheap on every rerun)."""
-    if foreground._probe is not script_threads:
-        foreground.set_probe(script_threads)
+    """Make :func:`script_threads` the engine's foreground probe (an assignment: cheap on every rerun)."""
+    foreground.set_probe(script_threads)
