@@ -24,7 +24,9 @@ mean absolute error of the estimate against the truth, the share of points whose
 interval holds the truth, the mean interval width (mean ± standard deviation over
 seeds), and the share of points with no number. Goals (issue 12): MAE ≤ 0.04,
 coverage ≥ 80 %, width ≤ 0.20. ``--variants`` also prints estimators that were tried
-(computed from the same audited labels: the app's estimate is unaffected).
+(computed from the same audited labels: the app's estimate is unaffected). ``--plain-margin`` also runs margin
+with no draws and prints the issue's efficiency check: the default's area under the mean test-accuracy curve
+(draws on) against plain margin's, per data set and batch size.
 """
 
 from __future__ import annotations
@@ -202,6 +204,9 @@ def main() -> None:
                         "figures to <name>_quality.csv (each run is kept in benchmarks/results/<name>_runs/ as it "
                         "finishes: a rerun resumes)")
     parser.add_argument("--runs", default=None, help="summarise runs saved by --save (a CSV path) instead of running")
+    parser.add_argument("--plain-margin", action="store_true",
+                        help="also run margin with no audit draws (share 0) and print the issue's efficiency check: "
+                        "the default's area under the curve against plain margin's")
     args = parser.parse_args()
     strategies = args.strategies or [("default" if s == "neighbourhood" else s) for s in strategy_names()]
     extra = {k: v for k, v in (("audit_from", args.audit_from), ("audit_power", args.power),
@@ -242,6 +247,22 @@ def main() -> None:
     area = runs.groupby(["dataset", "batch_size", "strategy"])["accuracy"].mean().unstack("strategy")
     print("\nMean test accuracy over the whole curve (area under it / labels), audit draws on:")
     print(area.round(4).to_string())
+    if args.plain_margin and "default" in area.columns:
+        plain_margin_check(args, sorted({ds for ds in runs["dataset"]}), area["default"])
+
+
+def plain_margin_check(args, datasets: list[str], default_area: pd.Series) -> None:
+    """Issue 12's efficiency check: the default's area (draws on) against plain margin's (no draws, share 0)."""
+    jobs = [(ds, "margin", b, seed, args.budget, 0.0, {}, False, None)
+            for ds in datasets for b in sorted(args.batches, reverse=True) for seed in range(args.seeds)]
+    with Pool(args.processes) as pool:
+        plain = pd.concat(pool.map(_cached_run, jobs, chunksize=1), ignore_index=True)
+    plain_area = plain.groupby(["dataset", "batch_size"])["accuracy"].mean()
+    table = pd.DataFrame({"default (draws on)": default_area, "plain margin (share 0)": plain_area})
+    table["difference"] = table.iloc[:, 0] - table.iloc[:, 1]
+    table["at or above"] = np.where(table["difference"] >= 0, "yes", "no")
+    print("\nThe default's area under the curve against plain margin's (goal: at or above on every data set):")
+    print(table.round(4).to_string())
 
 
 if __name__ == "__main__":
