@@ -118,20 +118,25 @@ def _give_way(left: float) -> float:
     return time.monotonic() - start
 
 
+def _give_way_in_budget() -> None:
+    """Inside :func:`background` with a probe: give way, and take the wait from this thread's budget."""
+    left = getattr(_local, "left", None)
+    if not left or left <= 0 or _probe is None:
+        return
+    try:
+        spent = _give_way(left)
+    except Exception:  # never let the waiting break an import (e.g. no sys._current_frames)
+        return
+    _local.left = left - spent
+    _local.waited = getattr(_local, "waited", 0.0) + spent
+
+
 class _GiveWay:
     """A ``sys.meta_path`` finder that finds nothing: in ``background`` threads it only waits."""
 
     @staticmethod
     def find_spec(fullname: str, path: object = None, target: object = None) -> None:
-        left = getattr(_local, "left", None)
-        if not left or left <= 0 or _probe is None:
-            return None
-        try:
-            spent = _give_way(left)
-        except Exception:  # never let the waiting break an import (e.g. no sys._current_frames)
-            return None
-        _local.left = left - spent
-        _local.waited = getattr(_local, "waited", 0.0) + spent
+        _give_way_in_budget()
         return None
 
     @staticmethod
@@ -166,15 +171,7 @@ def _yield_point(frame: object, event: str, arg: object) -> None:
     if now < getattr(_local, "next_check", 0.0):
         return
     _local.next_check = now + CHECK_S
-    left = getattr(_local, "left", None)
-    if not left or left <= 0:
-        return
-    try:
-        spent = _give_way(left)
-    except Exception:
-        return
-    _local.left = left - spent
-    _local.waited = getattr(_local, "waited", 0.0) + spent
+    _give_way_in_budget()
 
 
 def preload(modules: Iterable[str]) -> list[str]:
