@@ -53,6 +53,7 @@ def main() -> None:
         scheduler = RetrainScheduler(store, random_state=0)
         first = before = None
         snapshot = None
+        labelled = 0
         start = time.perf_counter()
         for i in range(args.retrains):
             for _ in range(args.labels_per_retrain):
@@ -60,18 +61,17 @@ def main() -> None:
                 if item is None:
                     break
                 store.submit(item, truth[int(item)], "bench")
+                labelled += 1
             scheduler.run()
-            if i == 0:
-                gc.collect()
-                first = rss_mb()
-            if i == 20:
-                gc.collect()
-                tracemalloc.start()
-                snapshot = tracemalloc.take_snapshot()
-                before = rss_mb()
             if i % 20 == 0 or i == args.retrains - 1:
                 gc.collect()
-                print(f"retrain {i:4d}  labels {len(store.labels()):5d}  RSS {rss_mb():7.1f} MB", flush=True)
+                rss = rss_mb()  # read before anything else allocates
+                first = rss if first is None else first
+                print(f"retrain {i:4d}  labels {labelled:5d}  RSS {rss:7.1f} MB", flush=True)
+            if i == 20:
+                before = rss
+                tracemalloc.start()
+                snapshot = tracemalloc.take_snapshot()
         gc.collect()
         after = rss_mb()
         top = tracemalloc.take_snapshot().compare_to(snapshot, "filename")
